@@ -1,0 +1,1 @@
+"""Automation API driver: workspace, deploy/preview/destroy/refresh, events, CLI."""

@@ -1,0 +1,219 @@
+"""The `oneclick` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from automation import doctor as doctor_checks
+from automation import operations
+from automation.localpg import LocalPostgres, PostgresError
+from automation.progress import ProgressPrinter
+from components.errors import SpecError
+from components.http import VendorError
+from components.spec import AppSpec
+from components.targets import TargetError
+from sandbox import server as sandbox_server
+from sandbox.endpoint import DEFAULT_PORT, sandbox_dir
+
+USER_ERRORS = (SpecError, TargetError, operations.DeployError, VendorError, sandbox_server.SandboxError,
+               PostgresError)
+
+
+class OneclickGroup(click.Group):
+    """Turns every error a user can cause into one clear message and exit code 1: no tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(1)
+
+
+def _progress() -> ProgressPrinter:
+    return ProgressPrinter(lambda line: click.echo(line, err=True))
+
+
+def _print_result(result: operations.OperationResult, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result.__dict__, indent=2, default=str))
+        return
+    changes = ", ".join(f"{count} {op}" for op, count in result.changes.items()) or "no changes"
+    click.echo(f"{result.operation} of {result.app_id}: {changes} ({result.seconds:.1f}s)")
+    for key, value in result.outputs.items():
+        click.echo(f"  {key:<18} {value}")
+
+
+spec_argument = click.argument("spec", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+app_argument = click.argument("app_id")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+@click.group(cls=OneclickGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="oneclick")
+def main() -> None:
+    """Deploy a generated full-stack app with one call.
+
+    With no vendor token set (TURSO_API_TOKEN …), everything deploys into the local sandbox:
+    start it with `oneclick sandbox start`. State lives in .state/ unless PULUMI_BACKEND_URL is set.
+    """
+
+
+@main.command()
+@spec_argument
+@json_option
+def deploy(spec: Path, as_json: bool) -> None:
+    """Create or update the app described by SPEC (YAML or JSON) and print what it made."""
+    app = AppSpec.load(spec)
+    click.echo(f"deploying {app.id} …", err=True)
+    _print_result(operations.deploy(app, on_event=_progress()), as_json)
+
+
+@main.command()
+@spec_argument
+@json_option
+def preview(spec: Path, as_json: bool) -> None:
+    """Show what deploying SPEC would change, without changing anything."""
+    app = AppSpec.load(spec)
+    _print_result(operations.preview(app, on_event=_progress()), as_json)
+
+
+@main.command()
+@app_argument
+@click.option("--preview-only", is_flag=True, help="Report differences without writing the state.")
+@json_option
+def refresh(app_id: str, preview_only: bool, as_json: bool) -> None:
+    """Read APP_ID's real resources back into its stack state."""
+    _print_result(operations.refresh(app_id, on_event=_progress(), preview_only=preview_only), as_json)
+
+
+@main.command()
+@app_argument
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--remove", is_flag=True, help="Also remove the stack's history and config.")
+@json_option
+def destroy(app_id: str, yes: bool, remove: bool, as_json: bool) -> None:
+    """Delete every resource of APP_ID."""
+    if not yes and not click.confirm(f"Delete every resource of {app_id}?", err=True):
+        raise click.Abort()
+    _print_result(operations.destroy(app_id, on_event=_progress(), remove_stack=remove), as_json)
+
+
+@main.command()
+@app_argument
+@click.option("--show-secrets", is_flag=True, help="Print secret outputs in plaintext.")
+@json_option
+def outputs(app_id: str, show_secrets: bool, as_json: bool) -> None:
+    """Print APP_ID's stack outputs (secrets masked unless --show-secrets)."""
+    values = operations.outputs(app_id, show_secrets=show_secrets)
+    if as_json:
+        click.echo(json.dumps(values, indent=2))
+    else:
+        for key, value in values.items():
+            click.echo(f"{key:<18} {value}")
+
+
+@main.group()
+def stack() -> None:
+    """Manage app stacks for `pulumi up -s <app>` by hand."""
+
+
+@stack.command("init")
+@spec_argument
+def stack_init(spec: Path) -> None:
+    """Create the stack for SPEC and write its config (stacks/Pulumi.<app>.yaml), deploying nothing."""
+    app = AppSpec.load(spec)
+    operations.init_stack(app)
+    click.echo(f"stack {app.id} ready: run `pulumi up -s {app.id}` (after `source scripts/env.sh`)")
+
+
+@main.group()
+def sandbox() -> None:
+    """Run the local cloud (Turso, Neon, Cloudflare emulators) on loopback."""
+
+
+dir_option = click.option(
+    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="State directory, kept across restarts (default: .state/sandbox).",
+)
+
+
+@sandbox.command("start")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("ONECLICK_SANDBOX_PORT", DEFAULT_PORT)),
+              show_default=f"{DEFAULT_PORT} or ONECLICK_SANDBOX_PORT", help="TCP port; 0 picks a free one.")
+@dir_option
+def sandbox_start(port: int, directory: Path | None) -> None:
+    """Start the sandbox in the background (does nothing if it already runs)."""
+    endpoint = sandbox_server.start(directory or sandbox_dir(), port)
+    click.echo(f"sandbox running at {endpoint.url} (pid {endpoint.pid})")
+
+
+@sandbox.command("stop")
+@dir_option
+def sandbox_stop(directory: Path | None) -> None:
+    """Stop the sandbox; its state is kept for the next start."""
+    stopped = sandbox_server.stop(directory or sandbox_dir())
+    click.echo("sandbox stopped" if stopped else "sandbox was not running")
+
+
+@sandbox.command("status")
+@dir_option
+def sandbox_status(directory: Path | None) -> None:
+    """Say whether the sandbox runs, where, and with what state directory (exit 1 if stopped)."""
+    state = sandbox_server.status(directory or sandbox_dir())
+    if state.running and state.endpoint is not None:
+        click.echo(f"running at {state.endpoint.url} (pid {state.endpoint.pid}), state in {state.directory}")
+    else:
+        click.echo(f"not running (state in {state.directory}); start it with `oneclick sandbox start`")
+        sys.exit(1)
+
+
+@main.group()
+def postgres() -> None:
+    """A throwaway local PostgreSQL cluster (.state/postgres) for tests and the service."""
+
+
+@postgres.command("start")
+def postgres_start() -> None:
+    """Initialise (first time) and start the cluster; prints its URL."""
+    click.echo(LocalPostgres.default().start())
+
+
+@postgres.command("stop")
+def postgres_stop() -> None:
+    """Stop the cluster cleanly."""
+    click.echo("stopped" if LocalPostgres.default().stop() else "was not running")
+
+
+@postgres.command("status")
+def postgres_status() -> None:
+    """Print the URL if running (exit 1 if not)."""
+    pg = LocalPostgres.default()
+    if pg.running():
+        click.echo(f"running: {pg.url}")
+    else:
+        click.echo("not running; start it with `oneclick postgres start`")
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--strict", is_flag=True, help="Also fail when an optional tool is missing.")
+def doctor(strict: bool) -> None:
+    """Check every tool oneclick needs; exit 1 if a required one is missing, with the fix."""
+    failed = False
+    for check in doctor_checks.run_checks():
+        mark = click.style("ok  ", fg="green") if check.ok else click.style(
+            "FAIL" if check.required else "warn", fg="red" if check.required else "yellow"
+        )
+        click.echo(f"{mark} {check.name:<22} {check.detail}")
+        if not check.ok:
+            if check.fix:
+                click.echo(f"     fix: {check.fix}")
+            failed = failed or check.required or strict
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,91 @@
+"""A throwaway PostgreSQL cluster for tests and the service: loopback only, trust auth.
+
+Data lives in a git-ignored directory (.state/postgres by default); the server runs as the
+`postgres` system user when we are root, because PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.endpoint import state_root
+
+DEFAULT_PORT = 54329
+
+
+class PostgresError(RuntimeError):
+    """The local cluster could not be set up; the message says what to run."""
+
+
+def server_bin() -> Path | None:
+    """Newest Debian PostgreSQL server binaries directory, if installed."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(Path(p).parts[-3]))
+    return Path(candidates[-1]).parent if candidates else None
+
+
+@dataclass(frozen=True)
+class LocalPostgres:
+    data_dir: Path
+    port: int
+
+    @staticmethod
+    def default() -> LocalPostgres:
+        port = int(os.environ.get("ONECLICK_PG_PORT", DEFAULT_PORT))
+        return LocalPostgres(Path(os.environ.get("ONECLICK_PG_DIR", state_root() / "postgres")), port)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+        bin_dir = server_bin()
+        if bin_dir is None:
+            raise PostgresError("PostgreSQL server is not installed: run ./scripts/setup")
+        command = [str(bin_dir / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    def _own(self) -> None:
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.data_dir, user.pw_uid, user.pw_gid)
+
+    def running(self) -> bool:
+        return self.data_dir.joinpath("postmaster.pid").exists() and (
+            self._run("pg_ctl", "status", "-D", str(self.data_dir)).returncode == 0
+        )
+
+    def start(self) -> str:
+        """Initialise on first use, start if stopped; idempotent. Returns the connection URL."""
+        if not self.data_dir.joinpath("PG_VERSION").exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._own()
+            init = self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+            if init.returncode != 0:
+                raise PostgresError(f"initdb failed: {init.stderr.strip()}")
+        if not self.running():
+            options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+            log = self.data_dir / "server.log"
+            started = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(log),
+                                "-o", options)
+            if started.returncode != 0:
+                tail = log.read_text()[-1500:] if log.exists() else started.stderr
+                raise PostgresError(f"PostgreSQL did not start on port {self.port}: {tail.strip()}")
+        return self.url
+
+    def stop(self) -> bool:
+        if not self.running():
+            return False
+        self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
+        return True
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Turso: Platform API client, dynamic provider and the TursoDatabase component."""

@@ -1,0 +1,75 @@
+"""Dynamic provider for one Turso database and its full-access token.
+
+Credentials reach the provider only through the resource's (secret) inputs, never through the
+provider object itself, because Pulumi stores the pickled provider in the stack's state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+from components.http import VendorNotFound
+from components.turso.client import Database, TursoClient
+
+# Inputs that identify the database: changing any of them means a different database.
+IDENTITY = ("name", "group", "org", "api_url")
+INPUTS = (*IDENTITY, "api_token")
+
+
+def client_for(props: dict[str, Any]) -> TursoClient:
+    return TursoClient(str(props["api_token"]), str(props["org"]), base_url=str(props["api_url"]))
+
+
+def outputs(props: dict[str, Any], db: Database, auth_token: str) -> dict[str, Any]:
+    return {
+        **{key: props[key] for key in INPUTS},
+        "name": db.name,
+        "group": db.group,
+        "db_id": db.db_id,
+        "hostname": db.hostname,
+        "primary_region": db.primary_region,
+        "url": f"libsql://{db.hostname}",
+        "auth_token": auth_token,
+    }
+
+
+class TursoDatabaseProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        with client_for(props) as turso:
+            db = turso.create_database(str(props["name"]), str(props["group"]))
+            token = turso.create_database_token(db.name)
+        return CreateResult(id_=db.name, outs=outputs(props, db, token))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with client_for(props) as turso:
+            try:
+                db = turso.get_database(id_)
+            except VendorNotFound:
+                return ReadResult(None, {})  # deleted behind Pulumi's back
+        outs = outputs(props, db, str(props.get("auth_token", "")))
+        # Inputs mirror what the cloud has, so a later preview shows only real differences.
+        return ReadResult(id_, outs, {key: outs[key] for key in INPUTS})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [key for key in IDENTITY if olds.get(key) != news.get(key)]
+        changed = bool(replaces) or olds.get("api_token") != news.get("api_token")
+        return DiffResult(
+            changes=changed,
+            replaces=replaces,
+            stables=[] if replaces else ["db_id", "hostname", "url"],
+            # Same name in the same org: the old one must go before the new one can exist.
+            delete_before_replace="name" not in replaces,
+        )
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        # Only the API token can change in place: keep the database, record the new token.
+        return UpdateResult(outs={**olds, "api_token": news["api_token"]})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        with client_for(props) as turso:
+            try:
+                turso.delete_database(id_)
+            except VendorNotFound:
+                pass  # already gone: deleting is idempotent

@@ -1,0 +1,24 @@
+"""Run the sandbox in the foreground: python -m sandbox --dir DIR --port PORT."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+
+from sandbox.app import create_app
+from sandbox.endpoint import DEFAULT_PORT, sandbox_dir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser.add_argument("--dir", type=Path, default=sandbox_dir(), help="state directory (kept across restarts)")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port")
+    args = parser.parse_args()
+    uvicorn.run(create_app(args.dir), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

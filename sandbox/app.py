@@ -1,0 +1,35 @@
+"""The sandbox ASGI app: vendor APIs, admin API and a health probe on one port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from sandbox import admin, turso
+from sandbox.store import SandboxStore
+
+
+def create_app(directory: Path) -> FastAPI:
+    store = SandboxStore(directory)
+    app = FastAPI(title="oneclick sandbox", docs_url=None, redoc_url=None)
+    app.state.store = store
+
+    @app.exception_handler(turso.TursoApiError)
+    async def vendor_error(_: Request, exc: turso.TursoApiError) -> JSONResponse:
+        return turso.error(exc.status, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) + ": " + e["msg"] for e in exc.errors())
+        return JSONResponse({"error": f"invalid request: {fields}"}, status_code=400)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(turso.build_router(store))
+    app.include_router(admin.build_router(store))
+    return app

@@ -1,0 +1,121 @@
+"""Start, stop and inspect the sandbox as a background process on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sandbox.endpoint import SandboxEndpoint
+from sandbox.store import SandboxStore
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be started or reached; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    running: bool
+    directory: Path
+    endpoint: SandboxEndpoint | None
+
+
+def _alive(pid: int) -> bool:
+    try:  # reap it first if it is our own exited child, or it would linger as a zombie
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
+
+
+def status(directory: Path) -> SandboxStatus:
+    endpoint = SandboxEndpoint.load(directory)
+    running = endpoint is not None and _alive(endpoint.pid) and _healthy(endpoint.url)
+    return SandboxStatus(running=running, directory=directory, endpoint=endpoint if running else None)
+
+
+def start(directory: Path, port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> SandboxEndpoint:
+    """Start the sandbox unless it already runs for `directory`; `port=0` picks a free port."""
+    current = status(directory)
+    if current.running and current.endpoint is not None:
+        return current.endpoint
+    directory.mkdir(parents=True, exist_ok=True)
+    if port == 0:
+        port = _free_port(host)
+    elif _port_in_use(host, port):
+        raise SandboxError(
+            f"port {port} on {host} is already in use by another program; "
+            f"choose another with --port (or ONECLICK_SANDBOX_PORT)"
+        )
+    api_token = SandboxStore(directory).api_token
+    log = (directory / "sandbox.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--dir", str(directory), "--host", host, "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # outlives the command that started it
+    )
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SandboxError(f"the sandbox exited during start-up; see {directory / 'sandbox.log'}")
+        if _healthy(url):
+            endpoint = SandboxEndpoint(url=url, api_token=api_token, pid=process.pid)
+            endpoint.save(directory)
+            return endpoint
+        time.sleep(0.1)
+    process.kill()
+    raise SandboxError(f"the sandbox did not answer within {timeout:.0f}s; see {directory / 'sandbox.log'}")
+
+
+def stop(directory: Path, timeout: float = 10.0) -> bool:
+    """Stop the sandbox for `directory`; returns False if it was not running. State is kept."""
+    endpoint = SandboxEndpoint.load(directory)
+    if endpoint is None or not _alive(endpoint.pid):
+        SandboxEndpoint.remove(directory)
+        return False
+    os.kill(endpoint.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(endpoint.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(endpoint.pid):
+        os.kill(endpoint.pid, signal.SIGKILL)
+    SandboxEndpoint.remove(directory)
+    return True
