@@ -21,8 +21,14 @@ from components.targets import TargetError
 from sandbox import server as sandbox_server
 from sandbox.endpoint import DEFAULT_PORT, sandbox_dir
 
-USER_ERRORS = (SpecError, TargetError, operations.DeployError, VendorError, sandbox_server.SandboxError,
-               PostgresError)
+USER_ERRORS = (
+    SpecError,
+    TargetError,
+    operations.DeployError,
+    VendorError,
+    sandbox_server.SandboxError,
+    PostgresError,
+)
 
 
 class OneclickGroup(click.Group):
@@ -139,14 +145,22 @@ def sandbox() -> None:
 
 
 dir_option = click.option(
-    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="State directory, kept across restarts (default: .state/sandbox).",
 )
 
 
 @sandbox.command("start")
-@click.option("--port", type=int, default=lambda: int(os.environ.get("ONECLICK_SANDBOX_PORT", DEFAULT_PORT)),
-              show_default=f"{DEFAULT_PORT} or ONECLICK_SANDBOX_PORT", help="TCP port; 0 picks a free one.")
+@click.option(
+    "--port",
+    type=int,
+    default=lambda: int(os.environ.get("ONECLICK_SANDBOX_PORT", DEFAULT_PORT)),
+    show_default=f"{DEFAULT_PORT} or ONECLICK_SANDBOX_PORT",
+    help="TCP port; 0 picks a free one.",
+)
 @dir_option
 def sandbox_start(port: int, directory: Path | None) -> None:
     """Start the sandbox in the background (does nothing if it already runs)."""
@@ -208,8 +222,10 @@ def doctor(strict: bool) -> None:
     """Check every tool oneclick needs; exit 1 if a required one is missing, with the fix."""
     failed = False
     for check in doctor_checks.run_checks():
-        mark = click.style("ok  ", fg="green") if check.ok else click.style(
-            "FAIL" if check.required else "warn", fg="red" if check.required else "yellow"
+        mark = (
+            click.style("ok  ", fg="green")
+            if check.ok
+            else click.style("FAIL" if check.required else "warn", fg="red" if check.required else "yellow")
         )
         click.echo(f"{mark} {check.name:<22} {check.detail}")
         if not check.ok:

@@ -66,7 +66,11 @@ def check_dynamic_provider_host() -> Check:
     script = TOOLS_BIN / "pulumi-resource-pulumi-python"
     if not script.exists():
         return Check("dynamic provider host", False, "missing from .tools/bin", SETUP)
-    code, out = _run(sys.executable, "-c", "import importlib.util, pulumi.dynamic; assert importlib.util.find_spec('pulumi.dynamic.__main__')")
+    code, out = _run(
+        sys.executable,
+        "-c",
+        "import importlib.util, pulumi.dynamic; assert importlib.util.find_spec('pulumi.dynamic.__main__')",
+    )
     if code != 0:
         return Check("dynamic provider host", False, f"pulumi.dynamic does not import: {out[-200:]}", SETUP)
     return Check("dynamic provider host", True, "pulumi-resource-pulumi-python + pulumi.dynamic")

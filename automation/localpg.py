@@ -67,14 +67,20 @@ class LocalPostgres:
         if not self.data_dir.joinpath("PG_VERSION").exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self._own()
-            init = self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+            init = self._run(
+                "initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8"
+            )
             if init.returncode != 0:
-                raise PostgresError(f"initdb failed: {init.stderr.strip()}")
+                raise PostgresError(
+                    f"initdb failed: {init.stderr.strip()} (the postgres user must be able to reach "
+                    f"{self.data_dir}; set ONECLICK_PG_DIR to a directory it can)"
+                )
         if not self.running():
             options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
             log = self.data_dir / "server.log"
-            started = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(log),
-                                "-o", options)
+            started = self._run(
+                "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(log), "-o", options
+            )
             if started.returncode != 0:
                 tail = log.read_text()[-1500:] if log.exists() else started.stderr
                 raise PostgresError(f"PostgreSQL did not start on port {self.port}: {tail.strip()}")

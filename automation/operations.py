@@ -23,7 +23,7 @@ from components.targets import TursoTarget, turso_target
 from sandbox.endpoint import REPO_ROOT
 
 EventSink = Callable[[events.EngineEvent], None]
-SECRET_MASK = "[secret]"
+SECRET_MASK = "[secret]"  # noqa: S105 (a display mask, not a password)
 
 
 class DeployError(RuntimeError):
@@ -42,7 +42,8 @@ class OperationResult:
 def _check_app_id(app_id: str) -> None:
     if not APP_ID.match(app_id):
         raise SpecError.single(
-            "id", f"{app_id!r} is not a valid app id; use lowercase letters, digits and dashes (e.g. 'app-123')"
+            "id",
+            f"{app_id!r} is not a valid app id; use lowercase letters, digits and dashes (e.g. 'app-123')",
         )
 
 
@@ -113,12 +114,15 @@ class _ErrorCollector:
 
 def masked_outputs(outputs: auto.OutputMap, show_secrets: bool = False) -> dict[str, Any]:
     return {
-        key: (SECRET_MASK if value.secret and not show_secrets else value.value) for key, value in outputs.items()
+        key: (SECRET_MASK if value.secret and not show_secrets else value.value)
+        for key, value in outputs.items()
     }
 
 
 def _changes(summary: auto.UpdateSummary | None) -> dict[str, int]:
-    return dict(summary.resource_changes or {}) if summary is not None else {}
+    if summary is None or not summary.resource_changes:
+        return {}
+    return {str(getattr(op, "value", op)): count for op, count in summary.resource_changes.items()}
 
 
 def deploy(
@@ -134,7 +138,11 @@ def deploy(
     except auto.CommandError as exc:
         raise collector.failure("deploy", spec.id, exc) from None
     return OperationResult(
-        spec.id, "deploy", masked_outputs(result.outputs), _changes(result.summary), time.monotonic() - started
+        spec.id,
+        "deploy",
+        masked_outputs(result.outputs),
+        _changes(result.summary),
+        time.monotonic() - started,
     )
 
 
@@ -146,7 +154,7 @@ def preview(spec: AppSpec, *, on_event: EventSink | None = None) -> OperationRes
         result = stack.preview(on_event=collector, color="never", suppress_progress=True)
     except auto.CommandError as exc:
         raise collector.failure("preview", spec.id, exc) from None
-    changes = {str(op): count for op, count in result.change_summary.items()}
+    changes = {str(getattr(op, "value", op)): count for op, count in result.change_summary.items()}
     return OperationResult(spec.id, "preview", {}, changes, time.monotonic() - started)
 
 
@@ -159,7 +167,7 @@ def refresh(app_id: str, *, on_event: EventSink | None = None, preview_only: boo
     try:
         if preview_only:
             result = stack.preview_refresh(on_event=collector, color="never", suppress_progress=True)
-            changes = {str(op): count for op, count in result.change_summary.items()}
+            changes = {str(getattr(op, "value", op)): count for op, count in result.change_summary.items()}
         else:
             refreshed = stack.refresh(on_event=collector, color="never", suppress_progress=True)
             changes = _changes(refreshed.summary)

@@ -11,7 +11,7 @@ from sandbox.endpoint import TURSO_ORG, SandboxEndpoint
 
 # The only passphrase oneclick ever picks on its own, and only for stacks that target the sandbox.
 # It protects nothing of value: sandbox tokens are local and throwaway. Real targets need your own.
-SANDBOX_PASSPHRASE = "oneclick-sandbox-only"
+SANDBOX_PASSPHRASE = "oneclick-sandbox-only"  # noqa: S105 (documented, sandbox-only)
 
 
 class TargetError(RuntimeError):

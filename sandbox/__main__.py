@@ -13,7 +13,9 @@ from sandbox.endpoint import DEFAULT_PORT, sandbox_dir
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
-    parser.add_argument("--dir", type=Path, default=sandbox_dir(), help="state directory (kept across restarts)")
+    parser.add_argument(
+        "--dir", type=Path, default=sandbox_dir(), help="state directory (kept across restarts)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port")
     args = parser.parse_args()

@@ -41,7 +41,9 @@ class SandboxEndpoint:
         path = (directory or sandbox_dir()) / "endpoint.json"
         try:
             data = json.loads(path.read_text())
-            return SandboxEndpoint(url=str(data["url"]), api_token=str(data["api_token"]), pid=int(data["pid"]))
+            return SandboxEndpoint(
+                url=str(data["url"]), api_token=str(data["api_token"]), pid=int(data["pid"])
+            )
         except (OSError, ValueError, KeyError):
             return None
 

@@ -64,7 +64,9 @@ class TursoClient:
         self._http.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = send(self._http, VENDOR, method, f"/v1/organizations/{self.org}{path}", retries=self.retries, **kwargs)
+        response = send(
+            self._http, VENDOR, method, f"/v1/organizations/{self.org}{path}", retries=self.retries, **kwargs
+        )
         return response.json()
 
     def create_database(self, name: str, group: str) -> Database:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 from pulumi.dynamic import Resource
@@ -49,7 +49,9 @@ class TursoDatabaseResource(Resource):
 class TursoDatabase(pulumi.ComponentResource):
     """A Turso database; outputs its libSQL URL and a full-access token (secret)."""
 
-    def __init__(self, name: str, args: TursoDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: TursoDatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("oneclick:turso:Database", name, None, opts)
         self.database = TursoDatabaseResource(
             name,
@@ -66,8 +68,13 @@ class TursoDatabase(pulumi.ComponentResource):
         self.db_id = self.database.db_id
         self.hostname = self.database.hostname
         self.url = self.database.url
-        self.auth_token = pulumi.Output.secret(self.database.auth_token)
+        self.auth_token: pulumi.Output[str] = pulumi.Output.secret(cast(Any, self.database.auth_token))
         self.register_outputs(
-            {"name": self.name, "db_id": self.db_id, "hostname": self.hostname, "url": self.url,
-             "auth_token": self.auth_token}
+            {
+                "name": self.name,
+                "db_id": self.db_id,
+                "hostname": self.hostname,
+                "url": self.url,
+                "auth_token": self.auth_token,
+            }
         )

@@ -6,6 +6,7 @@ provider object itself, because Pulumi stores the pickled provider in the stack'
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
@@ -68,8 +69,5 @@ class TursoDatabaseProvider(ResourceProvider):
         return UpdateResult(outs={**olds, "api_token": news["api_token"]})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with client_for(props) as turso:
-            try:
-                turso.delete_database(id_)
-            except VendorNotFound:
-                pass  # already gone: deleting is idempotent
+        with client_for(props) as turso, contextlib.suppress(VendorNotFound):
+            turso.delete_database(id_)  # already gone is fine: deleting is idempotent

@@ -1,0 +1,53 @@
+"""Shared fixtures. Every test session gets its own state directory and sandbox on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Isolate before any project module reads the environment; subprocesses inherit this too.
+_SESSION_STATE = Path(tempfile.mkdtemp(prefix="oneclick-test-"))
+_SESSION_STATE.chmod(0o755)  # the local PostgreSQL runs as the postgres user and must reach it
+os.environ["ONECLICK_STATE_DIR"] = str(_SESSION_STATE)
+os.environ["ONECLICK_SANDBOX_DIR"] = str(_SESSION_STATE / "sandbox")
+for _var in (
+    "TURSO_API_TOKEN",
+    "TURSO_ORG_ID",
+    "PULUMI_BACKEND_URL",
+    "PULUMI_CONFIG_PASSPHRASE",
+    "PULUMI_CONFIG_PASSPHRASE_FILE",
+):
+    os.environ.pop(_var, None)
+
+from sandbox import server as sandbox_server  # noqa: E402
+from sandbox.endpoint import REPO_ROOT, SandboxEndpoint, sandbox_dir  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxEndpoint]:
+    """The sandbox every engine test deploys into, running as a real HTTP server."""
+    endpoint = sandbox_server.start(sandbox_dir(), port=0)
+    yield endpoint
+    sandbox_server.stop(sandbox_dir())
+    shutil.rmtree(_SESSION_STATE, ignore_errors=True)
+
+
+@pytest.fixture
+def app_id() -> Iterator[str]:
+    """A fresh app id; its stack config file in stacks/ is removed afterwards."""
+    value = f"t-{uuid.uuid4().hex[:10]}"
+    yield value
+    (REPO_ROOT / "stacks" / f"Pulumi.{value}.yaml").unlink(missing_ok=True)
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path, app_id: str) -> Path:
+    path = tmp_path / "app.yaml"
+    path.write_text(f"id: {app_id}\ndatabase:\n  provider: turso\n  group: default\n")
+    return path

@@ -1,0 +1,96 @@
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from components.http import VendorAuthError, VendorConflict, VendorError, VendorNotFound
+from components.turso.client import TursoClient
+from sandbox import server
+from sandbox.endpoint import REPO_ROOT, SandboxEndpoint
+
+CONTRACT = REPO_ROOT.parent / "shared" / "contracts" / "turso-platform-api.json"
+
+
+@pytest.fixture
+def private_sandbox(tmp_path: Path) -> SandboxEndpoint:
+    endpoint = server.start(tmp_path / "sbx", port=0)
+    yield endpoint
+    server.stop(tmp_path / "sbx")
+
+
+def test_turso_database_lifecycle_and_state_survives_restart(
+    tmp_path: Path, private_sandbox: SandboxEndpoint
+) -> None:
+    with TursoClient(private_sandbox.api_token, "org1", base_url=private_sandbox.url) as turso:
+        created = turso.create_database("shop", "default")
+        token = turso.create_database_token("shop")
+        assert created.name == "shop"
+        assert created.group == "default"
+        assert token.startswith("sbxdb_")
+        with pytest.raises(VendorConflict, match="already exists"):
+            turso.create_database("shop", "default")
+        with pytest.raises(VendorError, match="group not found"):
+            turso.create_database("other", "no-such-group")
+
+    sqlite_file = tmp_path / "sbx" / "turso" / "org1" / "shop.sqlite"
+    assert sqlite_file.read_bytes() == b"" or sqlite_file.exists()
+    state = json.loads((tmp_path / "sbx" / "state.json").read_text())
+    assert token not in json.dumps(state), "only token hashes are stored"
+
+    assert server.stop(tmp_path / "sbx")
+    assert not server.status(tmp_path / "sbx").running
+    restarted = server.start(tmp_path / "sbx", port=0)
+    with TursoClient(restarted.api_token, "org1", base_url=restarted.url) as turso:
+        assert turso.get_database("shop").db_id == created.db_id
+        turso.delete_database("shop")
+        with pytest.raises(VendorNotFound):
+            turso.get_database("shop")
+    assert not sqlite_file.exists()
+
+
+def test_start_is_idempotent_and_a_busy_port_is_refused(
+    tmp_path: Path, private_sandbox: SandboxEndpoint
+) -> None:
+    assert server.start(tmp_path / "sbx", port=0) == private_sandbox
+    port = int(private_sandbox.url.rsplit(":", 1)[1])
+    with pytest.raises(server.SandboxError, match=f"port {port} .* already in use"):
+        server.start(tmp_path / "other", port=port)
+
+
+def test_wrong_token_is_refused(private_sandbox: SandboxEndpoint) -> None:
+    with (
+        TursoClient("wrong", "org1", base_url=private_sandbox.url) as turso,
+        pytest.raises(VendorAuthError, match="401"),
+    ):
+        turso.list_databases()
+
+
+def test_invalid_database_name_is_refused_by_the_api(private_sandbox: SandboxEndpoint) -> None:
+    with (
+        TursoClient(private_sandbox.api_token, "org1", base_url=private_sandbox.url) as turso,
+        pytest.raises(VendorError, match="400"),
+    ):
+        turso.create_database("Bad_Name", "default")
+
+
+@pytest.mark.skipif(not CONTRACT.exists(), reason="vendor contracts are not beside this checkout")
+def test_sandbox_database_objects_match_the_turso_contract(private_sandbox: SandboxEndpoint) -> None:
+    schemas = json.loads(CONTRACT.read_text())["components"]["schemas"]
+    headers = {"Authorization": f"Bearer {private_sandbox.api_token}"}
+    base = f"{private_sandbox.url}/v1/organizations/org1/databases"
+    created = httpx.post(base, json={"name": "c1", "group": "default"}, headers=headers).json()
+    assert set(created) == {"database"}
+    assert set(created["database"]) <= set(schemas["CreateDatabaseOutput"]["properties"])
+    fetched = httpx.get(f"{base}/c1", headers=headers).json()["database"]
+    database_schema = schemas["Database"]["properties"]
+    assert set(fetched) <= set(database_schema)
+    for key, value in fetched.items():
+        expected = database_schema[key].get("type")
+        python_type = {"string": str, "boolean": bool, "array": list, "object": (dict, type(None))}[expected]
+        assert isinstance(value, python_type), key
+    token = httpx.post(f"{base}/c1/auth/tokens", headers=headers).json()
+    assert set(token) == {"jwt"}
+    missing = httpx.get(f"{base}/nope", headers=headers)
+    assert missing.status_code == 404
+    assert set(missing.json()) == {"error"}
