@@ -132,3 +132,11 @@ def test_local_postgres_starts_serves_and_stops() -> None:
         assert not pg.running()
     finally:
         pg.destroy()
+
+
+def test_deploy_without_a_running_sandbox_says_how_to_start_it(tmp_path: Path, spec_file: Path) -> None:
+    env = {**os.environ, "ONECLICK_SANDBOX_DIR": str(tmp_path / "no-sandbox-here")}
+    result = run("deploy", str(spec_file), env=env)
+    assert result.returncode == 1
+    assert "start it with `oneclick sandbox start`" in result.stderr
+    assert "Traceback" not in result.stderr
