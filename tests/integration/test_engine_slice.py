@@ -68,14 +68,20 @@ def two_app_ids() -> Iterator[tuple[str, str]]:
         (REPO_ROOT / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
 
 
-def resources(app_id: str) -> list[tuple[str, str]]:
-    exported = subprocess.run(
-        ["bash", "-c", f"source scripts/env.sh && pulumi stack export -s {app_id}"],
+def by_hand(pulumi_args: str) -> subprocess.CompletedProcess[str]:
+    """Run the Pulumi CLI the way an engineer does in this repository."""
+    return subprocess.run(
+        ["bash", "-c", f"source scripts/env.sh && pulumi {pulumi_args}"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+
+
+def resources(app_id: str) -> list[tuple[str, str]]:
+    exported = by_hand(f"stack export -s {app_id}")
+    assert exported.returncode == 0, exported.stderr
     deployment = json.loads(exported.stdout)["deployment"]
     return sorted(
         (item["type"], item["urn"].split("::")[-1].replace(app_id, "APP")) for item in deployment["resources"]
@@ -88,13 +94,7 @@ def test_pulumi_up_by_hand_makes_the_same_resources_as_the_automation_api(
     auto_id, hand_id = two_app_ids
     operations.deploy(AppSpec.parse({"id": auto_id}))
     operations.init_stack(AppSpec.parse({"id": hand_id}))
-    done = subprocess.run(
-        ["bash", "-c", f"source scripts/env.sh && pulumi up --yes --non-interactive -s {hand_id}"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = by_hand(f"up --yes --non-interactive -s {hand_id}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert sandbox.api_token not in done.stdout + done.stderr
     assert resources(auto_id) == resources(hand_id)
