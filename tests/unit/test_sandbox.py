@@ -1,4 +1,5 @@
 import json
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -34,7 +35,8 @@ def test_turso_database_lifecycle_and_state_survives_restart(
             turso.create_database("other", "no-such-group")
 
     sqlite_file = tmp_path / "sbx" / "turso" / "org1" / "shop.sqlite"
-    assert sqlite_file.read_bytes() == b"" or sqlite_file.exists()
+    with sqlite3.connect(sqlite_file) as real_db:  # a real SQLite database file
+        assert real_db.execute("pragma integrity_check").fetchone() == ("ok",)
     state = json.loads((tmp_path / "sbx" / "state.json").read_text())
     assert token not in json.dumps(state), "only token hashes are stored"
 
