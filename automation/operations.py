@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,10 +119,13 @@ def masked_outputs(outputs: auto.OutputMap, show_secrets: bool = False) -> dict[
     }
 
 
+def _op_counts(counts: Mapping[Any, int]) -> dict[str, int]:
+    """Operation counts keyed by plain names ("create", "same" …), whether keys are enums or strings."""
+    return {str(getattr(op, "value", op)): count for op, count in counts.items()}
+
+
 def _changes(summary: auto.UpdateSummary | None) -> dict[str, int]:
-    if summary is None or not summary.resource_changes:
-        return {}
-    return {str(getattr(op, "value", op)): count for op, count in summary.resource_changes.items()}
+    return _op_counts(summary.resource_changes or {}) if summary is not None else {}
 
 
 def deploy(
@@ -154,7 +157,7 @@ def preview(spec: AppSpec, *, on_event: EventSink | None = None) -> OperationRes
         result = stack.preview(on_event=collector, color="never", suppress_progress=True)
     except auto.CommandError as exc:
         raise collector.failure("preview", spec.id, exc) from None
-    changes = {str(getattr(op, "value", op)): count for op, count in result.change_summary.items()}
+    changes = _op_counts(result.change_summary)
     return OperationResult(spec.id, "preview", {}, changes, time.monotonic() - started)
 
 
@@ -167,7 +170,7 @@ def refresh(app_id: str, *, on_event: EventSink | None = None, preview_only: boo
     try:
         if preview_only:
             result = stack.preview_refresh(on_event=collector, color="never", suppress_progress=True)
-            changes = {str(getattr(op, "value", op)): count for op, count in result.change_summary.items()}
+            changes = _op_counts(result.change_summary)
         else:
             refreshed = stack.refresh(on_event=collector, color="never", suppress_progress=True)
             changes = _changes(refreshed.summary)
