@@ -161,10 +161,22 @@ dir_option = click.option(
     show_default=f"{DEFAULT_PORT} or ONECLICK_SANDBOX_PORT",
     help="TCP port; 0 picks a free one.",
 )
+@click.option(
+    "--postgres-url",
+    default=lambda: os.environ.get("ONECLICK_SANDBOX_PG_URL"),
+    show_default="ONECLICK_SANDBOX_PG_URL, else the local cluster (`oneclick postgres start`)",
+    help="Superuser URL of the PostgreSQL server that holds sandbox Neon projects.",
+)
 @dir_option
-def sandbox_start(port: int, directory: Path | None) -> None:
-    """Start the sandbox in the background (does nothing if it already runs)."""
-    endpoint = sandbox_server.start(directory or sandbox_dir(), port)
+def sandbox_start(port: int, postgres_url: str | None, directory: Path | None) -> None:
+    """Start the sandbox in the background (does nothing if it already runs).
+
+    Sandbox Neon projects are real databases, so the local PostgreSQL cluster is started too
+    unless --postgres-url names another server.
+    """
+    if not postgres_url:
+        postgres_url = LocalPostgres.default().start()
+    endpoint = sandbox_server.start(directory or sandbox_dir(), port, postgres_url=postgres_url)
     click.echo(f"sandbox running at {endpoint.url} (pid {endpoint.pid})")
 
 

@@ -1,4 +1,7 @@
-"""A throwaway PostgreSQL cluster for tests and the service: loopback only, trust auth.
+"""A throwaway PostgreSQL cluster for tests, the sandbox and the service, on loopback only.
+
+The `postgres` superuser connects without a password (trust); every other role must present its
+password (SCRAM), so connection URIs handed out for sandbox databases are checked for real.
 
 Data lives in a git-ignored directory (.state/postgres by default); the server runs as the
 `postgres` system user when we are root, because PostgreSQL refuses to run as root.
@@ -17,6 +20,13 @@ from pathlib import Path
 from sandbox.endpoint import state_root
 
 DEFAULT_PORT = 54329
+
+HBA = """\
+# Written by oneclick (automation/localpg.py) on every start.
+local all all trust
+host all postgres 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+"""
 
 
 class PostgresError(RuntimeError):
@@ -75,6 +85,11 @@ class LocalPostgres:
                     f"initdb failed: {init.stderr.strip()} (the postgres user must be able to reach "
                     f"{self.data_dir}; set ONECLICK_PG_DIR to a directory it can)"
                 )
+        hba = self.data_dir / "pg_hba.conf"
+        if hba.read_text() != HBA:
+            hba.write_text(HBA)
+            if self.running():
+                self._run("pg_ctl", "reload", "-D", str(self.data_dir))
         if not self.running():
             options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
             log = self.data_dir / "server.log"

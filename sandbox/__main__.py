@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import uvicorn
@@ -18,8 +19,14 @@ def main() -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("ONECLICK_SANDBOX_PG_URL"),
+        help="superuser URL of the PostgreSQL server that hosts sandbox Neon projects",
+    )
     args = parser.parse_args()
-    uvicorn.run(create_app(args.dir), host=args.host, port=args.port, log_level="warning")
+    app = create_app(args.dir, port=args.port, postgres_url=args.postgres_url)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -7,13 +7,22 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from sandbox import admin, turso
+from sandbox.hosts import HostDispatch, HostMatcher
 from sandbox.store import SandboxStore
 
 
-def create_app(directory: Path) -> FastAPI:
-    store = SandboxStore(directory)
+def create_app(directory: Path, port: int = 0, postgres_url: str | None = None) -> ASGIApp:
+    """The vendor APIs on the bare address; data planes and sites by their `*.localhost` Host."""
+    store = SandboxStore(directory, port=port, postgres_url=postgres_url)
+    api = _api_app(store)
+    matchers: list[HostMatcher] = []
+    return HostDispatch(api, matchers)
+
+
+def _api_app(store: SandboxStore) -> FastAPI:
     app = FastAPI(title="oneclick sandbox", docs_url=None, redoc_url=None)
     app.state.store = store
 

@@ -69,8 +69,17 @@ def status(directory: Path) -> SandboxStatus:
     return SandboxStatus(running=running, directory=directory, endpoint=endpoint if running else None)
 
 
-def start(directory: Path, port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> SandboxEndpoint:
-    """Start the sandbox unless it already runs for `directory`; `port=0` picks a free port."""
+def start(
+    directory: Path,
+    port: int,
+    host: str = "127.0.0.1",
+    timeout: float = 30.0,
+    postgres_url: str | None = None,
+) -> SandboxEndpoint:
+    """Start the sandbox unless it already runs for `directory`; `port=0` picks a free port.
+
+    `postgres_url` is a superuser URL of the PostgreSQL server that hosts sandbox Neon projects.
+    """
     current = status(directory)
     if current.running and current.endpoint is not None:
         return current.endpoint
@@ -84,8 +93,11 @@ def start(directory: Path, port: int, host: str = "127.0.0.1", timeout: float = 
         )
     api_token = SandboxStore(directory).api_token
     log = (directory / "sandbox.log").open("ab")
+    command = [sys.executable, "-m", "sandbox", "--dir", str(directory), "--host", host, "--port", str(port)]
+    if postgres_url:
+        command += ["--postgres-url", postgres_url]
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--dir", str(directory), "--host", host, "--port", str(port)],
+        command,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,9 @@ _SESSION_STATE = Path(tempfile.mkdtemp(prefix="oneclick-test-"))
 _SESSION_STATE.chmod(0o755)  # the local PostgreSQL runs as the postgres user and must reach it
 os.environ["ONECLICK_STATE_DIR"] = str(_SESSION_STATE)
 os.environ["ONECLICK_SANDBOX_DIR"] = str(_SESSION_STATE / "sandbox")
+with socket.socket() as _sock:  # a free port, so a developer's own cluster is never touched
+    _sock.bind(("127.0.0.1", 0))
+    os.environ["ONECLICK_PG_PORT"] = str(_sock.getsockname()[1])
 for _var in (
     "TURSO_API_TOKEN",
     "TURSO_ORG_ID",
@@ -25,16 +29,31 @@ for _var in (
 ):
     os.environ.pop(_var, None)
 
+from automation.localpg import LocalPostgres  # noqa: E402
 from sandbox import server as sandbox_server  # noqa: E402
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint, sandbox_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[SandboxEndpoint]:
+def local_postgres() -> Iterator[LocalPostgres]:
+    """A real PostgreSQL server for this test session (its own data directory and port)."""
+    cluster = LocalPostgres.default()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox(local_postgres: LocalPostgres) -> Iterator[SandboxEndpoint]:
     """The sandbox every engine test deploys into, running as a real HTTP server."""
-    endpoint = sandbox_server.start(sandbox_dir(), port=0)
+    endpoint = sandbox_server.start(sandbox_dir(), port=0, postgres_url=local_postgres.url)
     yield endpoint
     sandbox_server.stop(sandbox_dir())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_state() -> Iterator[None]:
+    yield
     shutil.rmtree(_SESSION_STATE, ignore_errors=True)
 
 
