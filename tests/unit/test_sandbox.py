@@ -9,6 +9,7 @@ from components.http import VendorAuthError, VendorConflict, VendorError, Vendor
 from components.turso.client import TursoClient
 from sandbox import server
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint
+from tests.contract import Contract, ContractTransport
 
 CONTRACT = REPO_ROOT.parent / "shared" / "contracts" / "turso-platform-api.json"
 
@@ -96,3 +97,35 @@ def test_sandbox_database_objects_match_the_turso_contract(private_sandbox: Sand
     missing = httpx.get(f"{base}/nope", headers=headers)
     assert missing.status_code == 404
     assert set(missing.json()) == {"error"}
+
+
+@pytest.mark.skipif(
+    not Contract.available("turso-platform-api.json"), reason="contracts not beside this checkout"
+)
+def test_turso_client_traffic_with_the_sandbox_agrees_with_the_contract(
+    private_sandbox: SandboxEndpoint,
+) -> None:
+    transport = ContractTransport(Contract.of("turso-platform-api.json"))
+    with TursoClient(
+        private_sandbox.api_token, "org1", base_url=private_sandbox.url, transport=transport
+    ) as turso:
+        turso.create_database("agree", "default")
+        turso.create_database_token("agree")
+        turso.list_databases()
+        with pytest.raises(VendorNotFound):
+            turso.get_database("missing")
+        turso.delete_database("agree")
+    assert len(transport.seen) == 6
+    assert transport.contract.problems == []
+
+
+@pytest.mark.skipif(
+    not Contract.available("turso-platform-api.json"), reason="contracts not beside this checkout"
+)
+def test_the_contract_check_catches_a_wrong_shape() -> None:
+    contract = Contract.of("turso-platform-api.json")
+    request = httpx.Request("GET", "http://x/v1/organizations/o/databases/d")
+    wrong = httpx.Response(200, json={"database": {"Name": 5}}, request=request)
+    assert any("Name" in problem for problem in contract.check(request, wrong))
+    unknown = httpx.Request("GET", "http://x/v1/nowhere")
+    assert contract.check(unknown, httpx.Response(200, json={}, request=unknown))
