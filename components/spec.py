@@ -1,14 +1,31 @@
-"""AppSpec: what one deployed app is made of. Validated once, before anything is provisioned."""
+"""AppSpec: what one deployed app is made of. Validated once, before anything is provisioned.
+
+Accepted as YAML or JSON, with snake_case or camelCase keys (the platform speaks camelCase).
+Secret values (a BYO database URL, secret env vars) are `SecretStr`: they never print, and
+`public_dict()` / `secret_values()` split them out so stack config keeps them as Pulumi secrets.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasGenerator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
 
 from components.errors import SpecError
 
@@ -16,16 +33,57 @@ from components.errors import SpecError
 APP_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # Turso: "only lowercase letters, numbers, dashes. No longer than 64 characters."
 TURSO_DATABASE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# Cloudflare Pages project names: lowercase letters, digits, dashes; at most 58 characters.
+PAGES_PROJECT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?$")
+ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+HOSTNAME = re.compile(
+    r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
+)
+PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Env vars the deploy sets itself from the database and the site; a spec may not override them.
+RESERVED_ENV_VARS = frozenset(
+    {"DATABASE_URL", "TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN", "NEXTAUTH_URL", "NEXTAUTH_SECRET"}
+)
+
+Tier = Literal["free", "starter", "pro", "business", "enterprise"]
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
 
 
-class TursoDatabaseSpec(StrictModel):
+def _path(value: Path | None, field: str) -> Path | None:
+    if value is not None and not value.exists():
+        raise ValueError(f"{str(value)!r} does not exist; give the path to the app's {field}")
+    return value
+
+
+class DatabaseSource(StrictModel):
+    """What the app brings: its Prisma schema, migrations and preview data (all optional)."""
+
+    prisma_schema: Path | None = Field(default=None, description="Prisma schema written for SQLite.")
+    migrations: Path | None = Field(default=None, description="A prisma/migrations folder.")
+    preview_data: Path | None = Field(
+        default=None, description="Preview data: a SQLite .sql dump or .sqlite."
+    )
+    import_preview: bool = Field(default=True, description="Import the preview data on first deploy.")
+
+    @field_validator("prisma_schema", "migrations", "preview_data")
+    @classmethod
+    def _exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _path(value, str(info.field_name).replace("_", " "))
+
+
+class TursoDatabaseSpec(DatabaseSource):
     provider: Literal["turso"] = "turso"
     name: str | None = Field(default=None, description="Database name; defaults to the app id.")
-    group: str = Field(default="default", description="Turso group the database is created in.")
+    group: str = Field(default="default", description="Turso group (its location) the database lives in.")
 
     @field_validator("name")
     @classmethod
@@ -38,9 +96,107 @@ class TursoDatabaseSpec(StrictModel):
         return value
 
 
+class NeonDatabaseSpec(DatabaseSource):
+    provider: Literal["neon"]
+    region: str = Field(default="aws-us-east-2", description="Neon region id, e.g. aws-us-east-2.")
+    database_name: str = Field(default="neondb", description="PostgreSQL database name.")
+    role_name: str = Field(default="neondb_owner", description="PostgreSQL role that owns the database.")
+
+    @field_validator("database_name", "role_name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not PG_IDENTIFIER.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid name; use lowercase letters, digits and underscores, "
+                "starting with a letter (at most 63)"
+            )
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)+", value):
+            raise ValueError(f"{value!r} is not a Neon region id; use one like 'aws-us-east-2'")
+        return value
+
+
+class ByoDatabaseSpec(DatabaseSource):
+    provider: Literal["byo"]
+    url: SecretStr = Field(description="postgresql://user:password@host:port/database (kept secret).")
+    allow_non_empty: bool = Field(
+        default=False, description="Consent to migrate a database that already holds tables."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: SecretStr) -> SecretStr:
+        # The message never repeats the URL: it holds a password.
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
+            raise ValueError("is not a PostgreSQL URL; use postgresql://user:password@host:5432/database")
+        if not parts.path.strip("/"):
+            raise ValueError("names no database; end the URL with /<database>")
+        return value
+
+
+DatabaseSpec = Annotated[
+    TursoDatabaseSpec | NeonDatabaseSpec | ByoDatabaseSpec, Field(discriminator="provider")
+]
+
+
+class WebSpec(StrictModel):
+    build_dir: Path = Field(description="The static export to upload (e.g. Next.js `out/`).")
+    hosting: Literal["cloudflare-pages"] = "cloudflare-pages"
+    project_name: str | None = Field(default=None, description="Pages project name; defaults to the app id.")
+    env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables.")
+    secret_env: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Secret environment variables (stored encrypted, never shown)."
+    )
+
+    @field_validator("build_dir")
+    @classmethod
+    def _build_dir(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"{str(value)!r} is not a directory; build the app and point at its output")
+        if not any(p.is_file() for p in value.rglob("*")):
+            raise ValueError(f"{str(value)!r} holds no files; build the app first")
+        return value
+
+    @field_validator("project_name")
+    @classmethod
+    def _project_name(cls, value: str | None) -> str | None:
+        if value is not None and not PAGES_PROJECT_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid Pages project name; use 1-58 lowercase letters, digits and dashes"
+            )
+        return value
+
+    @field_validator("env", "secret_env")
+    @classmethod
+    def _env_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not ENV_VAR_NAME.match(name):
+                raise ValueError(f"env var name {name!r} is invalid; use letters, digits and underscores")
+            if name in RESERVED_ENV_VARS:
+                raise ValueError(f"env var {name} is set by the deploy itself; remove it from the spec")
+        return value
+
+    @model_validator(mode="after")
+    def _plain_or_secret(self) -> WebSpec:
+        both = set(self.env) & set(self.secret_env)
+        if both:
+            raise ValueError(f"{', '.join(sorted(both))} is both plain and secret; keep one")
+        return self
+
+
 class AppSpec(StrictModel):
     id: str = Field(description="App id; also the Pulumi stack name.")
-    database: TursoDatabaseSpec = Field(default_factory=TursoDatabaseSpec)
+    owner: str = Field(default="local", description="The platform user who owns the app.")
+    name: str | None = Field(default=None, description="Display name; defaults to the id.")
+    tier: Tier = Field(default="free", description="The owner's subscription tier.")
+    database: DatabaseSpec = Field(default_factory=TursoDatabaseSpec)
+    web: WebSpec | None = Field(default=None, description="The site to host; omit for a database only.")
+    custom_domain: str | None = Field(default=None, description="e.g. shop.example.com (needs web).")
 
     @field_validator("id")
     @classmethod
@@ -52,13 +208,42 @@ class AppSpec(StrictModel):
             )
         return value
 
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,128}", value):
+            raise ValueError("use 1-128 letters, digits, '_', '.', '@' or '-'")
+        return value
+
+    @field_validator("custom_domain")
+    @classmethod
+    def _domain(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower().rstrip(".")
+        if not HOSTNAME.match(value):
+            raise ValueError(f"{value!r} is not a domain name; use one like 'shop.example.com'")
+        # A `web` that failed validation is absent from info.data; only a missing one is None.
+        if "web" in info.data and info.data["web"] is None:
+            raise ValueError("needs a `web` section: a custom domain points at the hosted site")
+        return value
+
+    # -- derived names -------------------------------------------------------------------------
+
     @property
     def database_name(self) -> str:
-        return self.database.name or self.id
+        """The Turso database name (Turso only)."""
+        return self.database.name or self.id if isinstance(self.database, TursoDatabaseSpec) else self.id
+
+    @property
+    def pages_project_name(self) -> str:
+        return (self.web.project_name if self.web else None) or self.id
+
+    # -- parsing and (de)serialisation ---------------------------------------------------------
 
     @staticmethod
     def parse(data: Any) -> AppSpec:
-        """Validate a mapping; raises SpecError naming each bad field."""
+        """Validate a mapping; raises SpecError naming each bad field. Relative paths: the cwd."""
         if not isinstance(data, dict):
             raise SpecError.single("(spec)", "must be a mapping of fields, e.g. {id: app-123}")
         try:
@@ -68,7 +253,7 @@ class AppSpec(StrictModel):
 
     @staticmethod
     def load(path: Path) -> AppSpec:
-        """Read a YAML or JSON spec file."""
+        """Read a YAML or JSON spec file; paths in it are relative to the file."""
         try:
             text = path.read_text()
         except OSError as exc:
@@ -77,4 +262,68 @@ class AppSpec(StrictModel):
             data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as exc:
             raise SpecError.single(str(path), f"is not valid YAML/JSON: {exc}") from None
+        if isinstance(data, dict):
+            data = _resolve_paths(data, path.parent.resolve())
         return AppSpec.parse(data)
+
+    def public_dict(self) -> dict[str, Any]:
+        """JSON-ready spec with every secret replaced by a reference into `secret_values()`."""
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if isinstance(self.database, ByoDatabaseSpec):
+            data["database"]["url"] = {"secretRef": "database.url"}
+        if self.web is not None:
+            data["web"]["secretEnv"] = {
+                name: {"secretRef": f"web.secretEnv.{name}"} for name in self.web.secret_env
+            }
+        return data
+
+    def secret_values(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        if isinstance(self.database, ByoDatabaseSpec):
+            values["database.url"] = self.database.url.get_secret_value()
+        if self.web is not None:
+            for name, secret in self.web.secret_env.items():
+                values[f"web.secretEnv.{name}"] = secret.get_secret_value()
+        return values
+
+    @staticmethod
+    def from_public(data: Any, secrets: dict[str, str]) -> AppSpec:
+        """Rebuild a spec written by `public_dict()`, filling secrets back in from `secrets`."""
+
+        def fill(node: Any) -> Any:
+            if isinstance(node, dict):
+                if set(node) == {"secretRef"}:
+                    ref = str(node["secretRef"])
+                    if ref not in secrets:
+                        raise SpecError.single(ref, "is a secret missing from the stack's `oneclick:secrets`")
+                    return secrets[ref]
+                return {key: fill(value) for key, value in node.items()}
+            return node
+
+        return AppSpec.parse(fill(data))
+
+    @staticmethod
+    def json_schema() -> dict[str, Any]:
+        """The JSON Schema the platform validates against (camelCase keys)."""
+        schema = AppSpec.model_json_schema(by_alias=True)
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["title"] = "oneclick AppSpec"
+        return schema
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make the spec's relative paths absolute against `base` (the folder of the spec file)."""
+    out = dict(data)
+    for section, keys in (
+        ("database", ("prisma_schema", "prismaSchema", "migrations", "preview_data", "previewData")),
+        ("web", ("build_dir", "buildDir")),
+    ):
+        node = out.get(section)
+        if isinstance(node, dict):
+            node = dict(node)
+            for key in keys:
+                value = node.get(key)
+                if isinstance(value, str) and value and not Path(value).is_absolute():
+                    node[key] = str((base / value).resolve())
+            out[section] = node
+    return out

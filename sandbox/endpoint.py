@@ -10,6 +10,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8787
 TURSO_ORG = "sandbox"
+# The one Cloudflare account the sandbox has: every Pages project and zone belongs to it.
+CLOUDFLARE_ACCOUNT_ID = "sandbox-account"
 
 
 def state_root() -> Path:
