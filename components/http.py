@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import httpx
@@ -102,9 +102,13 @@ def send(
     retries: int = 4,
     backoff: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
+    retry_statuses: Collection[int] = RETRY_STATUSES,
     **kwargs: Any,
 ) -> httpx.Response:
-    """Send a request, retrying 429/5xx and connection failures; raise VendorError on failure."""
+    """Send a request, retrying 429/5xx and connection failures; raise VendorError on failure.
+
+    `retry_statuses` lets a vendor add its own transient statuses (Neon: 423 while operations run).
+    """
     for attempt in range(retries + 1):
         try:
             response = client.request(method, path, **kwargs)
@@ -118,7 +122,7 @@ def send(
             continue
         except httpx.TimeoutException:
             raise VendorUnavailable(vendor, 0, "the request timed out", method=method, path=path) from None
-        if response.status_code in RETRY_STATUSES and attempt < retries:
+        if response.status_code in retry_statuses and attempt < retries:
             sleep(retry_delay(response, attempt, backoff))
             continue
         raise_for_vendor(vendor, response)
