@@ -14,6 +14,7 @@ from automation import doctor as doctor_checks
 from automation import operations
 from automation.localpg import LocalPostgres, PostgresError
 from automation.progress import ProgressPrinter
+from automation.render import StepRenderer
 from components.errors import SpecError
 from components.http import VendorError
 from components.spec import AppSpec
@@ -42,23 +43,30 @@ class OneclickGroup(click.Group):
             ctx.exit(1)
 
 
-def _progress() -> ProgressPrinter:
-    return ProgressPrinter(lambda line: click.echo(line, err=True))
+def _engine_lines(verbose: bool) -> ProgressPrinter | None:
+    return ProgressPrinter(lambda line: click.echo(line, err=True)) if verbose else None
+
+
+def _steps() -> StepRenderer:
+    return StepRenderer(sys.stderr.write, tty=sys.stderr.isatty())
 
 
 def _print_result(result: operations.OperationResult, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(result.__dict__, indent=2, default=str))
+        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
     changes = ", ".join(f"{count} {op}" for op, count in result.changes.items()) or "no changes"
     click.echo(f"{result.operation} of {result.app_id}: {changes} ({result.seconds:.1f}s)")
     for key, value in result.outputs.items():
-        click.echo(f"  {key:<18} {value}")
+        click.echo(f"  {key:<24} {value}")
 
 
 spec_argument = click.argument("spec", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 app_argument = click.argument("app_id")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="Also print every resource the engine touches."
+)
 
 
 @click.group(cls=OneclickGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,49 +74,118 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
 def main() -> None:
     """Deploy a generated full-stack app with one call.
 
-    With no vendor token set (TURSO_API_TOKEN …), everything deploys into the local sandbox:
-    start it with `oneclick sandbox start`. State lives in .state/ unless PULUMI_BACKEND_URL is set.
+    \b
+    Each vendor deploys for real when its token is set, else into the local sandbox:
+      Turso       TURSO_API_TOKEN + TURSO_ORG_ID
+      Neon        NEON_API_KEY
+      Cloudflare  CLOUDFLARE_API_TOKEN + CLOUDFLARE_ACCOUNT_ID
+    Start the sandbox with `oneclick sandbox start`. State lives in .state/ unless
+    PULUMI_BACKEND_URL is set.
     """
 
 
 @main.command()
 @spec_argument
+@click.option("--no-health-check", is_flag=True, help="Skip the HTTP and database checks after deploying.")
+@verbose_option
 @json_option
-def deploy(spec: Path, as_json: bool) -> None:
-    """Create or update the app described by SPEC (YAML or JSON) and print what it made."""
+def deploy(spec: Path, no_health_check: bool, verbose: bool, as_json: bool) -> None:
+    """Create or update the app described by SPEC (YAML or JSON), check its health, print its URL.
+
+    Progress goes to stderr; the result (outputs, secrets masked) to stdout.
+    """
     app = AppSpec.load(spec)
     click.echo(f"deploying {app.id} …", err=True)
-    _print_result(operations.deploy(app, on_event=_progress()), as_json)
+    result = operations.deploy(
+        app, on_event=_engine_lines(verbose), on_status=_steps(), health_check=not no_health_check
+    )
+    _print_result(result, as_json)
 
 
 @main.command()
 @spec_argument
+@verbose_option
 @json_option
-def preview(spec: Path, as_json: bool) -> None:
-    """Show what deploying SPEC would change, without changing anything."""
+def preview(spec: Path, verbose: bool, as_json: bool) -> None:
+    """Show what deploying SPEC would change, without changing any resource."""
     app = AppSpec.load(spec)
-    _print_result(operations.preview(app, on_event=_progress()), as_json)
+    result = operations.preview(app, on_event=ProgressPrinter(lambda line: click.echo(line, err=True)))
+    _print_result(result, as_json)
 
 
 @main.command()
 @app_argument
 @click.option("--preview-only", is_flag=True, help="Report differences without writing the state.")
+@verbose_option
 @json_option
-def refresh(app_id: str, preview_only: bool, as_json: bool) -> None:
+def refresh(app_id: str, preview_only: bool, verbose: bool, as_json: bool) -> None:
     """Read APP_ID's real resources back into its stack state."""
-    _print_result(operations.refresh(app_id, on_event=_progress(), preview_only=preview_only), as_json)
+    _print_result(
+        operations.refresh(app_id, on_event=_engine_lines(verbose), preview_only=preview_only), as_json
+    )
 
 
 @main.command()
 @app_argument
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--remove", is_flag=True, help="Also remove the stack's history and config.")
+@click.option("--keep-stack", is_flag=True, help="Keep the (empty) stack with its history and config.")
+@verbose_option
 @json_option
-def destroy(app_id: str, yes: bool, remove: bool, as_json: bool) -> None:
-    """Delete every resource of APP_ID."""
+def destroy(app_id: str, yes: bool, keep_stack: bool, verbose: bool, as_json: bool) -> None:
+    """Delete every resource of APP_ID, then its stack (history and config) unless --keep-stack."""
     if not yes and not click.confirm(f"Delete every resource of {app_id}?", err=True):
         raise click.Abort()
-    _print_result(operations.destroy(app_id, on_event=_progress(), remove_stack=remove), as_json)
+    printer = ProgressPrinter(lambda line: click.echo(line, err=True))
+    _print_result(operations.destroy(app_id, on_event=printer, remove_stack=not keep_stack), as_json)
+
+
+@main.command()
+@app_argument
+@json_option
+def status(app_id: str, as_json: bool) -> None:
+    """Show APP_ID's last update (kind, result, time, changes) and its outputs."""
+    info = operations.status(app_id)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    last = info["lastUpdate"]
+    if last is None:
+        click.echo(f"{app_id}: never updated")
+    else:
+        changes = ", ".join(f"{n} {op}" for op, n in last["changes"].items()) or "no changes"
+        when = last["finished"] or last["started"]
+        click.echo(f"{app_id}: last {last['kind']} {last['result']} at {when} ({changes})")
+    for key, value in info["outputs"].items():
+        click.echo(f"  {key:<24} {value}")
+
+
+@main.command("list")
+@json_option
+def list_command(as_json: bool) -> None:
+    """List every deployed app (stack) in the state backend."""
+    apps = operations.list_apps()
+    if as_json:
+        click.echo(json.dumps([a.as_dict() for a in apps], indent=2))
+        return
+    if not apps:
+        click.echo("no apps deployed")
+    for a in apps:
+        busy = "  (update in progress)" if a.update_in_progress else ""
+        click.echo(
+            f"{a.app_id:<32} {a.resource_count or 0:>3} resources  last update {a.last_update or '-'}{busy}"
+        )
+
+
+@main.command()
+@app_argument
+@click.option(
+    "--to", "deployment_id", default=None, help="Deployment id to restore (default: the previous one)."
+)
+@json_option
+def rollback(app_id: str, deployment_id: str | None, as_json: bool) -> None:
+    """Serve APP_ID's previous Cloudflare Pages deployment again (files and env vars as they were)."""
+    result = operations.rollback(app_id, deployment_id)
+    _print_result(result, as_json)
 
 
 @main.command()
@@ -122,7 +199,21 @@ def outputs(app_id: str, show_secrets: bool, as_json: bool) -> None:
         click.echo(json.dumps(values, indent=2))
     else:
         for key, value in values.items():
-            click.echo(f"{key:<18} {value}")
+            click.echo(f"{key:<24} {value}")
+
+
+@main.command()
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of stdout."
+)
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of the app spec (what the platform sends to deploy an app)."""
+    text = json.dumps(AppSpec.json_schema(), indent=2, sort_keys=True) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        click.echo(f"wrote {out}", err=True)
 
 
 @main.group()

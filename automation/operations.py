@@ -1,7 +1,8 @@
-"""deploy / preview / refresh / destroy / outputs for one app stack, through the Automation API.
+"""deploy / preview / refresh / destroy / status / list / rollback for app stacks (Automation API).
 
 The Automation API runs the project program on disk (Pulumi.yaml at the repository root), so a
-platform deploy and an engineer's `pulumi up -s <app>` execute the very same code.
+platform deploy and an engineer's `pulumi up -s <app>` execute the very same code. Everything here
+is safe to call from many threads at once for different apps (see automation/workspace.py).
 """
 
 from __future__ import annotations
@@ -12,110 +13,117 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from pulumi import automation as auto
 from pulumi.automation import events
 
-from automation.environment import TOOLS_DIR, pulumi_env, stack_config_path
-from components.errors import SpecError
-from components.spec import APP_ID, AppSpec
-from components.targets import TursoTarget, turso_target
-from sandbox.endpoint import REPO_ROOT
+from automation.health import HealthReport, check_health
+from automation.steps import DeployStatus, EngineStepTracker
+from automation.workspace import (
+    DeployError,
+    StackLocked,
+    StackNotFound,
+    check_app_id,
+    open_stack,
+    workspace,
+)
+from components.spec import AppSpec
+from components.targets import Targets, resolve_targets, vendors_for
 
 EventSink = Callable[[events.EngineEvent], None]
+StatusSink = Callable[[DeployStatus], None]
 SECRET_MASK = "[secret]"  # noqa: S105 (a display mask, not a password)
 
-
-class DeployError(RuntimeError):
-    """A Pulumi operation failed; the message holds the engine's error diagnostics."""
+__all__ = [
+    "SECRET_MASK",
+    "AppSummary",
+    "DeployError",
+    "OperationResult",
+    "StackLocked",
+    "StackNotFound",
+    "deploy",
+    "destroy",
+    "init_stack",
+    "list_apps",
+    "outputs",
+    "preview",
+    "refresh",
+    "status",
+]
 
 
 @dataclass
 class OperationResult:
     app_id: str
     operation: str
-    outputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)  # secrets masked
     changes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    steps: dict[str, Any] | None = None
+    health: HealthReport | None = None
+
+    @property
+    def changed(self) -> int:
+        """Resources created, updated, replaced or deleted."""
+        return sum(count for op, count in self.changes.items() if op not in ("same", "read"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app_id,
+            "operation": self.operation,
+            "seconds": round(self.seconds, 2),
+            "changes": self.changes,
+            "outputs": self.outputs,
+            "steps": (self.steps or {}).get("steps", []),
+            "health": None if self.health is None else self.health.checks,
+        }
 
 
-def _check_app_id(app_id: str) -> None:
-    if not APP_ID.match(app_id):
-        raise SpecError.single(
-            "id",
-            f"{app_id!r} is not a valid app id; use lowercase letters, digits and dashes (e.g. 'app-123')",
-        )
-
-
-def recorded_target_is_sandbox(app_id: str) -> bool:
-    """Read from the stack's config file (no passphrase needed) whether it targets the sandbox."""
-    path = stack_config_path(app_id)
-    if not path.exists():
-        return True
-    config = (yaml.safe_load(path.read_text()) or {}).get("config", {})
-    recorded = config.get("oneclick:turso")
-    if isinstance(recorded, str):
-        recorded = json.loads(recorded)
-    return bool(recorded.get("sandbox", True)) if isinstance(recorded, dict) else True
-
-
-def _stack(app_id: str, target_is_sandbox: bool, create: bool) -> auto.Stack:
-    options = auto.LocalWorkspaceOptions(
-        work_dir=str(REPO_ROOT),
-        env_vars=pulumi_env(target_is_sandbox),
-        pulumi_command=auto.PulumiCommand(root=str(TOOLS_DIR)),
-    )
-    if create:
-        return auto.create_or_select_stack(app_id, work_dir=str(REPO_ROOT), opts=options)
-    try:
-        return auto.select_stack(app_id, work_dir=str(REPO_ROOT), opts=options)
-    except auto.StackNotFoundError:
-        raise DeployError(f"no stack named {app_id!r}: deploy it first with `oneclick deploy SPEC`") from None
-
-
-def _configure(stack: auto.Stack, spec: AppSpec, target: TursoTarget) -> None:
+def _configure(stack: auto.Stack, spec: AppSpec, targets: Targets) -> None:
     stack.set_all_config(
         {
-            "oneclick:app": auto.ConfigValue(json.dumps(spec.model_dump(mode="json"))),
-            "oneclick:turso": auto.ConfigValue(
-                json.dumps({"apiUrl": target.api_url, "org": target.org, "sandbox": target.sandbox})
+            "oneclick:app": auto.ConfigValue(json.dumps(spec.public_dict(), sort_keys=True)),
+            "oneclick:secrets": auto.ConfigValue(
+                json.dumps(spec.secret_values(), sort_keys=True), secret=True
             ),
-            "oneclick:tursoApiToken": auto.ConfigValue(target.api_token, secret=True),
+            "oneclick:targets": auto.ConfigValue(json.dumps(targets.public(), sort_keys=True)),
+            "oneclick:tokens": auto.ConfigValue(json.dumps(targets.tokens(), sort_keys=True), secret=True),
         }
     )
 
 
-def init_stack(spec: AppSpec, target: TursoTarget | None = None) -> auto.Stack:
+def init_stack(spec: AppSpec, targets: Targets | None = None) -> auto.Stack:
     """Create (or update) the stack and its config without deploying: for `pulumi up -s` by hand."""
-    target = target or turso_target()
-    stack = _stack(spec.id, target.sandbox, create=True)
-    _configure(stack, spec, target)
+    targets = targets or resolve_targets(vendors_for(spec))
+    stack = open_stack(spec.id, create=True, target_is_sandbox=targets.sandbox)
+    _configure(stack, spec, targets)
     return stack
 
 
 class _ErrorCollector:
     """Keeps the engine's error diagnostics so failures read like the engine's own words."""
 
-    def __init__(self, forward: EventSink | None) -> None:
-        self.forward = forward
+    def __init__(self, *forward: EventSink | None) -> None:
+        self.forward = [sink for sink in forward if sink is not None]
         self.errors: list[str] = []
 
     def __call__(self, event: events.EngineEvent) -> None:
         diag = event.diagnostic_event
         if diag is not None and diag.severity == "error" and diag.message.strip():
             self.errors.append(diag.message.strip())
-        if self.forward is not None:
-            self.forward(event)
+        for sink in self.forward:
+            sink(event)
 
     def failure(self, operation: str, app_id: str, exc: auto.CommandError) -> DeployError:
+        if isinstance(exc, auto.ConcurrentUpdateError):
+            return StackLocked(app_id)
         details = "\n".join(dict.fromkeys(self.errors)) or str(exc).strip()[-2000:]
         return DeployError(f"{operation} of {app_id!r} failed:\n{details}")
 
 
-def masked_outputs(outputs: auto.OutputMap, show_secrets: bool = False) -> dict[str, Any]:
+def masked_outputs(values: auto.OutputMap, show_secrets: bool = False) -> dict[str, Any]:
     return {
         key: (SECRET_MASK if value.secret and not show_secrets else value.value)
-        for key, value in outputs.items()
+        for key, value in values.items()
     }
 
 
@@ -128,44 +136,93 @@ def _changes(summary: auto.UpdateSummary | None) -> dict[str, int]:
     return _op_counts(summary.resource_changes or {}) if summary is not None else {}
 
 
+def _step_keys(spec: AppSpec) -> list[str]:
+    keys = ["database"]
+    if spec.database.prisma_schema is not None:
+        keys.append("schema")
+        if spec.database.preview_data is not None and spec.database.import_preview:
+            keys.append("data")
+    if spec.web is not None:
+        keys.append("site")
+        if spec.custom_domain:
+            keys.append("domain")
+    keys.append("health")
+    return keys
+
+
+def _health(values: auto.OutputMap) -> HealthReport:
+    def get(key: str) -> Any:
+        return values[key].value if key in values else None
+
+    return check_health(
+        site_url=get("url"),
+        database_provider=str(get("databaseProvider")),
+        database_url=str(get("databaseUrl")),
+        database_auth_token=get("databaseAuthToken"),
+    )
+
+
 def deploy(
-    spec: AppSpec, *, on_event: EventSink | None = None, target: TursoTarget | None = None
+    spec: AppSpec,
+    *,
+    on_event: EventSink | None = None,
+    on_status: StatusSink | None = None,
+    targets: Targets | None = None,
+    health_check: bool = True,
 ) -> OperationResult:
-    """Create or update the app's stack to match `spec`."""
+    """Create or update the app's stack to match `spec`, then check the app is healthy."""
     started = time.monotonic()
-    target = target or turso_target()
-    stack = init_stack(spec, target)
-    collector = _ErrorCollector(on_event)
+    status = DeployStatus.for_keys(spec.id, _step_keys(spec), on_status)
+    targets = targets or resolve_targets(vendors_for(spec))
+    stack = init_stack(spec, targets)
+    collector = _ErrorCollector(EngineStepTracker(status), on_event)
     try:
         result = stack.up(on_event=collector, color="never", show_secrets=False, suppress_progress=True)
     except auto.CommandError as exc:
+        status.finish_all(failed=True)
         raise collector.failure("deploy", spec.id, exc) from None
+    status.finish_all(failed=False)
+    health = None
+    if health_check:
+        status.start("health")
+        health = _health(result.outputs)
+        status.finish("health", "done" if health.healthy else "failed", health.summary)
+        if not health.healthy:
+            raise DeployError(
+                f"deploy of {spec.id!r} finished but the app is not healthy ({health.summary}); "
+                f"the resources are in place: fix the cause and deploy again"
+            )
     return OperationResult(
         spec.id,
         "deploy",
         masked_outputs(result.outputs),
         _changes(result.summary),
         time.monotonic() - started,
+        status.as_dict(),
+        health,
     )
 
 
-def preview(spec: AppSpec, *, on_event: EventSink | None = None) -> OperationResult:
+def preview(
+    spec: AppSpec, *, on_event: EventSink | None = None, targets: Targets | None = None
+) -> OperationResult:
+    """What a deploy of `spec` would change; changes nothing (but records the stack's config)."""
     started = time.monotonic()
-    stack = init_stack(spec)
+    stack = init_stack(spec, targets)
     collector = _ErrorCollector(on_event)
     try:
         result = stack.preview(on_event=collector, color="never", suppress_progress=True)
     except auto.CommandError as exc:
         raise collector.failure("preview", spec.id, exc) from None
-    changes = _op_counts(result.change_summary)
-    return OperationResult(spec.id, "preview", {}, changes, time.monotonic() - started)
+    return OperationResult(
+        spec.id, "preview", {}, _op_counts(result.change_summary), time.monotonic() - started
+    )
 
 
 def refresh(app_id: str, *, on_event: EventSink | None = None, preview_only: bool = False) -> OperationResult:
     """Compare the stack with the real resources; `preview_only` writes nothing to state."""
-    _check_app_id(app_id)
     started = time.monotonic()
-    stack = _stack(app_id, recorded_target_is_sandbox(app_id), create=False)
+    stack = open_stack(app_id, create=False)
     collector = _ErrorCollector(on_event)
     try:
         if preview_only:
@@ -179,22 +236,69 @@ def refresh(app_id: str, *, on_event: EventSink | None = None, preview_only: boo
     return OperationResult(app_id, "refresh", {}, changes, time.monotonic() - started)
 
 
-def destroy(app_id: str, *, on_event: EventSink | None = None, remove_stack: bool = False) -> OperationResult:
-    """Delete every resource of the app; `remove_stack` also deletes its history and config."""
-    _check_app_id(app_id)
+def destroy(app_id: str, *, on_event: EventSink | None = None, remove_stack: bool = True) -> OperationResult:
+    """Delete every resource of the app and (by default) the stack with its history and config."""
     started = time.monotonic()
-    stack = _stack(app_id, recorded_target_is_sandbox(app_id), create=False)
+    stack = open_stack(app_id, create=False)
     collector = _ErrorCollector(on_event)
     try:
         result = stack.destroy(on_event=collector, color="never", suppress_progress=True)
+        if remove_stack:
+            stack.workspace.remove_stack(app_id)
     except auto.CommandError as exc:
         raise collector.failure("destroy", app_id, exc) from None
-    if remove_stack:
-        stack.workspace.remove_stack(app_id)
     return OperationResult(app_id, "destroy", {}, _changes(result.summary), time.monotonic() - started)
 
 
 def outputs(app_id: str, *, show_secrets: bool = False) -> dict[str, Any]:
-    _check_app_id(app_id)
-    stack = _stack(app_id, recorded_target_is_sandbox(app_id), create=False)
-    return masked_outputs(stack.outputs(), show_secrets)
+    return masked_outputs(open_stack(app_id, create=False).outputs(), show_secrets)
+
+
+@dataclass(frozen=True)
+class AppSummary:
+    app_id: str
+    last_update: str | None
+    update_in_progress: bool
+    resource_count: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app_id,
+            "lastUpdate": self.last_update,
+            "updateInProgress": self.update_in_progress,
+            "resources": self.resource_count,
+        }
+
+
+def list_apps() -> list[AppSummary]:
+    """Every app stack in the state backend."""
+    return [
+        AppSummary(
+            s.name,
+            s.last_update.isoformat() if s.last_update else None,
+            bool(s.update_in_progress),
+            s.resource_count,
+        )
+        for s in sorted(workspace().list_stacks(), key=lambda s: s.name)
+    ]
+
+
+def status(app_id: str) -> dict[str, Any]:
+    """The app's last update (kind, result, when, changes) and its outputs, secrets masked."""
+    check_app_id(app_id)
+    stack = open_stack(app_id, create=False)
+    history = stack.history(page_size=1, page=1)
+    last = history[0] if history else None
+    return {
+        "app": app_id,
+        "lastUpdate": None
+        if last is None
+        else {
+            "kind": last.kind,
+            "result": last.result,
+            "started": last.start_time.isoformat(),
+            "finished": last.end_time.isoformat() if last.end_time else None,
+            "changes": _op_counts(last.resource_changes or {}),
+        },
+        "outputs": masked_outputs(stack.outputs()),
+    }

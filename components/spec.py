@@ -198,6 +198,15 @@ class AppSpec(StrictModel):
     web: WebSpec | None = Field(default=None, description="The site to host; omit for a database only.")
     custom_domain: str | None = Field(default=None, description="e.g. shop.example.com (needs web).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_provider(cls, data: Any) -> Any:
+        # Turso is the default database: `database: {group: x}` needs no provider.
+        if isinstance(data, dict) and isinstance(data.get("database"), dict):
+            if "provider" not in data["database"]:
+                data = {**data, "database": {**data["database"], "provider": "turso"}}
+        return data
+
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:

@@ -1,0 +1,101 @@
+"""Opening app stacks safely from many threads and processes at once.
+
+Pulumi's `stack init` and `stack select` record the "current stack" in a file shared by every
+workspace of the project (~/.pulumi/workspaces/…). Concurrent deploys racing on that file is a known
+Automation API problem, so oneclick never selects: every command names its stack with `--stack`,
+stacks are created with `--no-select`, and an existing stack is only checked for.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from automation.environment import TOOLS_DIR, pulumi_env, stack_config_path
+from components.errors import SpecError
+from components.spec import APP_ID
+from sandbox.endpoint import REPO_ROOT
+
+
+class DeployError(RuntimeError):
+    """A Pulumi operation failed; the message holds the engine's error diagnostics."""
+
+
+class StackNotFound(DeployError):
+    """The app has no stack: it was never deployed (or was destroyed)."""
+
+
+class StackLocked(DeployError):
+    """Another update of the same app is running (or was killed and left its lock behind)."""
+
+    def __init__(self, app_id: str) -> None:
+        super().__init__(
+            f"app {app_id!r} is locked by another update that is still running; wait for it to finish. "
+            f"If that update was killed, run `oneclick recover {app_id}` (or `pulumi cancel -s {app_id}`)"
+        )
+        self.app_id = app_id
+
+
+class NoSelectWorkspace(auto.LocalWorkspace):
+    """A LocalWorkspace that never writes the shared current-stack file."""
+
+    def create_stack(self, stack_name: str) -> None:
+        args = ["stack", "init", stack_name, "--no-select"]
+        if self.secrets_provider:
+            args.extend(["--secrets-provider", self.secrets_provider])
+        self._run_pulumi_cmd_sync(args)
+
+    def select_stack(self, stack_name: str) -> None:
+        # Only check that it exists; every later command passes --stack itself.
+        self._run_pulumi_cmd_sync(["stack", "--show-name", "--stack", stack_name])
+
+
+def check_app_id(app_id: str) -> None:
+    if not APP_ID.match(app_id):
+        raise SpecError.single(
+            "id",
+            f"{app_id!r} is not a valid app id; use lowercase letters, digits and dashes (e.g. 'app-123')",
+        )
+
+
+def workspace(target_is_sandbox: bool = True) -> NoSelectWorkspace:
+    return NoSelectWorkspace(
+        work_dir=str(REPO_ROOT),
+        env_vars=pulumi_env(target_is_sandbox),
+        pulumi_command=auto.PulumiCommand(root=str(TOOLS_DIR)),
+    )
+
+
+def recorded_targets(app_id: str) -> dict[str, Any]:
+    """The stack's `oneclick:targets` from its config file (readable without the passphrase)."""
+    path = stack_config_path(app_id)
+    if not path.exists():
+        return {}
+    config = (yaml.safe_load(path.read_text()) or {}).get("config", {})
+    recorded = config.get("oneclick:targets")
+    if isinstance(recorded, str):
+        recorded = json.loads(recorded)
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def recorded_target_is_sandbox(app_id: str) -> bool:
+    """Whether the stack touches only the sandbox (decides which passphrase may open it)."""
+    return all(bool(t.get("sandbox", True)) for t in recorded_targets(app_id).values() if isinstance(t, dict))
+
+
+def open_stack(app_id: str, *, create: bool, target_is_sandbox: bool | None = None) -> auto.Stack:
+    """The app's stack; created (without selecting) when `create`, else it must exist."""
+    check_app_id(app_id)
+    sandbox = recorded_target_is_sandbox(app_id) if target_is_sandbox is None else target_is_sandbox
+    ws = workspace(sandbox)
+    if create:
+        return auto.Stack.create_or_select(app_id, ws)
+    try:
+        return auto.Stack.select(app_id, ws)
+    except auto.StackNotFoundError:
+        raise StackNotFound(
+            f"no app {app_id!r} is deployed: deploy it first with `oneclick deploy SPEC`"
+        ) from None
