@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
-from sandbox import admin, turso
+from sandbox import admin, neon, turso
 from sandbox.hosts import HostDispatch, HostMatcher
 from sandbox.store import SandboxStore
 
@@ -40,5 +40,6 @@ def _api_app(store: SandboxStore) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(turso.build_router(store))
+    app.include_router(neon.build_router(store))
     app.include_router(admin.build_router(store))
     return app

@@ -1,0 +1,1 @@
+"""Neon: API v2 client, dynamic provider and the NeonProject component."""

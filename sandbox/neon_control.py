@@ -1,0 +1,232 @@
+"""The sandbox's Neon control plane: project state in the store, DDL on the PostgreSQL server.
+
+Also the Neon error shape for every route (NeonRoute) and the admin routes that change projects
+behind Pulumi's back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from sandbox import neon_model as m
+from sandbox.neon_pg import SandboxPostgres, new_password, physical_name
+from sandbox.store import SandboxStore
+
+NO_POSTGRES = (
+    "the sandbox was started without a PostgreSQL server, so Neon projects cannot be created; "
+    "start the sandbox with a PostgreSQL server: oneclick sandbox start"
+)
+LOCKED = "project already has running conflicting operations, scheduling of new ones is prohibited"
+RESERVED_ROLES = frozenset({"postgres", "cloud_admin", "neon_superuser", "neon_service", "public", "none"})
+RESERVED_DATABASES = frozenset({"postgres", "template0", "template1"})
+
+
+class NeonApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error(status: int, message: str) -> JSONResponse:
+    # Neon's GeneralError; its `code` is usually empty, the message says what went wrong.
+    body = {"code": "", "message": message, "request_id": str(uuid.uuid4())}
+    return JSONResponse(body, status_code=status)
+
+
+class NeonRoute(APIRoute):
+    """Answers every failure on these routes in Neon's error shape, whatever the app's handlers do."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except NeonApiError as exc:
+                return error(exc.status, exc.message)
+            except RequestValidationError as exc:
+                problems = "; ".join(
+                    ".".join(str(p) for p in e["loc"] if p != "body") + ": " + e["msg"] for e in exc.errors()
+                )
+                return error(400, f"invalid request: {problems}")
+            except psycopg.OperationalError:
+                return error(
+                    503, "the sandbox's PostgreSQL server is not reachable; run: oneclick sandbox start"
+                )
+            except psycopg.Error as exc:
+                reason = exc.diag.message_primary or type(exc).__name__
+                return error(500, f"PostgreSQL refused the change: {reason}")
+
+        return route
+
+
+def check_name(kind: str, name: str) -> None:
+    """Neon's rules for role and database names: at most 63 bytes, no reserved names."""
+    reserved = RESERVED_ROLES if kind == "role" else RESERVED_DATABASES
+    if not name or len(name.encode()) > 63:
+        raise NeonApiError(400, f"{kind} name must be 1 to 63 bytes long")
+    if name.startswith("pg_") or name.lower() in reserved:
+        raise NeonApiError(400, f"{kind} name {name!r} is reserved; choose another")
+
+
+class NeonSandbox:
+    """The control plane: state in the store, DDL on the PostgreSQL server. Call with the lock held."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    @property
+    def pg(self) -> SandboxPostgres:
+        if not self.store.postgres_url:
+            raise NeonApiError(503, NO_POSTGRES)
+        return SandboxPostgres(self.store.postgres_url)
+
+    def projects(self) -> dict[str, Any]:
+        return self.store.section("neon", "projects")
+
+    def project(self, project_id: str) -> dict[str, Any]:
+        project: dict[str, Any] | None = self.projects().get(project_id)
+        if project is None:
+            raise NeonApiError(404, f"project {project_id} not found")
+        return project
+
+    def branch(self, project: dict[str, Any], branch_id: str | None) -> dict[str, Any]:
+        branch_id = branch_id or project["default_branch_id"]
+        branch: dict[str, Any] | None = project["branches"].get(branch_id)
+        if branch is None:
+            raise NeonApiError(404, f"branch {branch_id} not found")
+        return branch
+
+    @staticmethod
+    def role(branch: dict[str, Any], name: str) -> dict[str, Any]:
+        role: dict[str, Any] | None = branch["roles"].get(name)
+        if role is None:
+            raise NeonApiError(404, f"role {name} not found")
+        return role
+
+    @staticmethod
+    def database(branch: dict[str, Any], name: str) -> dict[str, Any]:
+        database: dict[str, Any] | None = branch["databases"].get(name)
+        if database is None:
+            raise NeonApiError(404, f"database {name} not found")
+        return database
+
+    @staticmethod
+    def idle(project: dict[str, Any]) -> None:
+        if m.running_operations(project):
+            raise NeonApiError(423, LOCKED)
+
+    def next_database_id(self) -> int:
+        counters = self.store.section("neon", "counters")
+        counters["database_id"] = int(counters.get("database_id", 1000)) + 1
+        return int(counters["database_id"])
+
+    def unique_id(self, taken: dict[str, Any] | set[str], prefix: str = "") -> str:
+        while (candidate := m.neon_id(prefix)) in taken:
+            pass
+        return candidate
+
+    def endpoints_of(self, project: dict[str, Any], branch_id: str) -> list[dict[str, Any]]:
+        return [e for e in project["endpoints"].values() if e["branch_id"] == branch_id]
+
+    def config_operations(self, project: dict[str, Any], branch_id: str) -> list[dict[str, Any]]:
+        """Role and database changes are applied to the branch's running computes."""
+        return [
+            m.new_operation(
+                project, "apply_config", m.QUICK_SECONDS, branch_id=branch_id, endpoint_id=e["id"]
+            )
+            for e in self.endpoints_of(project, branch_id)
+        ]
+
+    def add_role(self, branch: dict[str, Any], name: str, password: str | None = None) -> dict[str, Any]:
+        now = m.timestamp()
+        role = {
+            "name": name,
+            "physical": physical_name(name),
+            "password": password or new_password(),
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.pg.create_role(role["physical"], role["password"])
+        self.pg.grant_connect((db["physical"] for db in branch["databases"].values()), role["physical"])
+        branch["roles"][name] = role
+        return role
+
+    def add_database(self, branch: dict[str, Any], name: str, owner: str) -> dict[str, Any]:
+        now = m.timestamp()
+        database: dict[str, Any] = {
+            "id": self.next_database_id(),
+            "name": name,
+            "physical": physical_name(name),
+            "owner_name": owner,
+            "created_at": now,
+            "updated_at": now,
+        }
+        members = [role["physical"] for role in branch["roles"].values()]
+        self.pg.create_database(database["physical"], branch["roles"][owner]["physical"], members)
+        branch["databases"][name] = database
+        return database
+
+    def drop_branch(self, branch: dict[str, Any]) -> None:
+        """Drop a branch's real databases, then its roles (which then own nothing)."""
+        for database in branch["databases"].values():
+            self.pg.drop_database(database["physical"])
+        for role in branch["roles"].values():
+            self.pg.drop_role(role["physical"])
+
+    def drop_project(self, project_id: str) -> dict[str, Any]:
+        project = self.project(project_id)
+        for branch in project["branches"].values():
+            self.drop_branch(branch)
+        del self.projects()[project_id]
+        self.store.save()
+        return project
+
+    def uri(self, branch: dict[str, Any], database: str, role: str) -> str:
+        role_state = self.role(branch, role)
+        return self.pg.uri(
+            role_state["physical"], role_state["password"], self.database(branch, database)["physical"]
+        )
+
+
+class PasswordChange(BaseModel):
+    password: str | None = None
+
+
+def build_admin_router(neon: NeonSandbox) -> APIRouter:
+    """Changes made behind Pulumi's back, as a user in the Neon console would: for drift tests."""
+    admin = APIRouter(prefix="/_admin/neon", route_class=NeonRoute)
+    store = neon.store
+
+    @admin.delete("/projects/{project_id}")
+    def drop_project(project_id: str) -> dict[str, Any]:
+        with store.lock:
+            neon.drop_project(project_id)
+        return {"deleted": project_id}
+
+    @admin.post("/projects/{project_id}/roles/{role_name}/password")
+    def change_password(
+        project_id: str,
+        role_name: str,
+        branch_id: str | None = None,
+        body: Annotated[PasswordChange | None, Body()] = None,
+    ) -> dict[str, Any]:
+        with store.lock:
+            role = neon.role(neon.branch(neon.project(project_id), branch_id), role_name)
+            password = (body.password if body else None) or new_password()
+            neon.pg.set_password(role["physical"], password)
+            role.update(password=password, updated_at=m.timestamp())
+            store.save()
+        return {"changed": role_name}
+
+    return admin
