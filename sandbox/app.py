@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 
 from sandbox import admin, neon, turso
 from sandbox.hosts import HostDispatch, HostMatcher
+from sandbox.libsql import matcher as libsql_matcher
 from sandbox.store import SandboxStore
 
 
@@ -18,7 +19,7 @@ def create_app(directory: Path, port: int = 0, postgres_url: str | None = None) 
     """The vendor APIs on the bare address; data planes and sites by their `*.localhost` Host."""
     store = SandboxStore(directory, port=port, postgres_url=postgres_url)
     api = _api_app(store)
-    matchers: list[HostMatcher] = []
+    matchers: list[HostMatcher] = [libsql_matcher(store)]
     return HostDispatch(api, matchers)
 
 

@@ -2,34 +2,41 @@
 
 Shapes follow ../shared/contracts/turso-platform-api.json: errors are `{"error": "..."}`, database
 objects use the vendor's mixed casing (`Name`, `DbId`, `Hostname`, `group`, `primaryRegion`).
-Every database is a real SQLite file under the sandbox directory.
+Every database is a real SQLite file under the sandbox directory, served over libSQL's HTTP
+protocol by sandbox/libsql.py at its `Hostname`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import sqlite3
 import uuid
-from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from sandbox import turso_state as state
 from sandbox.store import SandboxStore
 
 DATABASE_NAME = re.compile(r"^[a-z0-9-]{1,64}$")
-DEFAULT_GROUP = "default"
-DEFAULT_LOCATION = "aws-us-east-1"
+GROUP_NAME = DATABASE_NAME
+DEFAULT_GROUP = state.DEFAULT_GROUP
+DEFAULT_LOCATION = state.DEFAULT_LOCATION
 
 
 class CreateDatabaseInput(BaseModel):
     name: str
     group: str
     size_limit: str | None = None
+
+
+class CreateGroupInput(BaseModel):
+    name: str
+    location: str
+    extensions: str | list[str] | None = None
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -43,6 +50,16 @@ class TursoApiError(Exception):
         self.message = message
 
 
+def _token_options(expiration: str, authorization: str) -> state.Access:
+    if authorization not in ("full-access", "read-only"):
+        raise TursoApiError(400, "Invalid authorization level")
+    try:
+        state.expiration_seconds(expiration)
+    except ValueError:
+        raise TursoApiError(400, "Invalid expiration format") from None
+    return "read-only" if authorization == "read-only" else "full-access"
+
+
 def build_router(store: SandboxStore) -> APIRouter:
     def authorize(request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -51,35 +68,27 @@ def build_router(store: SandboxStore) -> APIRouter:
 
     router = APIRouter(prefix="/v1", dependencies=[Depends(authorize)])
 
-    def org_state(org: str) -> dict[str, Any]:
-        org_node = store.section("turso", "orgs", org)
-        groups = org_node.setdefault("groups", {})
-        groups.setdefault(DEFAULT_GROUP, {"name": DEFAULT_GROUP, "primary": DEFAULT_LOCATION})
-        org_node.setdefault("databases", {})
-        return org_node
+    def database_of(org: str, name: str) -> dict[str, Any]:
+        db: dict[str, Any] | None = state.org_state(store, org)["databases"].get(name)
+        if db is None:
+            raise TursoApiError(404, f"could not find database with name {name}: record not found")
+        return db
 
-    def database_file(org: str, name: str) -> Path:
-        return store.directory / "turso" / org / f"{name}.sqlite"
+    def group_of(org: str, name: str) -> dict[str, Any]:
+        group: dict[str, Any] | None = state.org_state(store, org)["groups"].get(name)
+        if group is None:
+            raise TursoApiError(404, "group not found")
+        return group
 
-    def public(org: str, db: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "Name": db["name"],
-            "DbId": db["id"],
-            "Hostname": f"{db['name']}-{org}.turso.localhost",
-            "group": db["group"],
-            "primaryRegion": db["primaryRegion"],
-            "regions": [db["primaryRegion"]],
-            "block_reads": False,
-            "block_writes": False,
-            "delete_protection": False,
-            "parent": None,
-        }
+    @router.get("/locations")
+    def list_locations() -> dict[str, Any]:
+        return {"locations": dict(state.LOCATIONS)}
 
     @router.get("/organizations/{org}/databases")
     def list_databases(org: str) -> dict[str, Any]:
         with store.lock:
-            dbs = org_state(org)["databases"]
-            return {"databases": [public(org, db) for db in dbs.values()]}
+            dbs = state.org_state(store, org)["databases"]
+            return {"databases": [state.public_database(store, org, db) for db in dbs.values()]}
 
     @router.post("/organizations/{org}/databases")
     def create_database(org: str, body: CreateDatabaseInput) -> Any:
@@ -88,43 +97,38 @@ def build_router(store: SandboxStore) -> APIRouter:
                 400, "database name must contain only lowercase letters, numbers, dashes (at most 64)"
             )
         with store.lock:
-            state = org_state(org)
-            if body.group not in state["groups"]:
+            node = state.org_state(store, org)
+            if body.group not in node["groups"]:
                 return error(400, "group not found")
-            if body.name in state["databases"]:
+            if body.name in node["databases"]:
                 return error(409, f"database with name {body.name} already exists")
-            path = database_file(org, body.name)
+            path = state.database_file(store, org, body.name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.unlink(missing_ok=True)
+            state.delete_database_file(store, org, body.name)
             sqlite3.connect(path).close()  # a real, empty SQLite database
             db = {
                 "name": body.name,
                 "id": str(uuid.uuid4()),
                 "group": body.group,
-                "primaryRegion": state["groups"][body.group]["primary"],
+                "primaryRegion": node["groups"][body.group]["primary"],
                 "token_hashes": [],
             }
-            state["databases"][body.name] = db
+            node["databases"][body.name] = db
             store.save()
-            out = public(org, db)
+            out = state.public_database(store, org, db)
             return {"database": {"DbId": out["DbId"], "Hostname": out["Hostname"], "Name": out["Name"]}}
 
     @router.get("/organizations/{org}/databases/{name}")
     def get_database(org: str, name: str) -> Any:
         with store.lock:
-            db = org_state(org)["databases"].get(name)
-            if db is None:
-                return error(404, "database not found")
-            return {"database": public(org, db)}
+            return {"database": state.public_database(store, org, database_of(org, name))}
 
     @router.delete("/organizations/{org}/databases/{name}")
     def delete_database(org: str, name: str) -> Any:
         with store.lock:
-            dbs = org_state(org)["databases"]
-            if name not in dbs:
-                return error(404, "database not found")
-            del dbs[name]
-            database_file(org, name).unlink(missing_ok=True)
+            database_of(org, name)
+            del state.org_state(store, org)["databases"][name]
+            state.delete_database_file(store, org, name)
             store.save()
             return {"database": name}
 
@@ -135,20 +139,79 @@ def build_router(store: SandboxStore) -> APIRouter:
         expiration: str = Query("never"),
         authorization: str = Query("full-access"),
     ) -> Any:
-        if authorization not in ("full-access", "read-only"):
-            return error(400, "Invalid authorization level")
-        if expiration != "never" and not re.fullmatch(r"(\d+[wdhms])+", expiration):
-            return error(400, "Invalid expiration format")
+        access = _token_options(expiration, authorization)
         with store.lock:
-            db = org_state(org)["databases"].get(name)
-            if db is None:
-                return error(404, "database not found")
-            token = "sbxdb_" + secrets.token_urlsafe(32)
-            # Only a hash is kept: the data plane verifies tokens without storing them.
-            db["token_hashes"].append(
-                {"sha256": hashlib.sha256(token.encode()).hexdigest(), "authorization": authorization}
-            )
+            token = state.issue_token(database_of(org, name), access, expiration)
             store.save()
             return {"jwt": token}
+
+    @router.post("/organizations/{org}/databases/{name}/auth/rotate")
+    def rotate_database_tokens(org: str, name: str) -> Response:
+        with store.lock:
+            database_of(org, name)["token_hashes"] = []
+            store.save()
+        return Response(status_code=200)
+
+    @router.get("/organizations/{org}/groups")
+    def list_groups(org: str) -> dict[str, Any]:
+        with store.lock:
+            groups = state.org_state(store, org)["groups"]
+            return {"groups": [state.public_group(group) for group in groups.values()]}
+
+    @router.post("/organizations/{org}/groups")
+    def create_group(org: str, body: CreateGroupInput) -> Any:
+        if not GROUP_NAME.match(body.name):
+            return error(400, "group name must contain only lowercase letters, numbers, dashes (at most 64)")
+        if body.location not in state.LOCATIONS:
+            return error(400, f"invalid location: {body.location}")
+        with store.lock:
+            groups = state.org_state(store, org)["groups"]
+            if body.name in groups:
+                return error(409, "group already exists")
+            groups[body.name] = state.new_group(body.name, body.location)
+            store.save()
+            return {"group": state.public_group(groups[body.name])}
+
+    @router.get("/organizations/{org}/groups/{group}")
+    def get_group(org: str, group: str) -> Any:
+        with store.lock:
+            return {"group": state.public_group(group_of(org, group))}
+
+    @router.delete("/organizations/{org}/groups/{group}")
+    def delete_group(org: str, group: str) -> Any:
+        with store.lock:
+            found = group_of(org, group)
+            node = state.org_state(store, org)
+            # As with the vendor, a group's databases go with it.
+            for name in [name for name, db in node["databases"].items() if db["group"] == group]:
+                del node["databases"][name]
+                state.delete_database_file(store, org, name)
+            del node["groups"][group]
+            store.save()
+            return {"group": state.public_group(found)}
+
+    @router.post("/organizations/{org}/groups/{group}/auth/tokens")
+    def create_group_token(
+        org: str,
+        group: str,
+        expiration: str = Query("never"),
+        authorization: str = Query("full-access"),
+    ) -> Any:
+        access = _token_options(expiration, authorization)
+        with store.lock:
+            token = state.issue_token(group_of(org, group), access, expiration)
+            store.save()
+            return {"jwt": token}
+
+    @router.post("/organizations/{org}/groups/{group}/auth/rotate")
+    def rotate_group_tokens(org: str, group: str) -> Response:
+        with store.lock:
+            group_of(org, group)["token_hashes"] = []
+            # The vendor signs database tokens with their group's keys: rotating those ends them all.
+            for db in state.org_state(store, org)["databases"].values():
+                if db["group"] == group:
+                    db["token_hashes"] = []
+            store.save()
+        return Response(status_code=200)
 
     return router

@@ -32,6 +32,28 @@ class Database:
         )
 
 
+@dataclass(frozen=True)
+class Group:
+    """A group: databases placed together in one primary location, sharing token keys."""
+
+    name: str
+    uuid: str
+    primary: str
+    locations: tuple[str, ...]
+
+    @staticmethod
+    def from_api(data: dict[str, Any]) -> Group:
+        return Group(
+            name=str(data["name"]),
+            uuid=str(data.get("uuid", "")),
+            primary=str(data.get("primary", "")),
+            locations=tuple(str(location) for location in data.get("locations", [])),
+        )
+
+
+Authorization = Literal["full-access", "read-only"]
+
+
 class TursoClient:
     """Platform API calls for one organization. The token is only ever sent as a header."""
 
@@ -63,11 +85,12 @@ class TursoClient:
     def close(self) -> None:
         self._http.close()
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return send(self._http, VENDOR, method, path, retries=self.retries, **kwargs)
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = send(
-            self._http, VENDOR, method, f"/v1/organizations/{self.org}{path}", retries=self.retries, **kwargs
-        )
-        return response.json()
+        """An organization-scoped call; returns the decoded JSON body."""
+        return self._send(method, f"/v1/organizations/{self.org}{path}", **kwargs).json()
 
     def create_database(self, name: str, group: str) -> Database:
         body = self._call("POST", "/databases", json={"name": name, "group": group})["database"]
@@ -84,11 +107,44 @@ class TursoClient:
         self._call("DELETE", f"/databases/{name}")
 
     def create_database_token(
-        self,
-        name: str,
-        *,
-        authorization: Literal["full-access", "read-only"] = "full-access",
-        expiration: str = "never",
+        self, name: str, *, authorization: Authorization = "full-access", expiration: str = "never"
     ) -> str:
+        """A database token (`expiration`: "never" or a duration such as "2w1d30m")."""
         params = {"authorization": authorization, "expiration": expiration}
         return str(self._call("POST", f"/databases/{name}/auth/tokens", params=params)["jwt"])
+
+    def rotate_database_tokens(self, name: str) -> None:
+        """Invalidate every token of the database; issue new ones afterwards."""
+        self._send("POST", f"/v1/organizations/{self.org}/databases/{name}/auth/rotate")
+
+    def list_groups(self) -> list[Group]:
+        return [Group.from_api(item) for item in self._call("GET", "/groups")["groups"]]
+
+    def create_group(self, name: str, location: str) -> Group:
+        """A new group whose primary location is `location` (a code from `list_locations`)."""
+        return Group.from_api(
+            self._call("POST", "/groups", json={"name": name, "location": location})["group"]
+        )
+
+    def get_group(self, name: str) -> Group:
+        return Group.from_api(self._call("GET", f"/groups/{name}")["group"])
+
+    def delete_group(self, name: str) -> None:
+        """Delete the group together with every database in it."""
+        self._call("DELETE", f"/groups/{name}")
+
+    def create_group_token(
+        self, name: str, *, authorization: Authorization = "full-access", expiration: str = "never"
+    ) -> str:
+        """A token valid for every database in the group."""
+        params = {"authorization": authorization, "expiration": expiration}
+        return str(self._call("POST", f"/groups/{name}/auth/tokens", params=params)["jwt"])
+
+    def rotate_group_tokens(self, name: str) -> None:
+        """Invalidate the group's tokens and those of its databases."""
+        self._send("POST", f"/v1/organizations/{self.org}/groups/{name}/auth/rotate")
+
+    def list_locations(self) -> dict[str, str]:
+        """Location codes (e.g. "aws-us-east-1") and their names."""
+        locations = self._send("GET", "/v1/locations").json()["locations"]
+        return {str(code): str(label) for code, label in locations.items()}

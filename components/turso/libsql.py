@@ -1,0 +1,421 @@
+"""Typed client for a libSQL database (Turso, or the sandbox) over HTTP, with Hrana v3 pipelines.
+
+    with LibsqlClient("libsql://shop-acme.turso.io", token) as db:
+        db.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, photo BLOB)")
+        db.batch([("INSERT INTO item (name) VALUES (?)", ["pen"]), "DELETE FROM item WHERE id = 0"])
+        db.executemany("INSERT INTO item (name, photo) VALUES (:name, :photo)", rows)
+        db.executescript(dump_sql)                   # many `;`-separated statements
+        with db.transaction() as tx:                 # one transaction across calls
+            n = tx.execute("SELECT count(*) FROM item").scalar()
+            tx.execute("INSERT INTO item (name) VALUES (?)", [f"item {n}"])
+        for row in db.execute("SELECT id, name FROM item").as_dicts(): ...
+
+- Values: None, int (64-bit), float, str and bytes go both ways; bool is sent as 0/1.
+- `execute`, `batch`, `executemany` and `executescript` each use a stream of their own that the
+  same request closes; `batch` and `executemany` are atomic by default (BEGIN … COMMIT, with a
+  ROLLBACK if any statement fails), `executescript` is not.
+- `transaction()` keeps one stream (a baton) open across calls: COMMIT when the block ends,
+  ROLLBACK when it raises. The server closes streams idle for a few seconds, so do not keep a
+  transaction waiting on anything slow.
+- Every failure is a `LibsqlError` with a message, a code (Hrana's, e.g. `SQLITE_CONSTRAINT`,
+  or `UNAUTHORIZED`, `NOT_FOUND`, `CONNECTION_ERROR`…), the HTTP status and, for `batch` and
+  `executemany`, the index of the failing statement. It never carries the token.
+- Only requests that cannot have reached the server are retried (a connection that could not
+  be opened, before any stream exists); nothing that may have run is ever sent twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from components.http import retry_delay
+from components.localhost import LoopbackTransport, is_localhost_name
+from components.turso.hrana import Args, Value, decode_value, encode_args, encode_stmt
+
+PIPELINE = "v3/pipeline"
+SQL_ID = 1  # the id under which executemany stores its SQL text on the stream
+TransactionMode = Literal["deferred", "immediate", "exclusive"]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement and its arguments (a sequence for `?`, a mapping for `:name`)."""
+
+    sql: str
+    args: Args | None = None
+
+
+@dataclass(frozen=True)
+class ResultSet:
+    """What one statement returned."""
+
+    columns: tuple[str, ...]
+    column_types: tuple[str | None, ...]  # declared types ("INTEGER", "TEXT"…), None for expressions
+    rows: tuple[tuple[Value, ...], ...]
+    rows_affected: int
+    last_insert_rowid: int | None  # set when the statement inserted a row
+
+    def as_dicts(self) -> list[dict[str, Value]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def scalar(self) -> Value:
+        """The first column of the first row (None if there is no row)."""
+        return self.rows[0][0] if self.rows and self.rows[0] else None
+
+    @staticmethod
+    def from_hrana(result: dict[str, Any]) -> ResultSet:
+        cols = result.get("cols") or []
+        rowid = result.get("last_insert_rowid")
+        return ResultSet(
+            columns=tuple(str(col.get("name") or "") for col in cols),
+            column_types=tuple(col.get("decltype") for col in cols),
+            rows=tuple(tuple(decode_value(value) for value in row) for row in result.get("rows") or []),
+            rows_affected=int(result.get("affected_row_count") or 0),
+            last_insert_rowid=None if rowid is None else int(rowid),
+        )
+
+
+class LibsqlError(Exception):
+    """A libSQL request failed. `status` is the HTTP status (200 when one statement failed inside
+    an answered request); `statement_index` is the failing statement's index in a batch."""
+
+    def __init__(
+        self, message: str, *, code: str, status: int = 0, statement_index: int | None = None
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.status = status
+        self.statement_index = statement_index
+        where = f"statement {statement_index}: " if statement_index is not None else ""
+        super().__init__(f"{where}{code}: {message}")
+
+
+HTTP_CODES = {400: "PROTOCOL_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
+
+
+def _http_error(response: httpx.Response, host: str) -> LibsqlError:
+    message, code = "", ""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        message = str(body.get("message") or body.get("error") or "")
+        code = str(body.get("code") or "")
+    if not message:
+        message = response.text.strip()[:300] or response.reason_phrase
+    if response.status_code == 404 and "database" not in message.lower():
+        message = f"no database at {host}: {message}"
+    fallback = HTTP_CODES.get(response.status_code, "SERVER_ERROR")
+    return LibsqlError(message, code=code or fallback, status=response.status_code)
+
+
+def _statement_error(error: Any, index: int | None = None, sql: str | None = None) -> LibsqlError:
+    error = error if isinstance(error, dict) else {}
+    message = str(error.get("message") or "the statement failed")
+    if sql is not None:
+        snippet = " ".join(sql.split())
+        message += f" (in: {snippet[:80]}{'…' if len(snippet) > 80 else ''})"
+    return LibsqlError(message, code=str(error.get("code") or "SQL_ERROR"), status=200, statement_index=index)
+
+
+def _store_sql(sql: str) -> dict[str, Any]:
+    return {"type": "store_sql", "sql_id": SQL_ID, "sql": sql}
+
+
+def _as_statement(item: str | Statement | tuple[str, Args]) -> Statement:
+    if isinstance(item, Statement):
+        return item
+    if isinstance(item, str):
+        return Statement(item)
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+        return Statement(item[0], item[1])
+    raise TypeError("a statement is SQL text, (sql, args) or a Statement")
+
+
+def http_base_url(url: str) -> tuple[str, str | None]:
+    """The HTTP base URL (ending in "/") for a libsql://, https:// or http:// URL, and any
+    `authToken` given in its query string. `libsql://` means https, except for `*.localhost`
+    names (the sandbox) and `?tls=0`."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    query = parse_qs(parts.query)
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError("the database URL has no host; expected libsql://<name>-<org>.turso.io")
+    if scheme == "libsql":
+        tls = query.get("tls", ["0" if is_localhost_name(host) else "1"])[-1]
+        scheme = "http" if tls in ("0", "false") else "https"
+    elif scheme in ("ws", "wss"):
+        raise ValueError("WebSocket database URLs are not supported; use the libsql:// or https:// URL")
+    elif scheme not in ("http", "https"):
+        raise ValueError(
+            f"unsupported database URL scheme {parts.scheme!r}; use libsql://, https:// or http://"
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    token = query.get("authToken", [None])[-1]
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}/", token
+
+
+class _Executor:
+    """Statements over Hrana; subclasses say how requests reach a stream."""
+
+    def _run(self, requests: list[dict[str, Any]]) -> list[Any]:
+        raise NotImplementedError
+
+    def _steps(self, stmts: list[dict[str, Any]], atomic: bool) -> tuple[list[dict[str, Any]], int]:
+        """Batch steps for `stmts`, each run only if the one before succeeded; with `atomic`,
+        inside BEGIN … COMMIT with a ROLLBACK on failure. Returns the steps and the index of
+        the first statement's step."""
+        steps: list[dict[str, Any]] = [{"stmt": {"sql": "BEGIN"}}] if atomic else []
+        first = len(steps)
+        for stmt in stmts:
+            cond = {"type": "ok", "step": len(steps) - 1} if steps else None
+            steps.append({"stmt": stmt, "condition": cond})
+        if atomic:
+            commit = len(steps)
+            steps.append({"stmt": {"sql": "COMMIT"}, "condition": {"type": "ok", "step": commit - 1}})
+            steps.append(
+                {
+                    "stmt": {"sql": "ROLLBACK"},
+                    "condition": {"type": "not", "cond": {"type": "ok", "step": commit}},
+                }
+            )
+        return steps, first
+
+    @staticmethod
+    def _response(result: Any, index: int | None = None, sql: str | None = None) -> dict[str, Any]:
+        if not isinstance(result, dict):
+            raise LibsqlError("the server sent a malformed pipeline result", code="INVALID_RESPONSE")
+        if result.get("type") == "error":
+            raise _statement_error(result.get("error"), index, sql)
+        response = result.get("response")
+        if not isinstance(response, dict):
+            raise LibsqlError("the server sent a malformed pipeline result", code="INVALID_RESPONSE")
+        return response
+
+    def execute(self, sql: str, args: Args | None = None) -> ResultSet:
+        """Run one statement. `args`: a sequence for `?`/`?N`, a mapping for `:name`/`@name`/`$name`."""
+        results = self._run([{"type": "execute", "stmt": encode_stmt(sql, args)}])
+        return ResultSet.from_hrana(self._response(results[0], sql=sql)["result"])
+
+    def _batch(
+        self,
+        stmts: list[dict[str, Any]],
+        texts: Sequence[str],
+        atomic: bool,
+        prefix: Sequence[dict[str, Any]] = (),
+        suffix: Sequence[dict[str, Any]] = (),
+    ) -> list[ResultSet]:
+        """Run encoded statements as one batch request between `prefix` and `suffix` requests;
+        `texts` are their SQL, for error messages."""
+        if not stmts:
+            return []
+        steps, first = self._steps(stmts, atomic)
+        results = self._run([*prefix, {"type": "batch", "batch": {"steps": steps}}, *suffix])
+        for result in results[: len(prefix)]:
+            self._response(result)
+        batch = self._response(results[len(prefix)])["result"]
+        step_results, step_errors = batch.get("step_results") or [], batch.get("step_errors") or []
+        if len(step_results) != len(steps) or len(step_errors) != len(steps):
+            raise LibsqlError("the server's batch result does not match the request", code="INVALID_RESPONSE")
+        for i, error in enumerate(step_errors):
+            if error is not None:
+                index = i - first if first <= i < first + len(stmts) else None
+                sql = texts[index] if index is not None else str(steps[i]["stmt"].get("sql"))
+                raise _statement_error(error, index, sql)
+        ran = step_results[first : first + len(stmts)]
+        if any(result is None for result in ran):  # skipped, yet nothing failed before it
+            raise LibsqlError("the batch did not run to the end", code="BATCH_INCOMPLETE")
+        return [ResultSet.from_hrana(result) for result in ran]
+
+    def executescript(self, sql: str) -> None:
+        """Run `;`-separated statements (a dump, a migration file) in order, discarding rows.
+        Stops at the first failure; earlier statements stay applied unless the script (or an
+        enclosing transaction) says otherwise."""
+        self._response(self._run([{"type": "sequence", "sql": sql}])[0])
+
+
+class LibsqlClient(_Executor):
+    """A libSQL database over HTTP. Thread-safe for one-shot calls; a transaction is one thread's."""
+
+    def __init__(
+        self,
+        url: str,
+        auth_token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        retries: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`url`: libsql://host[:port] (https; http for `*.localhost`), https://… or http://….
+        `auth_token`: a database or group token (may also come as `?authToken=` in the URL)."""
+        self.base_url, url_token = http_base_url(url)
+        self.host = urlsplit(self.base_url).netloc
+        token = auth_token or url_token
+        headers = {"User-Agent": "oneclick"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if is_localhost_name(urlsplit(self.base_url).hostname or ""):
+            transport = LoopbackTransport(transport)
+        self.retries = retries
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def __enter__(self) -> LibsqlClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LibsqlClient({self.base_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def pipeline(
+        self, requests: list[dict[str, Any]], baton: str | None = None
+    ) -> tuple[str | None, list[Any]]:
+        """Send raw Hrana stream requests; returns the next baton (None: stream closed) and the
+        results. Only a request that opens a stream is retried, and only if it never connected."""
+        body = {"baton": baton, "requests": requests}
+        for attempt in range(self.retries + 1):
+            try:
+                response = self._http.post(PIPELINE, json=body)
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if baton is not None or attempt == self.retries:
+                    raise LibsqlError(
+                        f"cannot connect to {self.host}: {type(exc).__name__}", code="CONNECTION_ERROR"
+                    ) from None
+                self._sleep(retry_delay(None, attempt, 0.25))
+            except httpx.TimeoutException:
+                # The request may have run: never send it again.
+                raise LibsqlError(f"{self.host} did not answer in time", code="TIMEOUT") from None
+            except httpx.HTTPError as exc:
+                raise LibsqlError(
+                    f"request to {self.host} failed: {type(exc).__name__}", code="HTTP_ERROR"
+                ) from None
+        if not response.is_success:
+            raise _http_error(response, self.host)
+        try:
+            payload = response.json()
+            results = payload["results"]
+        except (ValueError, KeyError, TypeError):
+            raise LibsqlError(
+                "the server's answer is not a Hrana pipeline response", code="INVALID_RESPONSE"
+            ) from None
+        if not isinstance(results, list) or len(results) != len(requests):
+            raise LibsqlError("the server answered a different number of requests", code="INVALID_RESPONSE")
+        next_baton = payload.get("baton")
+        return (str(next_baton) if next_baton is not None else None), results
+
+    def _run(self, requests: list[dict[str, Any]]) -> list[Any]:
+        # One stream per call, closed by the same request.
+        _, results = self.pipeline([*requests, {"type": "close"}])
+        return results[: len(requests)]
+
+    def batch(
+        self, statements: Iterable[str | Statement | tuple[str, Args]], *, transactional: bool = True
+    ) -> list[ResultSet]:
+        """Run statements in order, one result each. With `transactional` (the default) they run
+        in one transaction that is rolled back if any fails; without, they stop at the first
+        failure and what ran stays. A failure raises LibsqlError naming the statement's index."""
+        items = [_as_statement(s) for s in statements]
+        return self._batch([encode_stmt(s.sql, s.args) for s in items], [s.sql for s in items], transactional)
+
+    def executemany(self, sql: str, rows: Iterable[Args], *, transactional: bool = True) -> list[ResultSet]:
+        """Run one statement once per row of arguments (an import), in one request with the SQL
+        text sent once; atomic like `batch`. Split very large imports into chunks of a few
+        thousand rows."""
+        stmts = [{"sql_id": SQL_ID, **encode_args(args)} for args in rows]
+        return self._batch(stmts, [sql] * len(stmts), transactional, [_store_sql(sql)])
+
+    @contextmanager
+    def transaction(self, mode: TransactionMode = "deferred") -> Iterator[Transaction]:
+        """A transaction across calls: COMMIT when the block ends, ROLLBACK if it raises.
+        `mode="immediate"` takes the write lock at once (fail fast when another writer holds it)."""
+        tx = Transaction(self, mode)
+        try:
+            yield tx
+        except BaseException:
+            tx.rollback()
+            raise
+        tx.commit()
+
+
+class Transaction(_Executor):
+    """An open transaction on one stream; get one from `LibsqlClient.transaction()`."""
+
+    def __init__(self, client: LibsqlClient, mode: TransactionMode) -> None:
+        self._client = client
+        begin = {
+            "deferred": "BEGIN DEFERRED",
+            "immediate": "BEGIN IMMEDIATE",
+            "exclusive": "BEGIN EXCLUSIVE",
+        }[mode]
+        self._baton, results = client.pipeline([{"type": "execute", "stmt": {"sql": begin}}])
+        self._response(results[0])
+        if self._baton is None:
+            raise LibsqlError("the server closed the stream at BEGIN", code="STREAM_CLOSED")
+
+    @property
+    def is_open(self) -> bool:
+        return self._baton is not None
+
+    def _run(self, requests: list[dict[str, Any]]) -> list[Any]:
+        if self._baton is None:
+            raise LibsqlError(
+                "the transaction is over (committed, rolled back or lost)", code="STREAM_CLOSED"
+            )
+        baton, self._baton = self._baton, None  # a failed request leaves the stream dead
+        self._baton, results = self._client.pipeline(requests, baton)
+        if self._baton is None:
+            raise LibsqlError(
+                "the server closed the stream; the transaction was rolled back", code="STREAM_CLOSED"
+            )
+        return results
+
+    def batch(self, statements: Iterable[str | Statement | tuple[str, Args]]) -> list[ResultSet]:
+        """Run statements in order inside this transaction, stopping at the first failure."""
+        items = [_as_statement(s) for s in statements]
+        return self._batch([encode_stmt(s.sql, s.args) for s in items], [s.sql for s in items], False)
+
+    def executemany(self, sql: str, rows: Iterable[Args]) -> list[ResultSet]:
+        """Run one statement once per row of arguments inside this transaction."""
+        stmts = [{"sql_id": SQL_ID, **encode_args(args)} for args in rows]
+        forget = {"type": "close_sql", "sql_id": SQL_ID}
+        return self._batch(stmts, [sql] * len(stmts), False, [_store_sql(sql)], [forget])
+
+    def _end(self, sql: str) -> None:
+        if self._baton is None:
+            return
+        baton, self._baton = self._baton, None
+        _, results = self._client.pipeline(
+            [{"type": "execute", "stmt": {"sql": sql}}, {"type": "close"}], baton
+        )
+        self._response(results[0], sql=sql)
+
+    def commit(self) -> None:
+        """Commit now; the transaction is over afterwards (raises if COMMIT fails)."""
+        self._end("COMMIT")
+
+    def rollback(self) -> None:
+        """Roll back now. Never raises: the stream is closed either way, and the server rolls
+        back whatever a closed or lost stream left open."""
+        with contextlib.suppress(LibsqlError):
+            self._end("ROLLBACK")
