@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -32,8 +33,8 @@ def neon_sandbox(
     server.stop(directory)
 
 
-def client(endpoint: SandboxEndpoint, **kwargs: object) -> NeonClient:
-    return NeonClient(endpoint.api_token, base_url=f"{endpoint.url}/api/v2", poll_interval=0.05, **kwargs)  # type: ignore[arg-type]
+def client(endpoint: SandboxEndpoint, **kwargs: Any) -> NeonClient:
+    return NeonClient(endpoint.api_token, base_url=f"{endpoint.url}/api/v2", poll_interval=0.05, **kwargs)
 
 
 def exists(superuser_url: str, catalog: str, name: str) -> bool:
