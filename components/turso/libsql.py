@@ -359,35 +359,36 @@ class LibsqlClient(_Executor):
 
 
 class Transaction(_Executor):
-    """An open transaction on one stream; get one from `LibsqlClient.transaction()`."""
+    """An open transaction on one stream; get one from `LibsqlClient.transaction()`.
+
+    `state` is "open", then "committed", "rolled back" or "lost" (the stream died: the server
+    rolled the transaction back). Committing a lost transaction raises, so no caller can take
+    a rolled-back transaction for a committed one."""
 
     def __init__(self, client: LibsqlClient, mode: TransactionMode) -> None:
         self._client = client
-        begin = {
-            "deferred": "BEGIN DEFERRED",
-            "immediate": "BEGIN IMMEDIATE",
-            "exclusive": "BEGIN EXCLUSIVE",
-        }[mode]
-        self._baton, results = client.pipeline([{"type": "execute", "stmt": {"sql": begin}}])
+        self.state: Literal["open", "committed", "rolled back", "lost"] = "lost"
+        begin = {"deferred": "BEGIN DEFERRED", "immediate": "BEGIN IMMEDIATE", "exclusive": "BEGIN EXCLUSIVE"}
+        self._baton, results = client.pipeline([{"type": "execute", "stmt": {"sql": begin[mode]}}])
         self._response(results[0])
         if self._baton is None:
             raise LibsqlError("the server closed the stream at BEGIN", code="STREAM_CLOSED")
+        self.state = "open"
 
     @property
     def is_open(self) -> bool:
-        return self._baton is not None
+        return self.state == "open"
 
     def _run(self, requests: list[dict[str, Any]]) -> list[Any]:
         if self._baton is None:
-            raise LibsqlError(
-                "the transaction is over (committed, rolled back or lost)", code="STREAM_CLOSED"
-            )
-        baton, self._baton = self._baton, None  # a failed request leaves the stream dead
+            raise LibsqlError(f"the transaction is over ({self.state})", code="STREAM_CLOSED")
+        baton, self._baton, self.state = self._baton, None, "lost"  # until the server answers
         self._baton, results = self._client.pipeline(requests, baton)
         if self._baton is None:
             raise LibsqlError(
                 "the server closed the stream; the transaction was rolled back", code="STREAM_CLOSED"
             )
+        self.state = "open"
         return results
 
     def batch(self, statements: Iterable[str | Statement | tuple[str, Args]]) -> list[ResultSet]:
@@ -401,21 +402,28 @@ class Transaction(_Executor):
         forget = {"type": "close_sql", "sql_id": SQL_ID}
         return self._batch(stmts, [sql] * len(stmts), False, [_store_sql(sql)], [forget])
 
-    def _end(self, sql: str) -> None:
-        if self._baton is None:
-            return
-        baton, self._baton = self._baton, None
+    def _end(self, sql: str, state: Literal["committed", "rolled back"]) -> None:
+        baton, self._baton, self.state = self._baton, None, "lost"
         _, results = self._client.pipeline(
             [{"type": "execute", "stmt": {"sql": sql}}, {"type": "close"}], baton
         )
         self._response(results[0], sql=sql)
+        self.state = state
 
     def commit(self) -> None:
-        """Commit now; the transaction is over afterwards (raises if COMMIT fails)."""
-        self._end("COMMIT")
+        """Commit now. Raises LibsqlError if COMMIT fails or the transaction was lost or rolled
+        back; committing twice is a no-op."""
+        if self.state == "committed":
+            return
+        if self._baton is None:
+            raise LibsqlError(f"cannot commit: the transaction was {self.state}", code="STREAM_CLOSED")
+        self._end("COMMIT", "committed")
 
     def rollback(self) -> None:
         """Roll back now. Never raises: the stream is closed either way, and the server rolls
         back whatever a closed or lost stream left open."""
-        with contextlib.suppress(LibsqlError):
-            self._end("ROLLBACK")
+        if self._baton is not None:
+            with contextlib.suppress(LibsqlError):
+                self._end("ROLLBACK", "rolled back")
+            if self.state == "lost":
+                self.state = "rolled back"

@@ -114,9 +114,43 @@ def test_turso_client_traffic_with_the_sandbox_agrees_with_the_contract(
         turso.list_databases()
         with pytest.raises(VendorNotFound):
             turso.get_database("missing")
+        turso.rotate_database_tokens("agree")
         turso.delete_database("agree")
-    assert len(transport.seen) == 6
+        assert "aws-eu-west-1" in turso.list_locations()
+        group = turso.create_group("agreeing", "aws-eu-west-1")
+        assert (group.name, group.primary, group.locations) == (
+            "agreeing",
+            "aws-eu-west-1",
+            ("aws-eu-west-1",),
+        )
+        assert turso.get_group("agreeing") == group
+        assert {g.name for g in turso.list_groups()} == {"default", "agreeing"}
+        turso.create_group_token("agreeing", authorization="read-only", expiration="1h")
+        turso.rotate_group_tokens("agreeing")
+        with pytest.raises(VendorConflict, match="group already exists"):
+            turso.create_group("agreeing", "aws-eu-west-1")
+        turso.delete_group("agreeing")
+        with pytest.raises(VendorNotFound):
+            turso.get_group("agreeing")
+    assert len(transport.seen) == 16
     assert transport.contract.problems == []
+
+
+def test_groups_locations_and_hostnames_that_carry_the_sandbox_port(private_sandbox: SandboxEndpoint) -> None:
+    port = private_sandbox.url.rsplit(":", 1)[1]
+    with TursoClient(private_sandbox.api_token, "org1", base_url=private_sandbox.url) as turso:
+        assert turso.create_database("shop", "default").hostname == f"shop-org1.turso.localhost:{port}"
+        with pytest.raises(VendorError, match="invalid location: mars-1"):
+            turso.create_group("far", "mars-1")
+        with pytest.raises(VendorError, match="Invalid expiration format"):
+            turso.create_group_token("default", expiration="soon")
+        with pytest.raises(VendorNotFound, match="group not found"):
+            turso.create_group_token("nope")
+        with pytest.raises(VendorNotFound):
+            turso.rotate_database_tokens("nope")
+        turso.delete_group("default")  # as with the vendor, the default group can go, with its databases
+        assert turso.list_groups() == []
+        assert turso.list_databases() == []
 
 
 @pytest.mark.skipif(
