@@ -92,15 +92,26 @@ class Contract:
         return None
 
     def _validate(self, operation: Operation, pointer: str, instance: Any) -> str | None:
-        validator = OAS30Validator(
-            {"$ref": f"{operation.uri}#{operation.pointer}{pointer}"}, registry=self._registry
-        )
+        """Validate against the schema at `pointer`: inside the operation, or absolute if it starts '#'."""
+        target = pointer[1:] if pointer.startswith("#") else f"{operation.pointer}{pointer}"
+        validator = OAS30Validator({"$ref": f"{operation.uri}#{target}"}, registry=self._registry)
         try:
             validator.validate(instance)
         except ValidationError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
             return f"{where}: {exc.message[:300]}"
         return None
+
+    def _response(self, operation: Operation, key: str) -> tuple[dict[str, Any], str]:
+        """The response object for `key` and its pointer, following a `$ref` to components/responses."""
+        spec: dict[str, Any] = operation.spec["responses"][key]
+        ref = spec.get("$ref")
+        if not (isinstance(ref, str) and ref.startswith("#/")):
+            return spec, _pointer("responses", key)
+        node: Any = self._documents[operation.uri]
+        for part in ref[2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node, ref
 
     def check(self, request: httpx.Request, response: httpx.Response) -> list[str]:
         """What in this exchange disagrees with the contract (empty when it all agrees)."""
@@ -125,13 +136,14 @@ class Contract:
         if key is None:
             problems.append(f"{label}: status {status} is not documented for {operation.template}")
             return problems
-        content = responses[key].get("content", {})
+        response_spec, pointer = self._response(operation, key)
+        content = response_spec.get("content", {})
         if "application/json" in content and "schema" in content["application/json"]:
             try:
                 body = response.json()
             except ValueError:
                 return [*problems, f"{label}: response is not JSON"]
-            pointer = _pointer("responses", key, "content", "application/json", "schema")
+            pointer += _pointer("content", "application/json", "schema")
             error = self._validate(operation, pointer, body)
             if error:
                 problems.append(f"{label}: response {error}")
