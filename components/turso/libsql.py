@@ -30,7 +30,6 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,93 +37,14 @@ import httpx
 
 from components.http import retry_delay
 from components.localhost import LoopbackTransport, is_localhost_name
-from components.turso.hrana import Args, Value, decode_value, encode_args, encode_stmt
+from components.turso.hrana import Args, Value, encode_args, encode_stmt
+from components.turso.results import LibsqlError, ResultSet, Statement, http_error, statement_error
+
+__all__ = ["Args", "LibsqlClient", "LibsqlError", "ResultSet", "Statement", "Transaction", "Value"]
 
 PIPELINE = "v3/pipeline"
 SQL_ID = 1  # the id under which executemany stores its SQL text on the stream
 TransactionMode = Literal["deferred", "immediate", "exclusive"]
-
-
-@dataclass(frozen=True)
-class Statement:
-    """One SQL statement and its arguments (a sequence for `?`, a mapping for `:name`)."""
-
-    sql: str
-    args: Args | None = None
-
-
-@dataclass(frozen=True)
-class ResultSet:
-    """What one statement returned."""
-
-    columns: tuple[str, ...]
-    column_types: tuple[str | None, ...]  # declared types ("INTEGER", "TEXT"…), None for expressions
-    rows: tuple[tuple[Value, ...], ...]
-    rows_affected: int
-    last_insert_rowid: int | None  # set when the statement inserted a row
-
-    def as_dicts(self) -> list[dict[str, Value]]:
-        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
-
-    def scalar(self) -> Value:
-        """The first column of the first row (None if there is no row)."""
-        return self.rows[0][0] if self.rows and self.rows[0] else None
-
-    @staticmethod
-    def from_hrana(result: dict[str, Any]) -> ResultSet:
-        cols = result.get("cols") or []
-        rowid = result.get("last_insert_rowid")
-        return ResultSet(
-            columns=tuple(str(col.get("name") or "") for col in cols),
-            column_types=tuple(col.get("decltype") for col in cols),
-            rows=tuple(tuple(decode_value(value) for value in row) for row in result.get("rows") or []),
-            rows_affected=int(result.get("affected_row_count") or 0),
-            last_insert_rowid=None if rowid is None else int(rowid),
-        )
-
-
-class LibsqlError(Exception):
-    """A libSQL request failed. `status` is the HTTP status (200 when one statement failed inside
-    an answered request); `statement_index` is the failing statement's index in a batch."""
-
-    def __init__(
-        self, message: str, *, code: str, status: int = 0, statement_index: int | None = None
-    ) -> None:
-        self.message = message
-        self.code = code
-        self.status = status
-        self.statement_index = statement_index
-        where = f"statement {statement_index}: " if statement_index is not None else ""
-        super().__init__(f"{where}{code}: {message}")
-
-
-HTTP_CODES = {400: "PROTOCOL_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
-
-
-def _http_error(response: httpx.Response, host: str) -> LibsqlError:
-    message, code = "", ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        message = str(body.get("message") or body.get("error") or "")
-        code = str(body.get("code") or "")
-    if not message:
-        message = response.text.strip()[:300] or response.reason_phrase
-    if response.status_code == 404 and "database" not in message.lower():
-        message = f"no database at {host}: {message}"
-    fallback = HTTP_CODES.get(response.status_code, "SERVER_ERROR")
-    return LibsqlError(message, code=code or fallback, status=response.status_code)
-
-
-def _statement_error(error: Any, index: int | None = None, sql: str | None = None) -> LibsqlError:
-    error = error if isinstance(error, dict) else {}
-    message = str(error.get("message") or "the statement failed")
-    if sql is not None:
-        snippet = " ".join(sql.split())
-        message += f" (in: {snippet[:80]}{'…' if len(snippet) > 80 else ''})"
-    return LibsqlError(message, code=str(error.get("code") or "SQL_ERROR"), status=200, statement_index=index)
 
 
 def _store_sql(sql: str) -> dict[str, Any]:
@@ -198,7 +118,7 @@ class _Executor:
         if not isinstance(result, dict):
             raise LibsqlError("the server sent a malformed pipeline result", code="INVALID_RESPONSE")
         if result.get("type") == "error":
-            raise _statement_error(result.get("error"), index, sql)
+            raise statement_error(result.get("error"), index, sql)
         response = result.get("response")
         if not isinstance(response, dict):
             raise LibsqlError("the server sent a malformed pipeline result", code="INVALID_RESPONSE")
@@ -233,7 +153,7 @@ class _Executor:
             if error is not None:
                 index = i - first if first <= i < first + len(stmts) else None
                 sql = texts[index] if index is not None else str(steps[i]["stmt"].get("sql"))
-                raise _statement_error(error, index, sql)
+                raise statement_error(error, index, sql)
         ran = step_results[first : first + len(stmts)]
         if any(result is None for result in ran):  # skipped, yet nothing failed before it
             raise LibsqlError("the batch did not run to the end", code="BATCH_INCOMPLETE")
@@ -311,7 +231,7 @@ class LibsqlClient(_Executor):
                     f"request to {self.host} failed: {type(exc).__name__}", code="HTTP_ERROR"
                 ) from None
         if not response.is_success:
-            raise _http_error(response, self.host)
+            raise http_error(response, self.host)
         try:
             payload = response.json()
             results = payload["results"]
