@@ -1,0 +1,60 @@
+"""Errors of the database layer a user can cause; each message names what is wrong and the fix.
+
+None of them ever carries a password or token: URLs are shown through `redact_url` only.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class DatabaseError(Exception):
+    """Base of every database error a user can cause (the CLI prints these as `error: ...`)."""
+
+
+class SchemaError(DatabaseError):
+    """The Prisma schema cannot be read or uses something this program cannot deploy."""
+
+
+class DataError(DatabaseError):
+    """The preview data cannot be read or a value cannot be converted for the target."""
+
+
+class MigrationError(DatabaseError):
+    """A migration failed; the database was left as it was before that migration."""
+
+    def __init__(self, migration: str, statement: str, message: str) -> None:
+        self.migration = migration
+        self.statement = statement
+        self.message = message
+        shown = statement if len(statement) <= 400 else statement[:400] + " …"
+        super().__init__(
+            f"migration {migration} failed and was rolled back: {message}\n  statement: {shown}\n"
+            f"  fix: correct prisma/migrations/{migration}/migration.sql (or the schema) and deploy again"
+        )
+
+
+class ImportRefused(DatabaseError):
+    """The target already holds data and the caller did not allow importing into it."""
+
+
+class ConnectionFailed(DatabaseError):
+    """The database could not be reached or refused the credentials."""
+
+
+_PASSWORD_IN_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@")
+_SECRET_PARAMS = re.compile(r"(?i)([?&](?:password|authToken|auth_token|token)=)[^&]*")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password and token query parameter replaced by `***`."""
+    url = _PASSWORD_IN_URL.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+    return _SECRET_PARAMS.sub(r"\1***", url)
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """`text` with every given secret (and anything URL-shaped holding one) masked."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return redact_url(text)

@@ -1,0 +1,249 @@
+"""Where migrations and imports run: one small interface over PostgreSQL, SQLite files and libSQL.
+
+Every executor offers reads (`query`), an all-or-nothing statement list (`run_transaction`) and an
+all-or-nothing bulk load (`bulk_load`) that each backend does its fastest way: PostgreSQL with COPY,
+SQLite with `executemany`, libSQL with large multi-row INSERTs sent as one transactional batch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+from components.database.ddl import quote
+from components.database.errors import ConnectionFailed, redact_url
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+@dataclass
+class TableRows:
+    """Rows for one table, values already in the target's representation."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: Sequence[tuple[Any, ...]]
+    skip_existing: bool = False  # insert only rows whose keys are not there (ON CONFLICT DO NOTHING)
+    inserted: int = field(default=0)  # set by bulk_load
+
+
+class StatementFailed(Exception):
+    """Statement `index` of a transaction failed; nothing of the transaction was kept."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.message = message
+
+
+class Executor(Protocol):
+    """A database connection migrations and imports can run against."""
+
+    @property
+    def dialect(self) -> str:
+        """`postgresql` or `sqlite` (libSQL speaks SQLite)."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement outside any transaction and return its rows."""
+
+    def run_transaction(self, statements: Sequence[Statement]) -> None:
+        """Run all statements in one transaction; raises StatementFailed and keeps nothing on failure."""
+
+    def bulk_load(
+        self, tables: Sequence[TableRows], before: Sequence[Statement] = (), after: Sequence[Statement] = ()
+    ) -> None:
+        """`before`, then every table's rows, then `after`, all in one transaction (sets `inserted`)."""
+
+    def table_names(self) -> set[str]:
+        """Tables of the database's default schema."""
+
+    def close(self) -> None: ...
+
+
+def _values_placeholders(count: int, mark: str) -> str:
+    return "(" + ", ".join([mark] * count) + ")"
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------------
+
+
+class PostgresExecutor:
+    dialect = "postgresql"
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        connection.autocommit = True  # transactions are explicit (`connection.transaction()`)
+        self.connection = connection
+
+    @staticmethod
+    def connect(url: str, connect_timeout: int = 10) -> PostgresExecutor:
+        from components.database.byo import explain_connect_error  # noqa: PLC0415 (avoids an import cycle)
+
+        try:
+            return PostgresExecutor(psycopg.connect(url, connect_timeout=connect_timeout, autocommit=True))
+        except psycopg.Error as exc:
+            raise explain_connect_error(exc, url) from None
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql.encode(), tuple(params) or None)
+            return cursor.fetchall() if cursor.description else []
+
+    def run_transaction(self, statements: Sequence[Statement]) -> None:
+        index = 0
+        try:
+            with self.connection.transaction(), self.connection.cursor() as cursor:
+                for index, statement in enumerate(statements):
+                    cursor.execute(statement.sql.encode(), statement.params or None)
+        except psycopg.Error as exc:
+            raise StatementFailed(index, postgres_message(exc)) from None
+
+    def bulk_load(
+        self, tables: Sequence[TableRows], before: Sequence[Statement] = (), after: Sequence[Statement] = ()
+    ) -> None:
+        step = "before the rows"
+        try:
+            with self.connection.transaction(), self.connection.cursor() as cursor:
+                for statement in before:
+                    cursor.execute(statement.sql.encode(), statement.params or None)
+                for batch in tables:
+                    step = f"table {batch.table}"
+                    batch.inserted = self._copy(cursor, batch)
+                step = "after the rows"
+                for statement in after:
+                    cursor.execute(statement.sql.encode(), statement.params or None)
+        except psycopg.Error as exc:
+            raise StatementFailed(-1, f"{step}: {postgres_message(exc)}") from None
+
+    @staticmethod
+    def _copy(cursor: psycopg.Cursor[Any], batch: TableRows) -> int:
+        columns = ", ".join(quote(c) for c in batch.columns)
+        target = quote(batch.table)
+        if batch.skip_existing:
+            # COPY cannot skip conflicts: load a scratch copy, then insert what is not there yet.
+            scratch = quote(f"_oneclick_load_{batch.table}"[:63])
+            cursor.execute(f"CREATE TEMP TABLE {scratch} (LIKE {target}) ON COMMIT DROP".encode())
+            target = scratch
+        with cursor.copy(f"COPY {target} ({columns}) FROM STDIN".encode()) as copy:
+            for row in batch.rows:
+                copy.write_row(row)
+        if not batch.skip_existing:
+            return len(batch.rows)
+        cursor.execute(
+            f"INSERT INTO {quote(batch.table)} ({columns}) SELECT {columns} FROM {target} "
+            f"ON CONFLICT DO NOTHING".encode()
+        )
+        inserted = cursor.rowcount
+        cursor.execute(f"DROP TABLE {target}".encode())
+        return inserted
+
+    def table_names(self) -> set[str]:
+        rows = self.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        return {str(r[0]) for r in rows}
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def postgres_message(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    message = diag.message_primary or str(exc).strip().splitlines()[0]
+    if diag.message_detail:
+        message += f" ({diag.message_detail})"
+    if diag.sqlstate:
+        message += f" [SQLSTATE {diag.sqlstate}]"
+    return message
+
+
+# --- SQLite files ----------------------------------------------------------------------------------
+
+
+class SqliteExecutor:
+    """A local SQLite database file (tests, exports, and the same SQL Turso runs)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self.connection = sqlite3.connect(self.path, isolation_level=None)  # explicit BEGIN/COMMIT
+        self.connection.execute("PRAGMA foreign_keys = ON")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.connection.execute(sql, tuple(params)).fetchall()
+
+    def run_transaction(self, statements: Sequence[Statement]) -> None:
+        index = 0
+        self.connection.execute("BEGIN")
+        try:
+            for index, statement in enumerate(statements):
+                self.connection.execute(statement.sql, statement.params)
+            self.connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.connection.execute("ROLLBACK")
+            raise StatementFailed(index, str(exc)) from None
+
+    def bulk_load(
+        self, tables: Sequence[TableRows], before: Sequence[Statement] = (), after: Sequence[Statement] = ()
+    ) -> None:
+        step = "before the rows"
+        self.connection.execute("BEGIN")
+        try:
+            # Checked at COMMIT, so rows of related tables (and self-references) may come in any order.
+            self.connection.execute("PRAGMA defer_foreign_keys = ON")
+            for statement in before:
+                self.connection.execute(statement.sql, statement.params)
+            for batch in tables:
+                step = f"table {batch.table}"
+                columns = ", ".join(quote(c) for c in batch.columns)
+                conflict = " ON CONFLICT DO NOTHING" if batch.skip_existing else ""
+                sql = (
+                    f"INSERT INTO {quote(batch.table)} ({columns}) VALUES "
+                    f"{_values_placeholders(len(batch.columns), '?')}{conflict}"
+                )
+                changes_before = self.connection.total_changes
+                self.connection.executemany(sql, batch.rows)
+                batch.inserted = self.connection.total_changes - changes_before
+            step = "after the rows"
+            for statement in after:
+                self.connection.execute(statement.sql, statement.params)
+            step = "commit (foreign keys)"
+            self.connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.connection.execute("ROLLBACK")
+            raise StatementFailed(-1, f"{step}: {exc}") from None
+
+    def table_names(self) -> set[str]:
+        rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+        return {str(r[0]) for r in rows}
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+# --- choosing an executor from a URL ---------------------------------------------------------------
+
+
+def connect(url: str, auth_token: str | None = None) -> Executor:
+    """An executor for `postgresql://…`, `libsql://…` / `http(s)://…` (Turso) or `file:PATH` (SQLite)."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme in ("postgres", "postgresql"):
+        return PostgresExecutor.connect(url)
+    if scheme in ("libsql", "http", "https", "wss", "ws"):
+        from components.database.libsql_executor import LibsqlExecutor  # noqa: PLC0415
+
+        return LibsqlExecutor.connect(url, auth_token)
+    if scheme == "file" or scheme == "sqlite":
+        path = url.split(":", 1)[1].removeprefix("//")
+        return SqliteExecutor(path)
+    raise ConnectionFailed(
+        f"database URL {redact_url(url)!r} is not one oneclick can use: give postgresql://USER:PASSWORD@HOST/DB, "
+        f"libsql://DB-ORG.turso.io (with --auth-token) or file:PATH for a SQLite file"
+    )

@@ -1,0 +1,270 @@
+"""Move preview rows into the deployed database: converted for the target, in foreign-key-safe order,
+in one transaction, and never twice.
+
+The import is recorded (the data's sha256) in a small `_oneclick_preview_imports` table in the same
+transaction, so importing the same preview again is a no-op. By default rows go only into empty
+tables; with `allow_non_empty` only rows whose keys are not there yet are added (ON CONFLICT DO
+NOTHING), so nothing is ever duplicated. PostgreSQL sequences are moved past the imported ids.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.database.convert import ConversionError, Converter, postgres_converter
+from components.database.ddl import quote, string_literal
+from components.database.errors import DataError, ImportRefused
+from components.database.executors import Executor, Statement, StatementFailed, TableRows
+from components.database.layout import Layout, Table, build_layout
+from components.database.preview_data import PreviewData, open_preview
+from components.database.prisma_schema import PrismaSchema
+
+IMPORTS_TABLE = "_oneclick_preview_imports"
+IMPORTS_TABLE_DDL = {
+    "postgresql": f"CREATE TABLE IF NOT EXISTS {IMPORTS_TABLE} (checksum VARCHAR(64) PRIMARY KEY NOT NULL, "
+    "imported_at TIMESTAMPTZ NOT NULL DEFAULT now(), row_count INTEGER NOT NULL)",
+    "sqlite": f"CREATE TABLE IF NOT EXISTS {IMPORTS_TABLE} (checksum TEXT PRIMARY KEY NOT NULL, "
+    "imported_at DATETIME NOT NULL DEFAULT current_timestamp, row_count INTEGER NOT NULL)",
+}
+
+
+@dataclass(frozen=True)
+class TableCount:
+    table: str
+    rows: int  # rows inserted
+    preview_rows: int  # rows the preview held for this table
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    tables: tuple[TableCount, ...]
+    checksum: str
+    already_imported: bool
+    seconds: float
+    ignored_columns: tuple[str, ...] = ()  # `table.column` in the preview that the schema does not have
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def summary(self) -> str:
+        if self.already_imported:
+            return "data imported: 0 rows (this preview data was imported before)"
+        return f"data imported: {self.rows} rows transferred from preview"
+
+
+def foreign_key_order(layout: Layout) -> list[Table]:
+    """Tables with every referenced table before its referrers (self-references ignored; a cycle
+    keeps declaration order for the tables in it)."""
+    by_name = {t.name: t for t in layout.tables}
+    ordered: list[Table] = []
+    state: dict[str, int] = {}  # 1 = visiting, 2 = done
+
+    def visit(table: Table) -> None:
+        if state.get(table.name) == 2 or state.get(table.name) == 1:
+            return
+        state[table.name] = 1
+        for fk in table.foreign_keys:
+            target = by_name.get(fk.referenced_table)
+            if target is not None and target.name != table.name:
+                visit(target)
+        state[table.name] = 2
+        ordered.append(table)
+
+    for table in layout.tables:
+        visit(table)
+    return ordered
+
+
+def _row_converter(converters: list[Converter | None]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
+    """One function converting a whole row; None when no column needs converting."""
+    active = [(i, f) for i, f in enumerate(converters) if f is not None]
+    if not active:
+        return None
+    if len(active) == len(converters):
+        funcs = [f for _, f in active]
+        return lambda row: tuple([f(v) for f, v in zip(funcs, row, strict=True)])
+
+    def convert(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        out = list(row)
+        for i, f in active:
+            out[i] = f(out[i])
+        return tuple(out)
+
+    return convert
+
+
+def _enum_values(schema: PrismaSchema) -> dict[str, frozenset[str]]:
+    return {e.db_name: frozenset(v.db_name for v in e.values) for e in schema.enums}
+
+
+def _break_cycles(layout: Layout, order: list[Table], batches: list[TableRows]) -> list[Statement]:
+    """PostgreSQL checks foreign keys at the end of each COPY, so a table referring to one loaded later
+    (tables in a cycle) is loaded with those columns NULL and updated once both are in. Returns the
+    UPDATEs; only nullable foreign keys can be broken this way."""
+    position = {t.name: i for i, t in enumerate(order)}
+    updates: list[Statement] = []
+    for batch in batches:
+        table = layout.table(batch.table)
+        for fk in table.foreign_keys:
+            if fk.referenced_table == table.name or position.get(fk.referenced_table, -1) < position[table.name]:
+                continue
+            columns = [c for c in fk.columns if c in batch.columns]
+            if not columns:
+                continue
+            if not all(table.column(c).nullable for c in columns) or not table.primary_key:
+                raise DataError(
+                    f"tables {table.name} and {fk.referenced_table} refer to each other through required "
+                    f"foreign keys; make {table.name}.{columns[0]} optional to import preview rows"
+                )
+            slots = [batch.columns.index(c) for c in columns]
+            keys = [batch.columns.index(c) for c in table.primary_key]
+            assignments = ", ".join(f"{quote(c)} = %s" for c in columns)
+            # `IS NULL` keeps rows that were already there (allow_non_empty) as they were.
+            where = " AND ".join([*(f"{quote(c)} = %s" for c in table.primary_key), *(f"{quote(c)} IS NULL" for c in columns)])
+            sql = f"UPDATE {quote(table.name)} SET {assignments} WHERE {where}"
+            rows = []
+            for row in batch.rows:
+                values = [row[i] for i in slots]
+                if any(v is not None for v in values):
+                    updates.append(Statement(sql, (*values, *(row[k] for k in keys))))
+                    row = tuple(None if i in slots else v for i, v in enumerate(row))
+                rows.append(row)
+            batch.rows = rows
+    return updates
+
+
+def _table_rows(
+    preview: PreviewData, table: Table, dialect: str, enums: dict[str, frozenset[str]], ignored: list[str]
+) -> TableRows | None:
+    source = preview.find_table(table.name)
+    if source is None:
+        return None
+    available = preview.columns(source)
+    wanted = {c.name for c in table.columns}
+    columns = [c.name for c in table.columns if c.name in available]
+    ignored.extend(f"{table.name}.{c}" for c in available if c not in wanted)
+    if not columns:
+        return None
+    rows = preview.rows(source, columns)
+    if dialect == "postgresql":
+        converters = [
+            postgres_converter(table.column(c), enums.get(table.column(c).enum or "")) for c in columns
+        ]
+        convert = _row_converter(converters)
+        if convert is not None:
+            try:
+                rows = [convert(row) for row in rows]
+            except ConversionError:
+                _explain_conversion(table, columns, rows, converters)
+                raise
+    return TableRows(table.name, tuple(columns), rows)
+
+
+def _explain_conversion(
+    table: Table, columns: list[str], rows: list[tuple[Any, ...]], converters: list[Converter | None]
+) -> None:
+    """Find the value that failed and raise a DataError naming table, column and row."""
+    for number, row in enumerate(rows, start=1):
+        for column, converter, value in zip(columns, converters, row, strict=True):
+            if converter is None:
+                continue
+            try:
+                converter(value)
+            except ConversionError as exc:
+                raise DataError(
+                    f"preview row {number} of {table.name}, column {column}: {exc}; fix the value in the preview data"
+                ) from None
+
+
+def _sequence_resets(table: Table) -> list[Statement]:
+    column = table.autoincrement_column
+    if column is None:
+        return []
+    name = quote(column.name)
+    return [
+        Statement(
+            f"SELECT setval(pg_get_serial_sequence({string_literal(quote(table.name))}, {string_literal(column.name)}), "
+            f"COALESCE(MAX({name}), 0) + 1, false) FROM {quote(table.name)}"
+        )
+    ]
+
+
+def _already_imported(executor: Executor, checksum: str) -> bool:
+    if IMPORTS_TABLE not in executor.table_names():
+        return False
+    mark = "%s" if executor.dialect == "postgresql" else "?"
+    return bool(executor.query(f"SELECT 1 FROM {IMPORTS_TABLE} WHERE checksum = {mark}", (checksum,)))
+
+
+def _non_empty(executor: Executor, tables: list[TableRows]) -> list[str]:
+    return [t.table for t in tables if t.rows and executor.query(f"SELECT 1 FROM {quote(t.table)} LIMIT 1")]
+
+
+def import_preview(
+    executor: Executor,
+    schema: PrismaSchema,
+    data: Path | PreviewData,
+    *,
+    allow_non_empty: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ImportReport:
+    """Import the preview data (a `.sql` dump, a `.sqlite` file, or opened PreviewData) into the
+    migrated database behind `executor`."""
+    say = progress or (lambda _: None)
+    started = time.perf_counter()
+    preview = data if isinstance(data, PreviewData) else open_preview(data, schema)
+    try:
+        if _already_imported(executor, preview.checksum):
+            say("this preview data was imported before; nothing to do")
+            return ImportReport((), preview.checksum, True, time.perf_counter() - started)
+        dialect = executor.dialect
+        layout = build_layout(schema, dialect)
+        enums = _enum_values(schema)
+        ignored: list[str] = []
+        batches: list[TableRows] = []
+        preview_rows: dict[str, int] = {}
+        order = foreign_key_order(layout)
+        for table in order:
+            batch = _table_rows(preview, table, dialect, enums, ignored)
+            if batch is not None:
+                batches.append(batch)
+                preview_rows[batch.table] = len(batch.rows)
+        occupied = _non_empty(executor, batches)
+        if occupied and not allow_non_empty:
+            raise ImportRefused(
+                f"the database already holds rows in {', '.join(occupied)}; preview data is only imported into "
+                f"empty tables. To add just the preview rows whose keys are missing, allow it explicitly "
+                f"(--allow-non-empty, or allow_non_empty=True)"
+            )
+        for batch in batches:
+            batch.skip_existing = batch.table in occupied
+        after: list[Statement] = []
+        if dialect == "postgresql":
+            after.extend(_break_cycles(layout, order, batches))
+            for batch in batches:
+                after.extend(_sequence_resets(layout.table(batch.table)))
+        total = sum(len(b.rows) for b in batches)
+        mark = "%s" if dialect == "postgresql" else "?"
+        after.append(
+            Statement(f"INSERT INTO {IMPORTS_TABLE} (checksum, row_count) VALUES ({mark}, {mark})", (preview.checksum, total))
+        )
+        say(f"importing {total} preview rows into {len(batches)} tables")
+        try:
+            executor.bulk_load(
+                [b for b in batches if b.rows], before=[Statement(IMPORTS_TABLE_DDL[dialect])], after=after
+            )
+        except StatementFailed as exc:
+            raise DataError(f"preview data could not be imported, nothing was kept: {exc.message}") from None
+        counts = tuple(TableCount(b.table, b.inserted, preview_rows[b.table]) for b in batches)
+        for count in counts:
+            say(f"  {count.table}: {count.rows} rows")
+        return ImportReport(counts, preview.checksum, False, time.perf_counter() - started, tuple(ignored))
+    finally:
+        if not isinstance(data, PreviewData):
+            preview.close()

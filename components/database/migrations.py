@@ -1,0 +1,260 @@
+"""Apply Prisma migrations and record them the way `prisma migrate deploy` does.
+
+A `prisma/migrations` folder (`<timestamp>_<name>/migration.sql`, applied in name order) is applied
+as written; without one, a `0_init` migration is generated from the schema (Prisma's own baselining
+name, so a later `prisma migrate` run sees the database as initialised). Each migration runs in one
+transaction together with its `_prisma_migrations` row, so a failing statement leaves the database as
+it was and nothing is recorded. Migrations already recorded are not applied again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.database.ddl import render_migration
+from components.database.errors import DatabaseError, MigrationError
+from components.database.executors import Executor, Statement, StatementFailed
+from components.database.layout import build_layout
+from components.database.prisma_schema import PrismaSchema
+from components.database.sql_split import split_statements
+
+MIGRATIONS_TABLE = "_prisma_migrations"
+INIT_MIGRATION = "0_init"
+# Prisma's advisory lock key for migrations on PostgreSQL: its own tools wait for us and we for them.
+PRISMA_ADVISORY_LOCK = 72707369
+
+# Exactly Prisma's bookkeeping table per connector (schema engine, `create_migrations_table`).
+MIGRATIONS_TABLE_DDL = {
+    "postgresql": """CREATE TABLE IF NOT EXISTS _prisma_migrations (
+    id                      VARCHAR(36) PRIMARY KEY NOT NULL,
+    checksum                VARCHAR(64) NOT NULL,
+    finished_at             TIMESTAMPTZ,
+    migration_name          VARCHAR(255) NOT NULL,
+    logs                    TEXT,
+    rolled_back_at          TIMESTAMPTZ,
+    started_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
+    applied_steps_count     INTEGER NOT NULL DEFAULT 0
+)""",
+    "sqlite": """CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    TEXT PRIMARY KEY NOT NULL,
+    "checksum"              TEXT NOT NULL,
+    "finished_at"           DATETIME,
+    "migration_name"        TEXT NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        DATETIME,
+    "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
+    "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
+)""",
+}
+_PRAGMA_FK_OFF = re.compile(r"^PRAGMA\s+foreign_keys\s*=\s*(OFF|0|false)$", re.IGNORECASE)
+_PRAGMA_FK_ON = re.compile(r"^PRAGMA\s+foreign_keys\s*=\s*(ON|1|true)$", re.IGNORECASE)
+_LOCK_PROVIDER = re.compile(r'^\s*provider\s*=\s*"([^"]+)"', re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str
+    checksum: str  # sha256 of migration.sql, hex, as Prisma records it
+    generated: bool = False
+
+    @staticmethod
+    def from_text(name: str, sql: str, generated: bool = False) -> Migration:
+        return Migration(name, sql, hashlib.sha256(sql.encode("utf-8")).hexdigest(), generated)
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    applied: tuple[str, ...]
+    already_applied: tuple[str, ...]
+    tables: int
+    indexes: int
+    generated: bool  # the migration came from the schema, not a migrations folder
+    note: str = ""
+
+    @property
+    def summary(self) -> str:
+        done = f"{len(self.applied)} migration(s) applied" if self.applied else "nothing new to apply"
+        return f"schema migrated: {self.tables} tables, {self.indexes} indexes ({done})"
+
+
+def folder_provider(directory: Path) -> str | None:
+    """The provider a migrations folder was written for, from migration_lock.toml if present."""
+    lock = directory / "migration_lock.toml"
+    if lock.is_file():
+        match = _LOCK_PROVIDER.search(lock.read_text(encoding="utf-8"))
+        if match:
+            return "postgresql" if match.group(1) in ("postgresql", "postgres") else match.group(1)
+    return None
+
+
+def read_migrations(directory: Path) -> list[Migration]:
+    """`<name>/migration.sql` of every subfolder, in name order (Prisma's order)."""
+    if not directory.is_dir():
+        raise DatabaseError(f"migrations folder {directory} does not exist; pass prisma/migrations or leave it out")
+    migrations = []
+    for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
+        script = folder / "migration.sql"
+        if not script.is_file():
+            raise DatabaseError(
+                f"migration {folder.name} has no migration.sql; add it or remove the folder {folder}"
+            )
+        migrations.append(Migration(folder.name, script.read_text(encoding="utf-8"), _file_checksum(script)))
+    return migrations
+
+
+def _file_checksum(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def generated_migration(schema: PrismaSchema, dialect: str) -> Migration:
+    """The `0_init` migration for `schema` on `dialect` (what `prisma migrate diff --from-empty` writes)."""
+    return Migration.from_text(INIT_MIGRATION, render_migration(build_layout(schema, dialect)), generated=True)
+
+
+def plan_migrations(schema: PrismaSchema, dialect: str, migrations_dir: Path | None) -> tuple[list[Migration], str]:
+    """The migrations to deploy to a `dialect` database, and a note when the folder could not be used."""
+    if migrations_dir is None:
+        return [generated_migration(schema, dialect)], ""
+    migrations = read_migrations(migrations_dir)
+    if not migrations:
+        return [generated_migration(schema, dialect)], ""
+    written_for = folder_provider(migrations_dir)
+    if written_for is not None and (written_for == "sqlite") != (dialect == "sqlite"):
+        if dialect == "postgresql":
+            # SQLite SQL does not run on PostgreSQL: deploy the schema as a PostgreSQL init migration.
+            note = (
+                f"{migrations_dir} was written for {written_for}; applied {INIT_MIGRATION} generated from the "
+                f"schema for postgresql instead"
+            )
+            return [generated_migration(schema, dialect)], note
+        raise DatabaseError(
+            f"{migrations_dir} was written for {written_for} (migration_lock.toml) and cannot run on SQLite/libSQL; "
+            f"leave --migrations out to generate the tables from the schema"
+        )
+    return migrations, ""
+
+
+def _sqlite_statement(statement: str) -> str | None:
+    """SQLite ignores `PRAGMA foreign_keys` inside a transaction; deferring the checks to COMMIT keeps
+    the intent of Prisma's table-redefinition migrations (which switch them off around the copy)."""
+    if _PRAGMA_FK_OFF.match(statement):
+        return "PRAGMA defer_foreign_keys = ON"
+    if _PRAGMA_FK_ON.match(statement):
+        return None
+    return statement
+
+
+def migration_statements(migration: Migration, dialect: str) -> list[str]:
+    statements = split_statements(migration.sql)
+    if dialect != "sqlite":
+        return statements
+    return [s for s in (_sqlite_statement(x) for x in statements) if s is not None]
+
+
+def _record_statement(migration: Migration, dialect: str, started_ms: int) -> Statement:
+    if dialect == "postgresql":
+        return Statement(
+            "INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, "
+            "applied_steps_count) VALUES (%s, %s, %s, to_timestamp(%s / 1000.0), now(), 1)",
+            (str(uuid.uuid4()), migration.checksum, migration.name, started_ms),
+        )
+    # Prisma's SQLite connector keeps these DateTime columns as milliseconds since the epoch.
+    return Statement(
+        'INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, '
+        "applied_steps_count) VALUES (?, ?, ?, ?, ?, 1)",
+        (str(uuid.uuid4()), migration.checksum, migration.name, started_ms, int(time.time() * 1000)),
+    )
+
+
+def applied_migrations(executor: Executor) -> dict[str, tuple[str, bool]]:
+    """Recorded migrations: name → (checksum, finished). Rolled-back rows are not applied."""
+    if MIGRATIONS_TABLE not in executor.table_names():
+        return {}
+    rows = executor.query(
+        "SELECT migration_name, checksum, finished_at FROM _prisma_migrations WHERE rolled_back_at IS NULL"
+    )
+    recorded: dict[str, tuple[str, bool]] = {}
+    for name, checksum, finished_at in rows:
+        done = finished_at is not None
+        if str(name) not in recorded or done:
+            recorded[str(name)] = (str(checksum), done)
+    return recorded
+
+
+def migrate(
+    executor: Executor,
+    schema: PrismaSchema,
+    migrations_dir: Path | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> MigrationReport:
+    """Bring the database up to `schema` (or `migrations_dir`), recording each migration as Prisma does."""
+    say = progress or (lambda _: None)
+    dialect = executor.dialect
+    migrations, note = plan_migrations(schema, dialect, migrations_dir)
+    if note:
+        say(note)
+    locked = dialect == "postgresql"
+    if locked:
+        executor.query("SELECT pg_advisory_lock(%s)", (PRISMA_ADVISORY_LOCK,))
+    try:
+        executor.run_transaction([Statement(MIGRATIONS_TABLE_DDL[dialect])])
+        recorded = applied_migrations(executor)
+        _check_recorded(recorded, migrations)
+        applied: list[str] = []
+        already: list[str] = []
+        for migration in migrations:
+            if migration.name in recorded:
+                already.append(migration.name)
+                continue
+            say(f"applying migration {migration.name}")
+            _apply(executor, migration)
+            applied.append(migration.name)
+    finally:
+        if locked:
+            executor.query("SELECT pg_advisory_unlock(%s)", (PRISMA_ADVISORY_LOCK,))
+    layout = build_layout(schema, dialect)
+    return MigrationReport(
+        tuple(applied), tuple(already), len(layout.tables), layout.index_count, migrations[0].generated, note
+    )
+
+
+def _check_recorded(recorded: dict[str, tuple[str, bool]], migrations: list[Migration]) -> None:
+    failed = [name for name, (_, done) in recorded.items() if not done]
+    if failed:
+        raise DatabaseError(
+            f"migration {failed[0]} is recorded in _prisma_migrations as started but not finished (a failed "
+            f"`prisma migrate deploy`); fix the database, then run `prisma migrate resolve --rolled-back {failed[0]}`"
+        )
+    if migrations[0].generated and migrations[0].name in recorded:
+        checksum = recorded[migrations[0].name][0]
+        if checksum != migrations[0].checksum:
+            raise DatabaseError(
+                f"the schema changed since this database was created from it ({INIT_MIGRATION} differs); "
+                f"changing deployed tables needs a migration: add prisma/migrations (`prisma migrate dev`) "
+                f"and deploy with it"
+            )
+    elif migrations[0].generated and recorded:
+        raise DatabaseError(
+            f"the database was migrated with a migrations folder ({', '.join(sorted(recorded)[:3])} …); "
+            f"pass that prisma/migrations folder instead of generating the tables from the schema"
+        )
+
+
+def _apply(executor: Executor, migration: Migration) -> None:
+    dialect = executor.dialect
+    statements = migration_statements(migration, dialect)
+    record = _record_statement(migration, dialect, int(time.time() * 1000))
+    try:
+        executor.run_transaction([*(Statement(s) for s in statements), record])
+    except StatementFailed as exc:
+        if exc.index < len(statements):
+            raise MigrationError(migration.name, statements[exc.index], exc.message) from None
+        raise MigrationError(migration.name, "(recording the migration in _prisma_migrations)", exc.message) from None
