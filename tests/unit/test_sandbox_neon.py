@@ -184,6 +184,14 @@ def test_invalid_names_and_regions_are_refused(neon_sandbox: SandboxEndpoint) ->
             neon.create_project("x", role_name="pg_admin")
         with pytest.raises(VendorError, match=r"400.*1 to 63 bytes"):
             neon.create_project("x", database_name="d" * 64)
+    bad_body = httpx.post(
+        f"{neon_sandbox.url}/api/v2/projects",
+        json={"project": {"pg_version": "new"}},
+        headers={"Authorization": f"Bearer {neon_sandbox.api_token}"},
+    )
+    assert bad_body.status_code == 400
+    assert set(bad_body.json()) == {"code", "message", "request_id"}, "Neon's error shape, not FastAPI's"
+    assert "project.pg_version" in bad_body.json()["message"]
 
 
 def test_admin_changes_behind_pulumis_back(
