@@ -7,6 +7,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -638,3 +639,27 @@ def test_idle_streams_are_reaped_and_their_transactions_rolled_back(
                 tx_cm.__exit__(None, None, None)
     finally:
         server.stop(directory)
+
+
+def test_a_token_reaches_only_its_own_database_file(db: Db, tmp_path: Path) -> None:
+    with db.client() as client:
+        for sql in (f"ATTACH '{tmp_path / 'x.db'}' AS x", f"VACUUM INTO '{tmp_path / 'copy.db'}'"):
+            with pytest.raises(LibsqlError) as refused:
+                client.execute(sql)
+            assert refused.value.code == "SQLITE_AUTH"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_concurrent_writers_wait_for_each_other(db: Db) -> None:
+    with db.client() as client:
+        client.execute("CREATE TABLE hit (worker INTEGER, n INTEGER)")
+
+    def work(worker: int) -> None:
+        with db.client() as mine:
+            for n in range(10):
+                mine.batch([("INSERT INTO hit VALUES (?, ?)", [worker, n]), "SELECT count(*) FROM hit"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(work, range(4)))
+    with db.client() as client:
+        assert client.execute("SELECT count(*) FROM hit").scalar() == 40
