@@ -1,0 +1,242 @@
+"""The gateway's ASGI app: routes, shared state, and the background work that keeps it honest.
+
+On start-up it replays the journal a crashed predecessor left, settles that predecessor's
+orphaned reservations, then runs three loops: the usage writer (batches), the sweeper (expired
+reservations of any instance) and, with a Stripe key, the hourly meter report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from psycopg_pool import AsyncConnectionPool
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from service.gateway import proxy, usage_api
+from service.gateway.errors import GatewayError, MethodNotAllowed, NotFound
+from service.gateway.journal import Journal
+from service.gateway.keys import KeyCache
+from service.gateway.metering import Alert, UsageWriter, settle_expired_reservations
+from service.gateway.settings import GatewaySettings
+from service.gateway.upstreams import Scrubber, new_client
+
+log = logging.getLogger("oneclick.gateway")
+
+ROUTES_HELP = (
+    "POST /api/proxy/openai/v1/{chat/completions,completions,embeddings,responses}, "
+    "POST /api/proxy/anthropic/v1/messages, POST /api/proxy/email/send, POST /api/proxy/sms/send, "
+    "POST /api/proxy/storage/upload?key=…, GET /api/usage/{current,history,apps}, PUT /api/usage/alerts"
+)
+
+
+class Gateway:
+    """Everything the routes share: settings, the pool, the key cache, the writer, upstream clients."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.scrub = Scrubber(settings.upstreams.master_keys())
+        self.pool = AsyncConnectionPool(
+            settings.database_url,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            kwargs={"autocommit": True},
+            open=False,
+        )
+        self.keys = KeyCache(self.pool, ttl=settings.key_cache_seconds)
+        self.journal: Journal | None = None
+        self._writer: UsageWriter | None = None
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._subaccounts: dict[tuple[str, str], tuple[float, str | None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def instance_id(self) -> str:
+        assert self.journal is not None, "the gateway is not started"
+        return self.journal.instance_id
+
+    @property
+    def writer(self) -> UsageWriter:
+        assert self._writer is not None, "the gateway is not started"
+        return self._writer
+
+    def client(self, service: str) -> httpx.AsyncClient:
+        if service not in self._clients:
+            self._clients[service] = new_client(self.settings.upstream_timeout_seconds)
+        return self._clients[service]
+
+    async def subaccount(self, user_id: str, provider: str) -> str | None:
+        """The user's Twilio subaccount SID or SendGrid subuser name, if one was made (cached a minute)."""
+        now = time.monotonic()
+        cached = self._subaccounts.get((user_id, provider))
+        if cached and cached[0] > now:
+            return cached[1]
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT external_id FROM provider_subaccounts WHERE user_id = %s AND provider = %s",
+                [user_id, provider],
+            )
+            row = await cursor.fetchone()
+        value = str(row[0]) if row else None
+        self._subaccounts[(user_id, provider)] = (now + 60.0, value)
+        return value
+
+    def _on_alerts(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            log.warning(
+                "usage alert: user %s reached %d%% of the spend limit in %s",
+                alert.user_id,
+                alert.threshold_percent,
+                alert.period.strftime("%Y-%m"),
+            )
+        if self.settings.alert_webhook_url:
+            payload = [
+                {
+                    "user_id": a.user_id,
+                    "period": a.period.strftime("%Y-%m"),
+                    "threshold_percent": a.threshold_percent,
+                    "spent_cents": str(a.spent_cents),
+                    "limit_cents": a.limit_cents,
+                }
+                for a in alerts
+            ]
+            self._tasks.append(asyncio.create_task(self._notify(payload)))
+
+    async def _notify(self, payload: list[dict[str, Any]]) -> None:
+        assert self.settings.alert_webhook_url
+        try:
+            await self.client("alerts").post(
+                self.settings.alert_webhook_url, json={"alerts": payload}, timeout=10
+            )
+        except httpx.HTTPError as exc:
+            log.warning("alert webhook failed (%s)", type(exc).__name__)
+
+    async def start(self) -> None:
+        await self.pool.open(wait=True, timeout=30)
+        self.journal = Journal(self.settings.journal_dir)
+        self._writer = UsageWriter(
+            self.pool,
+            self.journal,
+            flush_interval=self.settings.flush_interval_seconds,
+            max_batch=self.settings.flush_max_batch,
+            on_alerts=self._on_alerts,
+        )
+        await self._writer.replay_journal()
+        # What is still reserved under our id was in flight when the previous process died unjournaled.
+        await settle_expired_reservations(self.pool, older_than_seconds=0, instance_id=self.instance_id)
+        self._writer.start()
+        self._tasks.append(asyncio.create_task(self._sweep(), name="reservation-sweeper"))
+        if self.settings.stripe_api_key:
+            self._tasks.append(asyncio.create_task(self._report(), name="stripe-meter-report"))
+
+    async def _sweep(self) -> None:
+        interval = min(60.0, self.settings.reservation_ttl_seconds / 4)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await settle_expired_reservations(
+                    self.pool, older_than_seconds=self.settings.reservation_ttl_seconds
+                )
+            except Exception:
+                log.exception("settling expired reservations failed; will retry")
+
+    async def _report(self) -> None:
+        from service.gateway import billing  # the stripe library is only loaded where it is used
+
+        while True:
+            await asyncio.sleep(self.settings.report_interval_seconds)
+            try:
+                sent = await asyncio.to_thread(billing.report_usage_from_settings, self.settings)
+                log.info("reported %d meter event(s) to Stripe", sent)
+            except Exception:
+                log.exception("reporting usage to Stripe failed; the next run retries the same events")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._writer is not None:
+            await self._writer.close()
+        for client in self._clients.values():
+            await client.aclose()
+        if self.journal is not None:
+            self.journal.close()
+        await self.pool.close()
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return proxy.error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return proxy.error_response(
+            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        )
+    if exc.status_code == 404:
+        return proxy.error_response(
+            NotFound(f"no route {request.method} {request.url.path}; routes: {ROUTES_HELP}")
+        )
+    return Response(
+        json.dumps({"error": {"type": "http_error", "message": str(exc.detail)}}), exc.status_code
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # The exception's text stays in our log (without headers); the caller gets a fixed message.
+    log.error("unexpected error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return Response(
+        json.dumps({"error": {"type": "internal_error", "message": "the gateway failed; try again"}}),
+        500,
+        media_type="application/json",
+    )
+
+
+async def _health(request: Request) -> Response:
+    return Response('{"ok":true}', media_type="application/json")
+
+
+def create_app(settings: GatewaySettings) -> Starlette:
+    gateway = Gateway(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    routes = [
+        Route("/healthz", _health, methods=["GET"]),
+        Route("/api/proxy/openai/{path:path}", proxy.llm_proxy, methods=["POST"]),
+        Route("/api/proxy/anthropic/{path:path}", proxy.llm_proxy, methods=["POST"]),
+        Route("/api/proxy/email/send", proxy.email_send, methods=["POST"]),
+        Route("/api/proxy/sms/send", proxy.sms_send, methods=["POST"]),
+        Route("/api/proxy/storage/upload", proxy.storage_upload, methods=["POST", "PUT"]),
+        Route("/api/usage/current", usage_api.current, methods=["GET"]),
+        Route("/api/usage/history", usage_api.history, methods=["GET"]),
+        Route("/api/usage/apps", usage_api.apps, methods=["GET"]),
+        Route("/api/usage/alerts", usage_api.set_alerts, methods=["PUT"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error, Exception: _unexpected},
+    )
+    app.state.gateway = gateway
+    return app

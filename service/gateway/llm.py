@@ -1,0 +1,170 @@
+"""What an OpenAI- or Anthropic-style call may cost at most, and what it did cost (JSON and SSE).
+
+The maximum is an upper bound, because the spend limit is checked against it:
+- input tokens ≤ the request body's size in bytes (every token covers at least one byte of text,
+  and the JSON around the text is larger than the per-message overhead), plus an allowance per
+  image, whose tokens do not come from the body's bytes when it is given by URL;
+- output tokens ≤ max_tokens (or its newer names) times n, or a configured default when absent.
+The real count comes from the response's `usage`, or for a stream from its final usage chunk
+(OpenAI, with `stream_options.include_usage`, which the gateway turns on) or from the
+`message_start` / `message_delta` events (Anthropic).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from service.gateway.errors import BadRequest, NotFound
+
+IMAGE_TOKEN_ALLOWANCE = 2000
+
+OPENAI_ENDPOINTS = ("v1/chat/completions", "v1/completions", "v1/embeddings", "v1/responses")
+ANTHROPIC_ENDPOINTS = ("v1/messages",)
+_INCLUDE_USAGE = ("v1/chat/completions", "v1/completions")
+
+
+@dataclass(frozen=True, slots=True)
+class LlmCall:
+    endpoint: str
+    model: str | None
+    stream: bool
+    max_input_tokens: int
+    max_output_tokens: int
+    body: bytes  # what to forward (the caller's, or re-encoded when the gateway changed it)
+
+    @property
+    def max_tokens(self) -> int:
+        return self.max_input_tokens + self.max_output_tokens
+
+
+def _positive_int(body: dict[str, Any], *names: str) -> int | None:
+    for name in names:
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise BadRequest(f"{name}: must be a non-negative integer, got {value!r}", field=name)
+        return value
+    return None
+
+
+def inspect_call(service: str, endpoint: str, raw: bytes, body: Any, default_max_output: int) -> LlmCall:
+    """Validate just enough of the request to bound its cost; the upstream validates the rest."""
+    endpoints = OPENAI_ENDPOINTS if service == "openai" else ANTHROPIC_ENDPOINTS
+    if endpoint not in endpoints:
+        raise NotFound(
+            f"/api/proxy/{service}/{endpoint} is not a metered {service} endpoint; "
+            f"supported: {', '.join(f'/api/proxy/{service}/{e}' for e in endpoints)}"
+        )
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("model: required (a model name string)", field="model")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest("stream: must be true or false", field="stream")
+    if endpoint == "v1/embeddings":
+        max_output = 0
+    else:
+        named = _positive_int(body, "max_completion_tokens", "max_tokens", "max_output_tokens")
+        max_output = default_max_output if named is None else named
+        choices = _positive_int(body, "n")
+        max_output *= max(choices or 1, 1)
+    max_input = len(raw) + IMAGE_TOKEN_ALLOWANCE * (raw.count(b'"image_url"') + raw.count(b'"image"'))
+    if stream and service == "openai" and endpoint in _INCLUDE_USAGE:
+        options = body.get("stream_options")
+        if not isinstance(options, dict) or options.get("include_usage") is not True:
+            body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+            raw = json.dumps(body).encode()
+    return LlmCall(endpoint, model, stream, max_input, max_output, raw)
+
+
+def usage_tokens(service: str, payload: Any) -> int | None:
+    """Total tokens in a non-streamed response body (parsed JSON), if it says."""
+    if not isinstance(payload, dict):
+        return None
+    usage = payload.get("usage")
+    if service == "openai" and not isinstance(usage, dict):
+        response = payload.get("response")  # Responses API stream event: response.completed
+        usage = response.get("usage") if isinstance(response, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    if service == "openai":
+        total = usage.get("total_tokens")
+        if isinstance(total, int):
+            return total
+        parts = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens")
+    else:
+        parts = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    values = [usage.get(p) for p in parts]
+    counted = [v for v in values if isinstance(v, int)]
+    return sum(counted) if counted else None
+
+
+class StreamMeter:
+    """Reads usage out of an SSE stream as its chunks pass by, without holding the stream.
+
+    Only `data:` lines that mention usage are parsed; the rest is counted (one content event is about
+    one token), which is the estimate used when a stream ends before its usage arrives.
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._buffer = b""
+        self.events = 0
+        self.total: int | None = None
+        # Anthropic reports input at the start and (cumulative) output at each message_delta.
+        self._anthropic_input = 0
+        self._anthropic_output = 0
+        self._anthropic_seen = False
+
+    def feed(self, chunk: bytes) -> None:
+        data = self._buffer + chunk
+        lines = data.split(b"\n")
+        self._buffer = lines.pop()
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue
+            self.events += 1
+            if b'"usage"' in line:
+                self._parse(line[5:].strip())
+
+    def _parse(self, data: bytes) -> None:
+        try:
+            event = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(event, dict):
+            return
+        if self.service == "openai":
+            tokens = usage_tokens("openai", event)
+            if tokens is not None:
+                self.total = tokens
+            return
+        message = event.get("message")
+        usage = (message.get("usage") if isinstance(message, dict) else None) or event.get("usage")
+        if not isinstance(usage, dict):
+            return
+        self._anthropic_seen = True
+        inputs = [
+            usage.get(k) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        ]
+        counted_input = sum(v for v in inputs if isinstance(v, int))
+        if counted_input:
+            self._anthropic_input = counted_input
+        output = usage.get("output_tokens")
+        if isinstance(output, int):
+            self._anthropic_output = output
+        if event.get("type") == "message_delta":
+            self.total = self._anthropic_input + self._anthropic_output
+
+    def estimate(self, fallback_input: int) -> int:
+        """Tokens for a stream that ended early: what it reported so far, else events seen."""
+        if self.total is not None:
+            return self.total
+        if self._anthropic_seen:
+            return self._anthropic_input + max(self._anthropic_output, self.events)
+        return fallback_input + self.events

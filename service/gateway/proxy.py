@@ -1,0 +1,438 @@
+"""The `/api/proxy/*` routes: authenticate, reserve the maximum cost, forward, settle the real cost.
+
+Every path from a reservation ends in exactly one settlement (`CallMeter.finish`): the real units
+on success, nothing on a failure the vendor does not bill, an estimate for a stream cut short.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+
+from service.gateway import llm, messaging, storage
+from service.gateway.errors import (
+    BadRequest,
+    GatewayError,
+    MalformedJson,
+    PayloadTooLarge,
+    ServiceNotOffered,
+    Unauthorized,
+    UpstreamFailed,
+)
+from service.gateway.keys import GatewayKey
+from service.gateway.metering import Settlement
+from service.gateway.pricing import Price
+from service.gateway.spend import Reservation, reserve
+from service.gateway.upstreams import (
+    FORWARD_HEADERS,
+    RelayResponse,
+    rejected_credentials,
+    response_headers,
+    send,
+)
+
+if TYPE_CHECKING:
+    from service.gateway.app import Gateway
+
+log = logging.getLogger("oneclick.gateway.proxy")
+JSON = "application/json"
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def _presented_key(request: Request) -> str | None:
+    headers = request.headers
+    explicit = headers.get("x-oneclick-key")
+    if explicit:
+        return explicit.strip()
+    authorization = headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    return headers.get("x-api-key")
+
+
+async def authenticate(request: Request) -> GatewayKey:
+    presented = _presented_key(request)
+    if not presented:
+        raise Unauthorized(
+            "missing gateway key: send it as `Authorization: Bearer ocgw_…` (or `X-Oneclick-Key: ocgw_…`)"
+        )
+    key = await _gateway(request).keys.lookup(presented)
+    if key is None:
+        raise Unauthorized("gateway key not recognised or revoked; create a new key for this app")
+    return key
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest("Content-Length must be a number of bytes")
+        if int(declared) > limit:
+            raise PayloadTooLarge(
+                f"request body is {int(declared)} bytes; the limit here is {limit} bytes", limit_bytes=limit
+            )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes", limit_bytes=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw:
+        raise MalformedJson("the request body is empty; send a JSON object")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise MalformedJson("the request body is not UTF-8 text; send a JSON object") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedJson(
+            f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
+def _current_period() -> date:
+    return datetime.now(UTC).date().replace(day=1)
+
+
+class CallMeter:
+    """Settles one call exactly once, billed (platform key) or not (BYO key)."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        key: GatewayKey,
+        service: str,
+        endpoint: str,
+        price: Price,
+        reservation: Reservation | None,
+    ) -> None:
+        self.gateway = gateway
+        self.key = key
+        self.service = service
+        self.endpoint = endpoint
+        self.price = price
+        self.reservation = reservation
+        self.done = False
+
+    def finish(self, units: int, **metadata: Any) -> None:
+        if self.done:
+            return
+        self.done = True
+        reservation = self.reservation
+        billable = reservation is not None
+        if not billable:
+            metadata["byo"] = True
+        self.gateway.writer.settle(
+            Settlement(
+                id=reservation.id if reservation else uuid.uuid4(),
+                user_id=self.key.user_id,
+                app_id=self.key.app_id,
+                service=self.service,
+                endpoint=self.endpoint,
+                price_key=self.price.key,
+                unit_type=self.price.unit_type,
+                units=units,
+                cost_cents=self.price.cost(units) if billable else Decimal(0),
+                billable=billable,
+                period=reservation.period if reservation else _current_period(),
+                metadata=metadata,
+            )
+        )
+
+
+async def _meter(
+    gateway: Gateway, key: GatewayKey, service: str, endpoint: str, price: Price, max_units: int
+) -> CallMeter:
+    reservation = None
+    if not key.byo:
+        reservation = await reserve(
+            gateway.pool,
+            user_id=key.user_id,
+            app_id=key.app_id,
+            service=service,
+            endpoint=endpoint,
+            price_key=price.key,
+            unit_type=price.unit_type,
+            max_units=max_units,
+            max_cost_cents=price.cost(max_units),
+            instance_id=gateway.instance_id,
+        )
+    return CallMeter(gateway, key, service, endpoint, price, reservation)
+
+
+def _bearer(request: Request, what: str) -> str:
+    value = request.headers.get("authorization", "")
+    if value[:7].lower() != "bearer " or not value[7:].strip() or value[7:].strip().startswith("ocgw_"):
+        raise Unauthorized(
+            f"this gateway key is bring-your-own-key: send your own {what} key as `Authorization: Bearer …` "
+            "and the gateway key as `X-Oneclick-Key`"
+        )
+    return value[7:].strip()
+
+
+def _credentials(
+    gateway: Gateway, key: GatewayKey, service: str, request: Request
+) -> tuple[str, dict[str, str]]:
+    """The upstream base URL and auth headers: the platform's key, or the caller's own for BYO keys."""
+    up = gateway.settings.upstreams
+    if service == "openai":
+        if key.byo:
+            return up.openai_url, {"authorization": f"Bearer {_bearer(request, 'OpenAI')}"}
+        if not up.openai_key:
+            raise ServiceNotOffered("OpenAI is not offered by this gateway (no platform key configured)")
+        return up.openai_url, {"authorization": f"Bearer {up.openai_key.reveal()}"}
+    if key.byo:
+        own = request.headers.get("x-api-key", "")
+        if not own or own.startswith("ocgw_"):
+            raise Unauthorized(
+                "this gateway key is bring-your-own-key: send your own Anthropic key as `x-api-key` "
+                "and the gateway key as `X-Oneclick-Key`"
+            )
+        return up.anthropic_url, {"x-api-key": own}
+    if not up.anthropic_key:
+        raise ServiceNotOffered("Anthropic is not offered by this gateway (no platform key configured)")
+    return up.anthropic_url, {"x-api-key": up.anthropic_key.reveal()}
+
+
+def _usage_missing(meter: CallMeter, call: llm.LlmCall) -> None:
+    meter.finish(call.max_tokens, model=call.model, usage="missing: billed at the reserved maximum")
+
+
+async def llm_proxy(request: Request) -> Response | RelayResponse:
+    service = request.url.path.split("/")[3]  # /api/proxy/<service>/...
+    gateway = _gateway(request)
+    key = await authenticate(request)
+    endpoint = request.path_params["path"]
+    raw = await read_body(request, gateway.settings.max_body_bytes)
+    call = llm.inspect_call(
+        service, endpoint, raw, parse_json(raw), gateway.settings.default_max_output_tokens
+    )
+    price = gateway.settings.prices.for_service(service, call.model)
+    base_url, auth = _credentials(gateway, key, service, request)
+    headers = {name: request.headers[name] for name in FORWARD_HEADERS if name in request.headers}
+    if service == "anthropic":
+        headers.setdefault("anthropic-version", "2023-06-01")
+    headers.update(auth)
+    headers["content-type"] = JSON
+    meter = await _meter(gateway, key, service, endpoint, price, call.max_tokens)
+    client = gateway.client(service)
+    relayed = False
+    try:
+        upstream_request = client.build_request(
+            "POST", f"{base_url}/{endpoint}", headers=headers, content=call.body
+        )
+        upstream = await send(client, upstream_request, service, stream=call.stream)
+        if call.stream and upstream.status_code == 200:
+            stream_meter = llm.StreamMeter(service)
+
+            def on_end(complete: bool) -> None:
+                if complete and stream_meter.total is not None:
+                    meter.finish(stream_meter.total, model=call.model, stream=True)
+                else:
+                    estimate = min(stream_meter.estimate(call.max_input_tokens // 4), call.max_tokens)
+                    meter.finish(estimate, model=call.model, stream=True, usage="estimated: stream cut short")
+
+            relayed = True  # from here the relay settles the call
+            return RelayResponse(upstream, stream_meter.feed, on_end, gateway.scrub)
+        try:
+            content = await upstream.aread()
+        finally:
+            await upstream.aclose()
+        status = upstream.status_code
+        if status in (401, 403) and not key.byo:
+            meter.finish(0, model=call.model, status=status)
+            raise rejected_credentials(service, status)
+        if 200 <= status < 300:
+            try:
+                tokens = llm.usage_tokens(service, json.loads(content))
+            except ValueError:
+                tokens = None
+            if tokens is None:
+                _usage_missing(meter, call)
+            else:
+                meter.finish(tokens, model=call.model)
+        else:
+            meter.finish(0, model=call.model, status=status)  # vendors do not bill refused calls
+        return Response(gateway.scrub(content), status, headers=_headers(upstream))
+    finally:
+        if not relayed:
+            meter.finish(0, model=call.model, error="gateway or upstream failure")
+
+
+def _headers(upstream: httpx.Response) -> dict[str, str]:
+    return {name.decode(): value.decode() for name, value in response_headers(upstream.headers)}
+
+
+async def email_send(request: Request) -> Response:
+    gateway = _gateway(request)
+    key = await authenticate(request)
+    up = gateway.settings.upstreams
+    email = messaging.parse_email(
+        parse_json(await read_body(request, gateway.settings.max_body_bytes)), up.email_from
+    )
+    provider = up.email_provider
+    headers = {"content-type": JSON}
+    if key.byo:
+        headers["authorization"] = f"Bearer {_bearer(request, provider)}"
+    else:
+        secret = up.sendgrid_key if provider == "sendgrid" else up.resend_key
+        if not secret:
+            raise ServiceNotOffered(
+                f"email is not offered by this gateway (no platform {provider} key configured)"
+            )
+        headers["authorization"] = f"Bearer {secret.reveal()}"
+        subuser = await gateway.subaccount(key.user_id, "sendgrid") if provider == "sendgrid" else None
+        if subuser:
+            headers["on-behalf-of"] = subuser
+    if provider == "sendgrid":
+        url, payload = f"{up.sendgrid_url}/v3/mail/send", email.sendgrid_body()
+    else:
+        url, payload = f"{up.resend_url}/emails", email.resend_body()
+    price = gateway.settings.prices.for_service("email")
+    meter = await _meter(gateway, key, "email", provider, price, email.recipients)
+    try:
+        client = gateway.client("email")
+        upstream = await send(
+            client, client.build_request("POST", url, headers=headers, json=payload), provider, stream=False
+        )
+        if upstream.status_code in (401, 403) and not key.byo:
+            raise rejected_credentials(provider, upstream.status_code)
+        if not 200 <= upstream.status_code < 300:
+            meter.finish(0, provider=provider, status=upstream.status_code)
+            return Response(gateway.scrub(upstream.content), upstream.status_code, headers=_headers(upstream))
+        if provider == "sendgrid":
+            message_id = upstream.headers.get("x-message-id")
+        else:
+            message_id = upstream.json().get("id") if upstream.content else None
+        meter.finish(email.recipients, provider=provider)
+        result = {"id": message_id, "provider": provider, "recipients": email.recipients}
+        return Response(json.dumps(result), 200, media_type=JSON)
+    finally:
+        meter.finish(0, provider=provider, error="not sent")
+
+
+async def sms_send(request: Request) -> Response:
+    gateway = _gateway(request)
+    key = await authenticate(request)
+    up = gateway.settings.upstreams
+    sms = messaging.parse_sms(
+        parse_json(await read_body(request, gateway.settings.max_body_bytes)), up.twilio_from
+    )
+    if sms.sender is None:
+        raise BadRequest("from: required (no default sending number is configured)", field="from")
+    if key.byo:
+        authorization = request.headers.get("authorization", "")
+        try:
+            account_sid = base64.b64decode(authorization[6:]).decode().split(":", 1)[0]
+        except ValueError:
+            account_sid = ""
+        if authorization[:6].lower() != "basic " or not account_sid:
+            raise Unauthorized(
+                "this gateway key is bring-your-own-key: send your Twilio credentials as "
+                "`Authorization: Basic base64(AccountSid:AuthToken)` and the gateway key as `X-Oneclick-Key`"
+            )
+    else:
+        if not (up.twilio_account_sid and up.twilio_auth_token):
+            raise ServiceNotOffered(
+                "SMS is not offered by this gateway (no platform Twilio account configured)"
+            )
+        token = f"{up.twilio_account_sid}:{up.twilio_auth_token.reveal()}"
+        authorization = "Basic " + base64.b64encode(token.encode()).decode()
+        # A user's subaccount keeps their messages apart; the parent's credentials act on it.
+        account_sid = await gateway.subaccount(key.user_id, "twilio") or up.twilio_account_sid
+    price = gateway.settings.prices.for_service("sms")
+    meter = await _meter(gateway, key, "sms", "twilio", price, sms.segments)
+    try:
+        client = gateway.client("sms")
+        request_out = client.build_request(
+            "POST",
+            f"{up.twilio_url}/2010-04-01/Accounts/{account_sid}/Messages.json",
+            headers={"authorization": authorization},
+            data={"To": sms.to, "From": sms.sender, "Body": sms.body},
+        )
+        upstream = await send(client, request_out, "twilio", stream=False)
+        if upstream.status_code in (401, 403) and not key.byo:
+            raise rejected_credentials("twilio", upstream.status_code)
+        if not 200 <= upstream.status_code < 300:
+            meter.finish(0, status=upstream.status_code)
+            return Response(gateway.scrub(upstream.content), upstream.status_code, headers=_headers(upstream))
+        message = upstream.json()
+        reported = str(message.get("num_segments") or "")
+        segments = (
+            min(int(reported), sms.segments) if reported.isdigit() and int(reported) > 0 else sms.segments
+        )
+        meter.finish(segments, sid=message.get("sid"))
+        result = {"sid": message.get("sid"), "status": message.get("status"), "segments": segments}
+        return Response(json.dumps(result), 200, media_type=JSON)
+    finally:
+        meter.finish(0, error="not sent")
+
+
+async def storage_upload(request: Request) -> Response:
+    gateway = _gateway(request)
+    key = await authenticate(request)
+    up = gateway.settings.upstreams
+    if key.byo:
+        raise BadRequest("storage has no bring-your-own-key mode: upload to your own bucket directly")
+    if not (
+        up.storage_url and up.storage_bucket and up.storage_access_key_id and up.storage_secret_access_key
+    ):
+        raise ServiceNotOffered("storage is not offered by this gateway (no platform bucket configured)")
+    name = storage.object_key(key.user_id, key.app_id, request.query_params.get("key"))
+    content = await read_body(request, gateway.settings.max_upload_bytes)
+    if not content:
+        raise BadRequest("the request body is empty: send the file's bytes as the body")
+    target = httpx.URL(f"{up.storage_url.rstrip('/')}/")
+    path = f"{target.path.rstrip('/')}/{up.storage_bucket}/{name}"
+    headers = storage.sign_v4(
+        "PUT",
+        target.netloc.decode(),
+        path,
+        content,
+        access_key_id=up.storage_access_key_id,
+        secret_access_key=up.storage_secret_access_key.reveal(),
+        region=up.storage_region,
+    )
+    headers["content-type"] = request.headers.get("content-type", "application/octet-stream")
+    price = gateway.settings.prices.for_service("storage")
+    meter = await _meter(gateway, key, "storage", "upload", price, len(content))
+    try:
+        client = gateway.client("storage")
+        url = target.copy_with(raw_path=storage.quote_path(path).encode())
+        upstream = await send(
+            client,
+            client.build_request("PUT", url, headers=headers, content=content),
+            "storage",
+            stream=False,
+        )
+        if upstream.status_code in (401, 403):
+            raise rejected_credentials("storage", upstream.status_code)
+        if not 200 <= upstream.status_code < 300:
+            meter.finish(0, status=upstream.status_code)
+            raise UpstreamFailed(f"the bucket refused the upload (status {upstream.status_code})")
+        meter.finish(len(content), key=name)
+        result = {"key": name, "bytes": len(content), "etag": upstream.headers.get("etag")}
+        return Response(json.dumps(result), 200, media_type=JSON)
+    finally:
+        meter.finish(0, error="not stored")
+
+
+def error_response(exc: GatewayError) -> Response:
+    return Response(exc.body(), exc.status, media_type=JSON)

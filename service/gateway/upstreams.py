@@ -1,0 +1,146 @@
+"""Forwarding to the vendors with httpx: pooled clients, header hygiene, key scrubbing, SSE relay.
+
+What goes back to a caller is filtered: an allow-list of upstream headers, bodies with every
+platform credential replaced, and for a rejected platform credential (401/403) no upstream body at
+all, since vendors echo part of the key they refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from service.gateway.errors import UpstreamFailed, UpstreamTimeout
+
+log = logging.getLogger("oneclick.gateway.upstream")
+
+# Upstream response headers a caller may see; everything else (cookies, org ids …) stays here.
+_PASS_HEADERS = frozenset(
+    {"content-type", "x-request-id", "request-id", "openai-processing-ms", "retry-after", "cache-control"}
+)
+_PASS_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+# Caller request headers forwarded to LLM vendors (auth is set by the gateway).
+FORWARD_HEADERS = ("accept", "anthropic-version", "anthropic-beta", "openai-beta")
+
+REDACTED = b"[redacted]"
+
+
+def new_client(timeout: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=10.0),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60),
+        trust_env=False,
+        follow_redirects=False,
+    )
+
+
+def response_headers(upstream: httpx.Headers) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.encode(), value.encode())
+        for name, value in upstream.items()
+        if name in _PASS_HEADERS or name.startswith(_PASS_PREFIXES)
+    ]
+
+
+class Scrubber:
+    """Replaces every platform credential (and its long fragments) in bytes bound for a caller."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self._needles = sorted({s.encode() for s in secrets if len(s) >= 8}, key=len, reverse=True)
+
+    def __call__(self, data: bytes) -> bytes:
+        for needle in self._needles:
+            if needle in data:
+                data = data.replace(needle, REDACTED)
+        return data
+
+
+async def send(
+    client: httpx.AsyncClient, request: httpx.Request, service: str, *, stream: bool
+) -> httpx.Response:
+    """Send and map transport failures to our own errors (never the exception's text: it may hold URLs)."""
+    try:
+        return await client.send(request, stream=stream)
+    except httpx.TimeoutException:
+        log.warning("upstream %s timed out", service)
+        raise UpstreamTimeout(f"{service} did not answer in time; try again") from None
+    except httpx.HTTPError as exc:
+        log.warning("upstream %s unreachable (%s)", service, type(exc).__name__)
+        raise UpstreamFailed(f"{service} could not be reached; try again") from None
+
+
+def rejected_credentials(service: str, status: int) -> UpstreamFailed:
+    log.error("upstream %s rejected the platform credentials (status %d)", service, status)
+    return UpstreamFailed(
+        f"{service} refused the platform's credentials (status {status}); "
+        "this is on our side and has been logged"
+    )
+
+
+class RelayResponse:
+    """Streams an upstream SSE response to the caller chunk by chunk.
+
+    `on_chunk` sees every chunk (to read usage). `on_end(complete)` runs exactly once, before the
+    caller's response is closed when the stream completed, or as soon as it is cut short (caller
+    gone, upstream error, cancellation). It must be synchronous: it also runs during cancellation.
+    """
+
+    def __init__(
+        self,
+        upstream: httpx.Response,
+        on_chunk: Callable[[bytes], None],
+        on_end: Callable[[bool], None],
+        scrub: Callable[[bytes], bytes],
+    ) -> None:
+        self.upstream = upstream
+        self.on_chunk = on_chunk
+        self.on_end = on_end
+        self.scrub = scrub
+        self._ended = False
+
+    def _end(self, complete: bool) -> None:
+        if not self._ended:
+            self._ended = True
+            self.on_end(complete)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._watch_disconnect, receive, group.cancel_scope)
+                await self._relay(send)
+                group.cancel_scope.cancel()
+        finally:
+            self._end(False)
+            with anyio.CancelScope(shield=True):
+                await self.upstream.aclose()
+
+    async def _relay(self, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.upstream.status_code,
+                "headers": response_headers(self.upstream.headers),
+            }
+        )
+        try:
+            async for chunk in self.upstream.aiter_raw():
+                self.on_chunk(chunk)
+                await send({"type": "http.response.body", "body": self.scrub(chunk), "more_body": True})
+        except httpx.HTTPError as exc:
+            log.warning("upstream stream broke off (%s)", type(exc).__name__)
+            return  # the caller sees a truncated stream; usage is settled from what passed
+        self._end(True)  # journaled before the caller sees the end of the stream
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    @staticmethod
+    async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+        while True:
+            message: dict[str, Any] = dict(await receive())
+            if message["type"] == "http.disconnect":
+                scope.cancel()
+                return
