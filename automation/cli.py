@@ -12,9 +12,11 @@ import click
 
 from automation import doctor as doctor_checks
 from automation import operations
+from automation.db_cli import db as db_group
 from automation.localpg import LocalPostgres, PostgresError
 from automation.progress import ProgressPrinter
 from automation.render import StepRenderer
+from components.database import DatabaseError
 from components.errors import SpecError
 from components.http import VendorError
 from components.spec import AppSpec
@@ -29,6 +31,7 @@ USER_ERRORS = (
     VendorError,
     sandbox_server.SandboxError,
     PostgresError,
+    DatabaseError,
 )
 
 
@@ -336,3 +339,6 @@ def doctor(strict: bool) -> None:
                 click.echo(f"     fix: {check.fix}")
             failed = failed or check.required or strict
     sys.exit(1 if failed else 0)
+
+
+main.add_command(db_group, "db")

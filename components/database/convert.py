@@ -208,14 +208,14 @@ def postgres_converter(column: Column, enum_values: frozenset[str] | None = None
 
 def to_sqlite_value(value: Any) -> Any:
     """A value read from PostgreSQL as Prisma's SQLite connector would have stored it."""
-    if value is None or isinstance(value, int | float | str | bytes) and not isinstance(value, bool):
+    if value is None or (isinstance(value, int | float | str | bytes) and not isinstance(value, bool)):
         return value
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, datetime):
         return datetime_to_millis(value)
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value.normalize(), "f")  # numeric(65,30) pads 30 zeros that say nothing
     if isinstance(value, memoryview | bytearray):
         return bytes(value)
     if isinstance(value, dict | list):

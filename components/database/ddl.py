@@ -85,7 +85,9 @@ def migration_steps(layout: Layout) -> list[Step]:
     if layout.dialect == "postgresql":
         for table in layout.tables:
             for fk in table.foreign_keys:
-                steps.append(Step("AddForeignKey", f"ALTER TABLE {quote(table.name)} ADD {_foreign_key(fk, '')}"))
+                steps.append(
+                    Step("AddForeignKey", f"ALTER TABLE {quote(table.name)} ADD {_foreign_key(fk, '')}")
+                )
     return steps
 
 
@@ -101,7 +103,9 @@ def schema_ddl(schema: PrismaSchema, dialect: str) -> str:
 def _index(table: Table, index: Index) -> str:
     unique = "UNIQUE " if index.unique else ""
     orders = index.orders or (None,) * len(index.columns)
-    columns = ", ".join(quote(c) + (f" {o}" if o else "") for c, o in zip(index.columns, orders, strict=False))
+    columns = ", ".join(
+        quote(c) + (f" {o}" if o else "") for c, o in zip(index.columns, orders, strict=False)
+    )
     return f"CREATE {unique}INDEX {quote(index.name)} ON {quote(table.name)}({columns})"
 
 

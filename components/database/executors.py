@@ -17,6 +17,7 @@ import psycopg
 
 from components.database.ddl import quote
 from components.database.errors import ConnectionFailed, redact_url
+from components.database.postgres_url import explain_connect_error, libpq_url, parse_postgres_url
 
 
 @dataclass(frozen=True)
@@ -85,24 +86,25 @@ class PostgresExecutor:
 
     @staticmethod
     def connect(url: str, connect_timeout: int = 10) -> PostgresExecutor:
-        from components.database.byo import explain_connect_error  # noqa: PLC0415 (avoids an import cycle)
-
+        """Connect to a PostgreSQL URL as apps write it for Prisma; failures say what to fix."""
+        parse_postgres_url(url)
         try:
-            return PostgresExecutor(psycopg.connect(url, connect_timeout=connect_timeout, autocommit=True))
+            connection = psycopg.connect(libpq_url(url), connect_timeout=connect_timeout, autocommit=True)
         except psycopg.Error as exc:
             raise explain_connect_error(exc, url) from None
+        return PostgresExecutor(connection)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.connection.cursor() as cursor:
-            cursor.execute(sql.encode(), tuple(params) or None)
+            cursor.execute(sql, tuple(params) or None)
             return cursor.fetchall() if cursor.description else []
 
     def run_transaction(self, statements: Sequence[Statement]) -> None:
         index = 0
         try:
             with self.connection.transaction(), self.connection.cursor() as cursor:
-                for index, statement in enumerate(statements):
-                    cursor.execute(statement.sql.encode(), statement.params or None)
+                for index in range(len(statements)):
+                    cursor.execute(statements[index].sql, statements[index].params or None)
         except psycopg.Error as exc:
             raise StatementFailed(index, postgres_message(exc)) from None
 
@@ -113,13 +115,13 @@ class PostgresExecutor:
         try:
             with self.connection.transaction(), self.connection.cursor() as cursor:
                 for statement in before:
-                    cursor.execute(statement.sql.encode(), statement.params or None)
+                    cursor.execute(statement.sql, statement.params or None)
                 for batch in tables:
                     step = f"table {batch.table}"
                     batch.inserted = self._copy(cursor, batch)
                 step = "after the rows"
                 for statement in after:
-                    cursor.execute(statement.sql.encode(), statement.params or None)
+                    cursor.execute(statement.sql, statement.params or None)
         except psycopg.Error as exc:
             raise StatementFailed(-1, f"{step}: {postgres_message(exc)}") from None
 
@@ -130,19 +132,19 @@ class PostgresExecutor:
         if batch.skip_existing:
             # COPY cannot skip conflicts: load a scratch copy, then insert what is not there yet.
             scratch = quote(f"_oneclick_load_{batch.table}"[:63])
-            cursor.execute(f"CREATE TEMP TABLE {scratch} (LIKE {target}) ON COMMIT DROP".encode())
+            cursor.execute(f"CREATE TEMP TABLE {scratch} (LIKE {target}) ON COMMIT DROP")
             target = scratch
-        with cursor.copy(f"COPY {target} ({columns}) FROM STDIN".encode()) as copy:
+        with cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
             for row in batch.rows:
                 copy.write_row(row)
         if not batch.skip_existing:
             return len(batch.rows)
         cursor.execute(
             f"INSERT INTO {quote(batch.table)} ({columns}) SELECT {columns} FROM {target} "
-            f"ON CONFLICT DO NOTHING".encode()
+            f"ON CONFLICT DO NOTHING"
         )
         inserted = cursor.rowcount
-        cursor.execute(f"DROP TABLE {target}".encode())
+        cursor.execute(f"DROP TABLE {target}")
         return inserted
 
     def table_names(self) -> set[str]:
@@ -183,8 +185,8 @@ class SqliteExecutor:
         index = 0
         self.connection.execute("BEGIN")
         try:
-            for index, statement in enumerate(statements):
-                self.connection.execute(statement.sql, statement.params)
+            for index in range(len(statements)):
+                self.connection.execute(statements[index].sql, statements[index].params)
             self.connection.execute("COMMIT")
         except sqlite3.Error as exc:
             self.connection.execute("ROLLBACK")
@@ -221,7 +223,9 @@ class SqliteExecutor:
             raise StatementFailed(-1, f"{step}: {exc}") from None
 
     def table_names(self) -> set[str]:
-        rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+        rows = self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        )
         return {str(r[0]) for r in rows}
 
     def close(self) -> None:
@@ -237,13 +241,14 @@ def connect(url: str, auth_token: str | None = None) -> Executor:
     if scheme in ("postgres", "postgresql"):
         return PostgresExecutor.connect(url)
     if scheme in ("libsql", "http", "https", "wss", "ws"):
-        from components.database.libsql_executor import LibsqlExecutor  # noqa: PLC0415
+        from components.database.libsql_executor import LibsqlExecutor
 
         return LibsqlExecutor.connect(url, auth_token)
     if scheme == "file" or scheme == "sqlite":
         path = url.split(":", 1)[1].removeprefix("//")
         return SqliteExecutor(path)
     raise ConnectionFailed(
-        f"database URL {redact_url(url)!r} is not one oneclick can use: give postgresql://USER:PASSWORD@HOST/DB, "
-        f"libsql://DB-ORG.turso.io (with --auth-token) or file:PATH for a SQLite file"
+        f"database URL {redact_url(url)!r} is not one oneclick can use: give "
+        f"postgresql://USER:PASSWORD@HOST/DB, libsql://DB-ORG.turso.io (with --auth-token) "
+        f"or file:PATH for a SQLite file"
     )

@@ -112,7 +112,10 @@ def _break_cycles(layout: Layout, order: list[Table], batches: list[TableRows]) 
     for batch in batches:
         table = layout.table(batch.table)
         for fk in table.foreign_keys:
-            if fk.referenced_table == table.name or position.get(fk.referenced_table, -1) < position[table.name]:
+            if (
+                fk.referenced_table == table.name
+                or position.get(fk.referenced_table, -1) < position[table.name]
+            ):
                 continue
             columns = [c for c in fk.columns if c in batch.columns]
             if not columns:
@@ -126,7 +129,9 @@ def _break_cycles(layout: Layout, order: list[Table], batches: list[TableRows]) 
             keys = [batch.columns.index(c) for c in table.primary_key]
             assignments = ", ".join(f"{quote(c)} = %s" for c in columns)
             # `IS NULL` keeps rows that were already there (allow_non_empty) as they were.
-            where = " AND ".join([*(f"{quote(c)} = %s" for c in table.primary_key), *(f"{quote(c)} IS NULL" for c in columns)])
+            where = " AND ".join(
+                [*(f"{quote(c)} = %s" for c in table.primary_key), *(f"{quote(c)} IS NULL" for c in columns)]
+            )
             sql = f"UPDATE {quote(table.name)} SET {assignments} WHERE {where}"
             rows = []
             for row in batch.rows:
@@ -178,7 +183,8 @@ def _explain_conversion(
                 converter(value)
             except ConversionError as exc:
                 raise DataError(
-                    f"preview row {number} of {table.name}, column {column}: {exc}; fix the value in the preview data"
+                    f"preview row {number} of {table.name}, column {column}: {exc}; "
+                    f"fix the value in the preview data"
                 ) from None
 
 
@@ -187,11 +193,9 @@ def _sequence_resets(table: Table) -> list[Statement]:
     if column is None:
         return []
     name = quote(column.name)
+    sequence = f"pg_get_serial_sequence({string_literal(quote(table.name))}, {string_literal(column.name)})"
     return [
-        Statement(
-            f"SELECT setval(pg_get_serial_sequence({string_literal(quote(table.name))}, {string_literal(column.name)}), "
-            f"COALESCE(MAX({name}), 0) + 1, false) FROM {quote(table.name)}"
-        )
+        Statement(f"SELECT setval({sequence}, COALESCE(MAX({name}), 0) + 1, false) FROM {quote(table.name)}")
     ]
 
 
@@ -235,12 +239,19 @@ def import_preview(
             if batch is not None:
                 batches.append(batch)
                 preview_rows[batch.table] = len(batch.rows)
+        present = executor.table_names()
+        missing = [b.table for b in batches if b.table not in present]
+        if missing:
+            raise ImportRefused(
+                f"the database has no table {', '.join(missing)}; migrate it first "
+                f"(`oneclick db migrate`, or migrate() before import_preview())"
+            )
         occupied = _non_empty(executor, batches)
         if occupied and not allow_non_empty:
             raise ImportRefused(
-                f"the database already holds rows in {', '.join(occupied)}; preview data is only imported into "
-                f"empty tables. To add just the preview rows whose keys are missing, allow it explicitly "
-                f"(--allow-non-empty, or allow_non_empty=True)"
+                f"the database already holds rows in {', '.join(occupied)}; preview data is only "
+                f"imported into empty tables. To add just the preview rows whose keys are missing, "
+                f"allow it explicitly (--allow-non-empty, or allow_non_empty=True)"
             )
         for batch in batches:
             batch.skip_existing = batch.table in occupied
@@ -252,7 +263,10 @@ def import_preview(
         total = sum(len(b.rows) for b in batches)
         mark = "%s" if dialect == "postgresql" else "?"
         after.append(
-            Statement(f"INSERT INTO {IMPORTS_TABLE} (checksum, row_count) VALUES ({mark}, {mark})", (preview.checksum, total))
+            Statement(
+                f"INSERT INTO {IMPORTS_TABLE} (checksum, row_count) VALUES ({mark}, {mark})",
+                (preview.checksum, total),
+            )
         )
         say(f"importing {total} preview rows into {len(batches)} tables")
         try:

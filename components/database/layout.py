@@ -272,7 +272,8 @@ def _join_tables(schema: PrismaSchema, dialect: str) -> list[Table]:
             table_name = f"_{name}"
             model_a = schema.model(first)
             model_b = schema.model(second)
-            assert model_a is not None and model_b is not None
+            assert model_a is not None
+            assert model_b is not None
             id_a, id_b = _single_id(schema, model_a), _single_id(schema, model_b)
             columns = (
                 Column("A", id_a.type_name, nullable=False),

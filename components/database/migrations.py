@@ -97,7 +97,9 @@ def folder_provider(directory: Path) -> str | None:
 def read_migrations(directory: Path) -> list[Migration]:
     """`<name>/migration.sql` of every subfolder, in name order (Prisma's order)."""
     if not directory.is_dir():
-        raise DatabaseError(f"migrations folder {directory} does not exist; pass prisma/migrations or leave it out")
+        raise DatabaseError(
+            f"migrations folder {directory} does not exist; pass prisma/migrations or leave it out"
+        )
     migrations = []
     for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
         script = folder / "migration.sql"
@@ -115,10 +117,14 @@ def _file_checksum(path: Path) -> str:
 
 def generated_migration(schema: PrismaSchema, dialect: str) -> Migration:
     """The `0_init` migration for `schema` on `dialect` (what `prisma migrate diff --from-empty` writes)."""
-    return Migration.from_text(INIT_MIGRATION, render_migration(build_layout(schema, dialect)), generated=True)
+    return Migration.from_text(
+        INIT_MIGRATION, render_migration(build_layout(schema, dialect)), generated=True
+    )
 
 
-def plan_migrations(schema: PrismaSchema, dialect: str, migrations_dir: Path | None) -> tuple[list[Migration], str]:
+def plan_migrations(
+    schema: PrismaSchema, dialect: str, migrations_dir: Path | None
+) -> tuple[list[Migration], str]:
     """The migrations to deploy to a `dialect` database, and a note when the folder could not be used."""
     if migrations_dir is None:
         return [generated_migration(schema, dialect)], ""
@@ -130,13 +136,13 @@ def plan_migrations(schema: PrismaSchema, dialect: str, migrations_dir: Path | N
         if dialect == "postgresql":
             # SQLite SQL does not run on PostgreSQL: deploy the schema as a PostgreSQL init migration.
             note = (
-                f"{migrations_dir} was written for {written_for}; applied {INIT_MIGRATION} generated from the "
-                f"schema for postgresql instead"
+                f"{migrations_dir} was written for {written_for}; applied {INIT_MIGRATION} generated "
+                f"from the schema for postgresql instead"
             )
             return [generated_migration(schema, dialect)], note
         raise DatabaseError(
-            f"{migrations_dir} was written for {written_for} (migration_lock.toml) and cannot run on SQLite/libSQL; "
-            f"leave --migrations out to generate the tables from the schema"
+            f"{migrations_dir} was written for {written_for} (migration_lock.toml) and cannot run "
+            f"on SQLite/libSQL; leave --migrations out to generate the tables from the schema"
         )
     return migrations, ""
 
@@ -230,8 +236,9 @@ def _check_recorded(recorded: dict[str, tuple[str, bool]], migrations: list[Migr
     failed = [name for name, (_, done) in recorded.items() if not done]
     if failed:
         raise DatabaseError(
-            f"migration {failed[0]} is recorded in _prisma_migrations as started but not finished (a failed "
-            f"`prisma migrate deploy`); fix the database, then run `prisma migrate resolve --rolled-back {failed[0]}`"
+            f"migration {failed[0]} is recorded in _prisma_migrations as started but not finished (a "
+            f"failed `prisma migrate deploy`); fix the database, then run "
+            f"`prisma migrate resolve --rolled-back {failed[0]}`"
         )
     if migrations[0].generated and migrations[0].name in recorded:
         checksum = recorded[migrations[0].name][0]
@@ -257,4 +264,6 @@ def _apply(executor: Executor, migration: Migration) -> None:
     except StatementFailed as exc:
         if exc.index < len(statements):
             raise MigrationError(migration.name, statements[exc.index], exc.message) from None
-        raise MigrationError(migration.name, "(recording the migration in _prisma_migrations)", exc.message) from None
+        raise MigrationError(
+            migration.name, "(recording the migration in _prisma_migrations)", exc.message
+        ) from None

@@ -63,7 +63,9 @@ class PreviewData:
         select = ", ".join(quote(c) for c in columns)
         return self.connection.execute(f"SELECT {select} FROM {quote(table)} ORDER BY rowid").fetchall()
 
-    def iter_rows(self, table: str, columns: list[str], size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+    def iter_rows(
+        self, table: str, columns: list[str], size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
         select = ", ".join(quote(c) for c in columns)
         cursor = self.connection.execute(f"SELECT {select} FROM {quote(table)}")
         while batch := cursor.fetchmany(size):
@@ -76,7 +78,9 @@ def open_preview(path: Path, schema: PrismaSchema | None = None) -> PreviewData:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise DataError(f"preview data file {path} does not exist; pass the sql.js dump (.sql) or .sqlite file") from None
+        raise DataError(
+            f"preview data file {path} does not exist; pass the sql.js dump (.sql) or .sqlite file"
+        ) from None
     except OSError as exc:
         raise DataError(f"cannot read preview data {path}: {exc.strerror or exc}") from None
     checksum = hashlib.sha256(raw).hexdigest()
@@ -111,7 +115,9 @@ def _load_dump(prelude: str, script: str, path: Path) -> sqlite3.Connection:
                 connection.execute(statement)
             except sqlite3.Error as exc:
                 shown = statement if len(statement) < 200 else statement[:200] + " …"
-                raise DataError(f"{path}: statement {number} cannot be loaded: {exc}\n  statement: {shown}") from None
+                raise DataError(
+                    f"{path}: statement {number} cannot be loaded: {exc}\n  statement: {shown}"
+                ) from None
     finally:
         connection.close()
     raise DataError(f"{path} cannot be loaded as a SQLite dump")

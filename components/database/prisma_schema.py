@@ -487,7 +487,8 @@ def load_schema(path: Path) -> PrismaSchema:
 def _check(schema: PrismaSchema) -> None:
     """Reject what would otherwise fail later with a less helpful message."""
     names: set[str] = set()
-    for block in (*schema.models, *schema.enums):
+    blocks: list[Model | Enum] = [*schema.models, *schema.enums]
+    for block in blocks:
         if block.name in names:
             raise SchemaError(f"{schema.source} line {block.line}: {block.name} is defined twice")
         names.add(block.name)
@@ -506,8 +507,9 @@ def _check(schema: PrismaSchema) -> None:
             )
             if not known:
                 raise SchemaError(
-                    f"{schema.source} line {item.line}: field {model.name}.{item.name} has unknown type {base!r}; "
-                    f"use a scalar type ({', '.join(sorted(SCALAR_TYPES))}), an enum or a model"
+                    f"{schema.source} line {item.line}: field {model.name}.{item.name} has unknown "
+                    f"type {base!r}; use a scalar type ({', '.join(sorted(SCALAR_TYPES))}), an enum "
+                    f"or a model"
                 )
         ids = [f for f in model.fields if f.has("id")]
         if (
@@ -529,7 +531,7 @@ def field_names(value: Value | None) -> list[str]:
     items = value if isinstance(value, tuple) else (value,)
     names: list[str] = []
     for item in items:
-        if isinstance(item, Ident) or isinstance(item, Call):
+        if isinstance(item, Ident | Call):
             names.append(item.name)
         else:
             raise SchemaError(f"expected a list of field names, got {item!r}")
