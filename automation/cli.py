@@ -23,6 +23,8 @@ from components.spec import AppSpec
 from components.targets import TargetError
 from sandbox import server as sandbox_server
 from sandbox.endpoint import DEFAULT_PORT, sandbox_dir
+from service.gateway.cli import GatewayCommandError
+from service.gateway.cli import gateway as gateway_commands
 
 USER_ERRORS = (
     SpecError,
@@ -32,6 +34,7 @@ USER_ERRORS = (
     sandbox_server.SandboxError,
     PostgresError,
     DatabaseError,
+    GatewayCommandError,
 )
 
 
@@ -341,4 +344,5 @@ def doctor(strict: bool) -> None:
     sys.exit(1 if failed else 0)
 
 
+main.add_command(gateway_commands, "gateway")
 main.add_command(db_group, "db")

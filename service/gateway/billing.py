@@ -26,9 +26,13 @@ from typing import Any
 
 import psycopg
 import stripe
+from stripe._base_address import BaseAddresses
 
+from service.gateway.errors import BillingError
 from service.gateway.pricing import Price, PriceTable
 from service.gateway.settings import GatewaySettings
+
+__all__ = ["BillingError"]  # raised by this module's functions; defined with the other errors
 
 log = logging.getLogger("oneclick.gateway.billing")
 
@@ -40,12 +44,8 @@ METERED_SERVICES = ("openai", "anthropic", "email", "sms", "storage")
 Connection = psycopg.Connection[Any]
 
 
-class BillingError(RuntimeError):
-    """A billing operation cannot be done as asked; the message says why and what to do."""
-
-
 def stripe_client(api_key: str, api_base: str | None = None, **kwargs: Any) -> stripe.StripeClient:
-    addresses: stripe.BaseAddresses = {"api": api_base} if api_base else {}
+    addresses: BaseAddresses = {"api": api_base} if api_base else {}
     return stripe.StripeClient(api_key, base_addresses=addresses, **kwargs)
 
 
@@ -105,7 +105,7 @@ def ensure_metered_prices(
         stripe_price = client.v1.prices.create(
             {
                 "currency": "usd",
-                "unit_amount_decimal": str(price.price_cents_per_unit),
+                "unit_amount_decimal": price.price_cents_per_unit,
                 "recurring": {"interval": "month", "usage_type": "metered", "meter": meter_id},
                 "product_data": {"name": price.description or price.key},
                 "lookup_key": price.meter_event_name,
@@ -171,7 +171,8 @@ def setup_metered_billing(
         {"idempotency_key": f"oneclick-subscription-{user_id}"},
     )
     conn.execute(
-        "UPDATE user_subscriptions SET stripe_subscription_id = %s, status = %s, updated_at = now() WHERE user_id = %s",
+        "UPDATE user_subscriptions SET stripe_subscription_id = %s, status = %s, updated_at = now() "
+        "WHERE user_id = %s",
         [subscription.id, subscription.status, user_id],
     )
     return subscription.id
@@ -183,7 +184,8 @@ def set_spend_limit(conn: Connection, user_id: str, limit_cents: int) -> None:
         raise BillingError(f"spend limit: a whole, non-negative number of cents, got {limit_cents!r}")
     conn.execute(
         "INSERT INTO user_subscriptions (user_id, spend_limit_cents) VALUES (%s, %s) "
-        "ON CONFLICT (user_id) DO UPDATE SET spend_limit_cents = EXCLUDED.spend_limit_cents, updated_at = now()",
+        "ON CONFLICT (user_id) DO UPDATE "
+        "SET spend_limit_cents = EXCLUDED.spend_limit_cents, updated_at = now()",
         [user_id, limit_cents],
     )
 
@@ -202,10 +204,26 @@ def dollars_to_cents(text: str) -> int:
 
 # Hourly meter reporting -----------------------------------------------------------------------
 
-_CLAIMABLE = (
-    "u.meter_report_id IS NULL AND u.billable AND u.units > 0 AND u.created_at < %(cutoff)s "
-    "AND s.stripe_customer_id IS NOT NULL"
-)
+# Both statements select the same rows: billable usage before the cutoff, not yet in a report, of
+# users with a Stripe customer.
+_CLAIM_REPORTS = """
+INSERT INTO stripe_meter_reports
+  (identifier, user_id, stripe_customer_id, price_key, event_name, quantity, event_timestamp)
+SELECT 'oneclick_' || gen_random_uuid(), u.user_id, s.stripe_customer_id, u.price_key,
+       'oneclick_' || u.price_key, sum(u.units), max(u.created_at)
+FROM api_usage u JOIN user_subscriptions s ON s.user_id = u.user_id
+WHERE u.meter_report_id IS NULL AND u.billable AND u.units > 0 AND u.created_at < %(cutoff)s
+  AND s.stripe_customer_id IS NOT NULL
+GROUP BY u.user_id, s.stripe_customer_id, u.price_key
+RETURNING id
+"""
+_CLAIM_USAGE = """
+UPDATE api_usage u SET meter_report_id = r.id
+FROM stripe_meter_reports r, user_subscriptions s
+WHERE r.id = ANY(%(ids)s) AND u.user_id = r.user_id AND u.price_key = r.price_key AND s.user_id = u.user_id
+  AND u.meter_report_id IS NULL AND u.billable AND u.units > 0 AND u.created_at < %(cutoff)s
+  AND s.stripe_customer_id IS NOT NULL
+"""
 
 
 @dataclass(frozen=True)
@@ -221,24 +239,9 @@ def claim_usage(conn: Connection, cutoff: datetime) -> int:
         # One snapshot for both statements: the rows counted are exactly the rows claimed.
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('oneclick.stripe_meter_reports'))")
-        reports = conn.execute(
-            "INSERT INTO stripe_meter_reports "
-            "(identifier, user_id, stripe_customer_id, price_key, event_name, quantity, event_timestamp) "
-            "SELECT 'oneclick_' || gen_random_uuid(), u.user_id, s.stripe_customer_id, u.price_key, "
-            "'oneclick_' || u.price_key, sum(u.units), max(u.created_at) "
-            "FROM api_usage u JOIN user_subscriptions s ON s.user_id = u.user_id "
-            f"WHERE {_CLAIMABLE} GROUP BY u.user_id, s.stripe_customer_id, u.price_key "  # noqa: S608
-            "RETURNING id",
-            {"cutoff": cutoff},
-        ).fetchall()
+        reports = conn.execute(_CLAIM_REPORTS, {"cutoff": cutoff}).fetchall()
         if reports:
-            conn.execute(
-                "UPDATE api_usage u SET meter_report_id = r.id "
-                "FROM stripe_meter_reports r, user_subscriptions s "
-                f"WHERE r.id = ANY(%(ids)s) AND u.user_id = r.user_id AND u.price_key = r.price_key "  # noqa: S608
-                f"AND s.user_id = u.user_id AND {_CLAIMABLE}",
-                {"ids": [r[0] for r in reports], "cutoff": cutoff},
-            )
+            conn.execute(_CLAIM_USAGE, {"ids": [r[0] for r in reports], "cutoff": cutoff})
     return len(reports)
 
 
@@ -319,7 +322,8 @@ def create_connected_account(
         {"idempotency_key": f"oneclick-account-{user_id}"},
     )
     conn.execute(
-        "INSERT INTO stripe_connected_accounts (user_id, account_id) VALUES (%s, %s) ON CONFLICT (user_id) DO NOTHING",
+        "INSERT INTO stripe_connected_accounts (user_id, account_id) VALUES (%s, %s) "
+        "ON CONFLICT (user_id) DO NOTHING",
         [user_id, account.id],
     )
     return account.id

@@ -10,6 +10,10 @@ import json
 from typing import Any
 
 
+class BillingError(ValueError):
+    """A billing operation (Python API or CLI, not HTTP) cannot be done as asked; says why and what to do."""
+
+
 class GatewayError(Exception):
     status = 400
     code = "invalid_request"

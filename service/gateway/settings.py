@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sandbox.endpoint import state_root
 from service.gateway.pricing import PriceTable
@@ -38,6 +39,21 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+class GatewayConfigError(ValueError):
+    """The gateway's configuration is incomplete or malformed; the message names the setting."""
+
+
+def _number(name: str, default: str, kind: type[int] | type[float]) -> Any:
+    text = os.environ.get(name, default)
+    try:
+        value = kind(text)
+    except ValueError:
+        raise GatewayConfigError(f"{name}: {text!r} is not a number") from None
+    if value <= 0:
+        raise GatewayConfigError(f"{name}: must be positive, got {text}")
+    return value
 
 
 def _secret(name: str) -> Secret | None:
@@ -135,17 +151,25 @@ class GatewaySettings:
     alert_webhook_url: str | None = None
 
     @staticmethod
-    def from_env(database_url: str | None = None) -> GatewaySettings:
+    def from_env(database_url: str | None = None, journal_dir: Path | None = None) -> GatewaySettings:
         env = os.environ.get
         url = database_url or env("ONECLICK_GATEWAY_DATABASE_URL") or env("DATABASE_URL")
         if not url:
-            raise ValueError("no database: pass --database-url or set ONECLICK_GATEWAY_DATABASE_URL")
+            raise GatewayConfigError("no database: pass --database-url or set ONECLICK_GATEWAY_DATABASE_URL")
         pricing_file = env("ONECLICK_GATEWAY_PRICING")
+        provider = env("ONECLICK_EMAIL_PROVIDER", "sendgrid")
+        if provider not in ("sendgrid", "resend"):
+            raise GatewayConfigError(f"ONECLICK_EMAIL_PROVIDER: 'sendgrid' or 'resend', got {provider!r}")
         return GatewaySettings(
             database_url=url,
             upstreams=UpstreamSettings.from_env(),
             prices=PriceTable.load(Path(pricing_file)) if pricing_file else PriceTable(),
-            journal_dir=Path(env("ONECLICK_GATEWAY_JOURNAL_DIR") or state_root() / "gateway" / "journal"),
+            journal_dir=journal_dir
+            or Path(env("ONECLICK_GATEWAY_JOURNAL_DIR") or state_root() / "gateway" / "journal"),
+            flush_interval_seconds=_number("ONECLICK_GATEWAY_FLUSH_SECONDS", "0.05", float),
+            reservation_ttl_seconds=_number("ONECLICK_GATEWAY_RESERVATION_TTL_SECONDS", "900", float),
+            max_body_bytes=_number("ONECLICK_GATEWAY_MAX_BODY_BYTES", "1000000", int),
+            max_upload_bytes=_number("ONECLICK_GATEWAY_MAX_UPLOAD_BYTES", "25000000", int),
             admin_token=_secret("ONECLICK_GATEWAY_ADMIN_TOKEN"),
             stripe_api_key=_secret("STRIPE_SECRET_KEY"),
             stripe_api_base=env("ONECLICK_STRIPE_API_BASE"),

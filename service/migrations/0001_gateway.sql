@@ -44,7 +44,10 @@ CREATE TABLE api_spend (
   limit_cents BIGINT NOT NULL,        -- the limit in force at the latest reservation
   spent_cents NUMERIC(18, 6) NOT NULL DEFAULT 0,
   reserved_cents NUMERIC(18, 6) NOT NULL DEFAULT 0 CHECK (reserved_cents >= 0),
-  PRIMARY KEY (user_id, period)
+  PRIMARY KEY (user_id, period),
+  -- Holds by construction (reservations check it, settlements never exceed what was reserved);
+  -- the database refuses any write that would break it all the same.
+  CONSTRAINT spend_within_limit CHECK (spent_cents + reserved_cents <= limit_cents)
 );
 
 -- The write-ahead record of a call in flight: made with the reservation before the upstream is

@@ -111,8 +111,12 @@ def test_setup_metered_billing_makes_customer_and_subscription_once(
     created = recorder.to("/v1/subscriptions")[-1]
     assert len([k for k in created.params if k.startswith("items[")]) == 6
     assert created.headers["Idempotency-Key"] == f"oneclick-subscription-{user_id}"
-    row = query(conn.info.dsn, "SELECT stripe_customer_id, stripe_subscription_id, status FROM user_subscriptions "
-                "WHERE user_id = %s", [user_id])  # fmt: skip
+    row = query(
+        conn.info.dsn,
+        "SELECT stripe_customer_id, stripe_subscription_id, status FROM user_subscriptions "
+        "WHERE user_id = %s",
+        [user_id],
+    )
     assert row[0][0].startswith("cus_")
     assert row[0][1] == subscription
     before = len(recorder.sent)
@@ -141,20 +145,29 @@ def _usage(url: str, user_id: str, rows: list[tuple[str, int, bool]], when: date
 async def _write_usage(url: str, user_id: str, rows: list[tuple[str, int, bool]], when: datetime) -> None:
     settlements = [
         Settlement(
-            id=uuid.uuid4(), user_id=user_id, app_id="app-1", service="openai", endpoint="v1/chat/completions",
-            price_key=price_key, unit_type="tokens", units=units, cost_cents=Decimal(0), billable=billable,
-            period=date(when.year, when.month, 1), created_at=when,
+            id=uuid.uuid4(),
+            user_id=user_id,
+            app_id="app-1",
+            service="openai",
+            endpoint="v1/chat/completions",
+            price_key=price_key,
+            unit_type="tokens",
+            units=units,
+            cost_cents=Decimal(0),
+            billable=billable,
+            period=date(when.year, when.month, 1),
+            created_at=when,
         )
         for price_key, units, billable in rows
-    ]  # fmt: skip
+    ]
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn, conn.transaction():
         # BYO-style rows need no reservation; billable rows are written as if reserved and settled.
         for s in settlements:
             if s.billable:
                 await conn.execute(
-                    "INSERT INTO api_reservations (id, user_id, app_id, period, service, endpoint, price_key, "
-                    "unit_type, max_units, max_cost_cents, instance_id) VALUES (%s, %s, 'app-1', %s, 'openai', "
-                    "'x', %s, 'tokens', %s, 0, 'test')",
+                    "INSERT INTO api_reservations (id, user_id, app_id, period, service, endpoint, "
+                    "price_key, unit_type, max_units, max_cost_cents, instance_id) "
+                    "VALUES (%s, %s, 'app-1', %s, 'openai', 'x', %s, 'tokens', %s, 0, 'test')",
                     [s.id, user_id, s.period, s.price_key, s.units],
                 )
         await write_settlements(conn, settlements)
@@ -168,14 +181,22 @@ def test_reporting_twice_bills_once(
     _usage(
         conn.info.dsn,
         user_id,
-        [("openai_gpt_4_tokens", 100, True), ("openai_gpt_4_tokens", 23, True), ("anthropic_tokens", 7, True),
-         ("openai_gpt_4_tokens", 1000, False)],  # the last is a BYO call: never reported
+        [
+            ("openai_gpt_4_tokens", 100, True),
+            ("openai_gpt_4_tokens", 23, True),
+            ("anthropic_tokens", 7, True),
+            ("openai_gpt_4_tokens", 1000, False),
+        ],  # the last is a BYO call: never reported
         an_hour_ago,
-    )  # fmt: skip
+    )
     first = billing.report_usage(conn, client)
     assert (first.claimed, first.failed) == (2, 0)
-    events = [s for s in recorder.to("/v1/billing/meter_events") if s.params["payload[stripe_customer_id]"] == [
-        f"cus_{user_id}"]]  # fmt: skip
+    customer = [f"cus_{user_id}"]
+    events = [
+        s
+        for s in recorder.to("/v1/billing/meter_events")
+        if s.params["payload[stripe_customer_id]"] == customer
+    ]
     assert sorted((e.params["event_name"][0], e.params["payload[value]"][0]) for e in events) == [
         ("oneclick_anthropic_tokens", "7"),
         ("oneclick_openai_gpt_4_tokens", "123"),

@@ -1,0 +1,223 @@
+"""`oneclick gateway …`: serve the managed API gateway and manage its database, keys and billing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import psycopg
+
+from service.gateway.errors import BillingError
+from service.gateway.journal import JournalBusy
+from service.gateway.pricing import PricingError
+from service.gateway.settings import GatewayConfigError
+from service.migrate import MigrationError, apply_migrations
+
+DEFAULT_PORT = 8788
+LOCAL_DATABASE = "oneclick"
+
+
+class GatewayCommandError(RuntimeError):
+    """What a gateway command could not do, said for the person who ran it."""
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except (GatewayConfigError, PricingError, MigrationError, JournalBusy, BillingError) as exc:
+        raise GatewayCommandError(str(exc)) from None
+    except psycopg.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GatewayCommandError(
+            f"cannot reach the gateway's database ({first_line}); check --database-url, "
+            "or start the local one with `oneclick postgres start`"
+        ) from None
+
+
+def resolve_database_url(given: str | None) -> str:
+    """--database-url, else ONECLICK_GATEWAY_DATABASE_URL / DATABASE_URL, else the local cluster's
+    `oneclick` database (the cluster is started and the database made if need be)."""
+    url = given or os.environ.get("ONECLICK_GATEWAY_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from automation.localpg import LocalPostgres
+
+    server = LocalPostgres.default().start()
+    with psycopg.connect(server, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [LOCAL_DATABASE]).fetchone()
+        if not exists:
+            conn.execute(f"CREATE DATABASE {LOCAL_DATABASE}".encode())
+    return server.rsplit("/", 1)[0] + f"/{LOCAL_DATABASE}"
+
+
+database_option = click.option(
+    "--database-url",
+    default=None,
+    metavar="URL",
+    help="PostgreSQL URL (default: ONECLICK_GATEWAY_DATABASE_URL, DATABASE_URL, "
+    "else database `oneclick` on the local cluster, started if need be).",
+)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port",
+    type=int,
+    default=lambda: int(os.environ.get("ONECLICK_GATEWAY_PORT", DEFAULT_PORT)),
+    show_default=f"{DEFAULT_PORT} or ONECLICK_GATEWAY_PORT",
+    help="TCP port.",
+)
+@database_option
+@click.option(
+    "--journal-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="This process's crash journal (default: ONECLICK_GATEWAY_JOURNAL_DIR or .state/gateway/journal). "
+    "Give every gateway process its own.",
+)
+@click.option("--no-migrate", is_flag=True, help="Do not apply database migrations before serving.")
+@click.option("--access-log", is_flag=True, help="Log one line per request.")
+@click.pass_context
+def gateway(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    database_url: str | None,
+    journal_dir: Path | None,
+    no_migrate: bool,
+    access_log: bool,
+) -> None:
+    """Serve the managed API gateway (no subcommand), or manage its database, keys and billing.
+
+    \b
+    Routes:  POST /api/proxy/openai/v1/chat/completions (and completions, embeddings, responses)
+             POST /api/proxy/anthropic/v1/messages
+             POST /api/proxy/email/send   POST /api/proxy/sms/send   POST /api/proxy/storage/upload?key=…
+             GET  /api/usage/current | /api/usage/history | /api/usage/apps   PUT /api/usage/alerts
+    Callers send a gateway key (`oneclick gateway key create`) as `Authorization: Bearer ocgw_…`.
+
+    \b
+    Configuration comes from the environment: platform keys PLATFORM_OPENAI_KEY,
+    PLATFORM_ANTHROPIC_KEY, PLATFORM_SENDGRID_KEY or PLATFORM_RESEND_KEY (ONECLICK_EMAIL_PROVIDER),
+    PLATFORM_TWILIO_SID/_TOKEN/_NUMBER, PLATFORM_STORAGE_ACCESS_KEY_ID/_SECRET_ACCESS_KEY with
+    ONECLICK_STORAGE_URL/_BUCKET; vendor base URLs ONECLICK_<VENDOR>_URL; prices
+    ONECLICK_GATEWAY_PRICING (JSON file); STRIPE_SECRET_KEY for hourly meter reporting;
+    ONECLICK_GATEWAY_ADMIN_TOKEN for the platform's calls to the usage API.
+    """
+    ctx.obj = database_url
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from service.gateway.app import create_app
+    from service.gateway.settings import GatewaySettings
+
+    with _user_errors():
+        url = resolve_database_url(database_url)
+        if not no_migrate:
+            apply_migrations(url)
+        settings = GatewaySettings.from_env(url, journal_dir)
+        click.echo(f"gateway listening on http://{host}:{port}", err=True)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=access_log,
+            loop="auto",
+            http="auto",
+            lifespan="on",
+        )
+
+
+def _url(ctx: click.Context, given: str | None) -> str:
+    with _user_errors():
+        return resolve_database_url(given or ctx.obj)
+
+
+@gateway.command("migrate")
+@database_option
+@click.pass_context
+def migrate(ctx: click.Context, database_url: str | None) -> None:
+    """Apply the service's SQL migrations (service/migrations) that are not applied yet."""
+    with _user_errors():
+        applied = apply_migrations(_url(ctx, database_url))
+    click.echo(f"applied {', '.join(applied)}" if applied else "database is up to date")
+
+
+@gateway.group("key")
+def key() -> None:
+    """Gateway keys: one per app, shown once, stored hashed."""
+
+
+@key.command("create")
+@click.argument("user_id")
+@click.argument("app_id")
+@click.option(
+    "--byo", is_flag=True, help="Bring-your-own-key: forward the caller's vendor key, bill nothing."
+)
+@database_option
+@click.pass_context
+def key_create(ctx: click.Context, user_id: str, app_id: str, byo: bool, database_url: str | None) -> None:
+    """Make a gateway key for APP_ID of USER_ID and print it (the only time it is shown)."""
+    from service.gateway.keys import create_key
+
+    with _user_errors(), psycopg.connect(_url(ctx, database_url), autocommit=True) as conn:
+        click.echo(create_key(conn, user_id, app_id, "byo" if byo else "platform"))
+
+
+@key.command("revoke")
+@click.argument("key_or_prefix")
+@database_option
+@click.pass_context
+def key_revoke(ctx: click.Context, key_or_prefix: str, database_url: str | None) -> None:
+    """Revoke a key, given whole or by its first 12 characters (in use until caches expire, ≤30 s)."""
+    from service.gateway.keys import revoke_key
+
+    with _user_errors(), psycopg.connect(_url(ctx, database_url), autocommit=True) as conn:
+        count = revoke_key(conn, key_or_prefix)
+    if not count:
+        raise GatewayCommandError(f"no active key matches {key_or_prefix!r}")
+    click.echo(f"revoked {count} key(s)")
+
+
+@gateway.command("limit")
+@click.argument("user_id")
+@click.argument("dollars")
+@database_option
+@click.pass_context
+def limit(ctx: click.Context, user_id: str, dollars: str, database_url: str | None) -> None:
+    """Set USER_ID's monthly spend limit for managed APIs to DOLLARS (e.g. 100 or 99.50)."""
+    from service.gateway.billing import dollars_to_cents, set_spend_limit
+
+    with _user_errors(), psycopg.connect(_url(ctx, database_url), autocommit=True) as conn:
+        cents = dollars_to_cents(dollars)
+        set_spend_limit(conn, user_id, cents)
+    click.echo(f"spend limit of {user_id}: {cents} cents per month")
+
+
+@gateway.command("report")
+@database_option
+@click.pass_context
+def report(ctx: click.Context, database_url: str | None) -> None:
+    """Send unreported usage to Stripe as meter events now (what the gateway does hourly).
+
+    Needs STRIPE_SECRET_KEY (and ONECLICK_STRIPE_API_BASE for stripe-mock). Safe to re-run.
+    """
+    from service.gateway import billing
+
+    api_key = os.environ.get("STRIPE_SECRET_KEY")
+    if not api_key:
+        raise GatewayCommandError("STRIPE_SECRET_KEY is not set")
+    client = billing.stripe_client(api_key, os.environ.get("ONECLICK_STRIPE_API_BASE"))
+    with _user_errors(), psycopg.connect(_url(ctx, database_url), autocommit=True) as conn:
+        result: Any = billing.report_usage(conn, client)
+    click.echo(f"claimed {result.claimed} report(s), sent {result.sent}, failed {result.failed}")
+    if result.failed:
+        raise GatewayCommandError(f"{result.failed} report(s) not sent; run again to retry them")
