@@ -9,9 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
-from sandbox import admin, neon, turso
+from sandbox import admin, cloudflare, cloudflare_admin, faults, neon, turso
 from sandbox.hosts import HostDispatch, HostMatcher
 from sandbox.libsql import matcher as libsql_matcher
+from sandbox.pages_sites import host_matcher as pages_matcher
 from sandbox.store import SandboxStore
 
 
@@ -19,8 +20,10 @@ def create_app(directory: Path, port: int = 0, postgres_url: str | None = None) 
     """The vendor APIs on the bare address; data planes and sites by their `*.localhost` Host."""
     store = SandboxStore(directory, port=port, postgres_url=postgres_url)
     api = _api_app(store)
-    matchers: list[HostMatcher] = [libsql_matcher(store)]
-    return HostDispatch(api, matchers)
+    fault_plan = faults.FaultPlan()  # generic: any vendor path can be made to fail (see sandbox/faults.py)
+    api.include_router(faults.build_router(fault_plan))
+    matchers: list[HostMatcher] = [libsql_matcher(store), pages_matcher(store)]
+    return faults.FaultInjection(HostDispatch(api, matchers), fault_plan)
 
 
 def _api_app(store: SandboxStore) -> FastAPI:
@@ -42,5 +45,7 @@ def _api_app(store: SandboxStore) -> FastAPI:
 
     app.include_router(turso.build_router(store))
     app.include_router(neon.build_router(store))
+    app.include_router(cloudflare.build_router(store))
+    app.include_router(cloudflare_admin.build_router(store))
     app.include_router(admin.build_router(store))
     return app

@@ -1,0 +1,1 @@
+"""Cloudflare: API v4 client (Pages, direct upload, domains, zones, DNS), dynamic providers, components."""
