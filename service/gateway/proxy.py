@@ -98,7 +98,7 @@ def parse_json(raw: bytes) -> Any:
     if not raw:
         raise MalformedJson("the request body is empty; send a JSON object")
     try:
-        return json.loads(raw)
+        return json.loads(raw.decode())  # UTF-8 only (json.loads on bytes would also guess UTF-16/32)
     except UnicodeDecodeError:
         raise MalformedJson("the request body is not UTF-8 text; send a JSON object") from None
     except json.JSONDecodeError as exc:
