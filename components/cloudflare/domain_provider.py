@@ -1,0 +1,182 @@
+"""Dynamic provider for a custom domain of a Pages project, and the CNAME that points it there.
+
+When the domain's zone is on the same Cloudflare account, the provider makes (or corrects) a
+proxied CNAME `domain -> <project subdomain>`; otherwise it says which record to create by hand.
+A CNAME it found already in place is adopted but left alone on delete (`dns_record_managed`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+from components.cloudflare.client import CloudflareClient
+from components.cloudflare.models import DnsRecord, PagesDomain, Zone
+from components.http import VendorConflict, VendorError, VendorNotFound
+
+IDENTITY = ("account_id", "project_name", "domain", "api_url")
+INPUTS = (*IDENTITY, "target", "api_token", "wait_seconds")
+POLL_SECONDS = 0.5
+
+
+class DnsConflictError(RuntimeError):
+    """The zone already has an address record where the CNAME must go."""
+
+
+def client_for(props: Mapping[str, Any]) -> CloudflareClient:
+    return CloudflareClient(str(props["api_token"]), str(props["account_id"]), base_url=str(props["api_url"]))
+
+
+def cname_target(target: str) -> str:
+    """The hostname a CNAME can hold: `shop.pages.localhost:8787` or `https://shop.pages.dev` -> host."""
+    host = urlsplit(target).hostname if "://" in target else target.rsplit(":", 1)[0]
+    return (host or target).lower().rstrip(".")
+
+
+def instructions(domain: str, target: str) -> str:
+    return (
+        f"Create a CNAME record at your DNS provider: {domain} -> {target} "
+        "(the domain turns active once Cloudflare sees it)"
+    )
+
+
+def ensure_cname(cf: CloudflareClient, zone: Zone, domain: str, target: str) -> tuple[DnsRecord, bool]:
+    """The CNAME for `domain` in `zone`, pointing at `target`, proxied; and whether oneclick made it."""
+    existing = cf.list_dns_records(zone.id, name=domain)
+    cnames = [r for r in existing if r.type == "CNAME"]
+    if cnames:
+        record = cnames[0]
+        if record.content.rstrip(".").lower() != target or not record.proxied:
+            record = cf.patch_dns_record(zone.id, record.id, content=target, proxied=True)
+        return record, (record.comment or "").startswith("oneclick:")  # made by an earlier run of ours
+    blocking = [r for r in existing if r.type in ("A", "AAAA")]
+    if blocking:
+        raise DnsConflictError(
+            f"custom_domain: {domain} already has an {blocking[0].type} record in zone {zone.name} "
+            f"({blocking[0].content}); remove it so a CNAME to {target} can be created"
+        )
+    record = cf.create_dns_record(
+        zone.id,
+        type="CNAME",
+        name=domain,
+        content=target,
+        proxied=True,
+        comment=f"oneclick: Pages custom domain of {target}",
+    )
+    return record, True
+
+
+def wait_until_active(
+    cf: CloudflareClient,
+    project: str,
+    domain: str,
+    seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> PagesDomain:
+    """Poll the domain for up to `seconds`; its state then, active or not (activation can take hours)."""
+    deadline = time.monotonic() + seconds
+    current = cf.get_domain(project, domain)
+    while current.status != "active" and time.monotonic() < deadline:
+        sleep(POLL_SECONDS)
+        current = cf.get_domain(project, domain)
+    return current
+
+
+def outputs(
+    props: Mapping[str, Any],
+    state: PagesDomain,
+    zone: Zone | None,
+    record: DnsRecord | None,
+    managed: bool,
+) -> dict[str, Any]:
+    domain, target = str(props["domain"]), cname_target(str(props["target"]))
+    return {
+        **{key: props.get(key) for key in INPUTS},
+        "url": f"https://{domain}",
+        "status": state.status,
+        "verification_status": state.verification_status,
+        "ssl_status": state.validation_status,
+        "error_message": state.error_message or None,
+        "zone_id": zone.id if zone else None,
+        "dns_record_id": record.id if record else None,
+        "dns_record_managed": managed if record else False,
+        "cname_target": target,
+        # False when the zone is ours but its CNAME is gone or points elsewhere: `up` fixes it.
+        "dns_in_sync": zone is None
+        or (record is not None and record.content.rstrip(".").lower() == target and record.proxied),
+        "instructions": None if zone else instructions(domain, target),
+    }
+
+
+class CustomDomainProvider(ResourceProvider):
+    def _apply(self, cf: CloudflareClient, props: Mapping[str, Any]) -> dict[str, Any]:
+        domain, project = str(props["domain"]), str(props["project_name"])
+        target = cname_target(str(props["target"]))
+        zone = cf.find_zone(domain)
+        record, managed = ensure_cname(cf, zone, domain, target) if zone else (None, False)
+        state = wait_until_active(cf, project, domain, float(props.get("wait_seconds") or 0))
+        return outputs(props, state, zone, record, managed)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        domain, project = str(props["domain"]), str(props["project_name"])
+        with client_for(props) as cf:
+            try:
+                cf.add_domain(project, domain)
+            except VendorConflict:
+                # Already on this project (an interrupted create) is fine; on another one is not.
+                if domain not in {d.name for d in cf.list_domains(project)}:
+                    raise VendorError(
+                        "Cloudflare",
+                        409,
+                        f"custom_domain: {domain} is already a custom domain of another Pages project; "
+                        "remove it there first",
+                    ) from None
+            outs = self._apply(cf, props)
+        return CreateResult(id_=domain, outs=outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with client_for(props) as cf:
+            try:
+                state = cf.get_domain(str(props["project_name"]), id_)
+            except VendorNotFound:
+                return ReadResult(None, {})  # removed behind Pulumi's back
+            zone = cf.find_zone(id_)
+            record: DnsRecord | None = None
+            if zone is not None and props.get("dns_record_id") and zone.id == props.get("zone_id"):
+                with contextlib.suppress(VendorNotFound):
+                    record = cf.get_dns_record(zone.id, str(props["dns_record_id"]))
+        outs = outputs(props, state, zone, record, bool(props.get("dns_record_managed")))
+        return ReadResult(id_, outs, {key: outs[key] for key in INPUTS})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [key for key in IDENTITY if olds.get(key) != news.get(key)]
+        changed = (
+            bool(replaces)
+            or not olds.get("dns_in_sync", True)
+            or any(olds.get(key) != news.get(key) for key in ("target", "api_token", "wait_seconds"))
+        )
+        return DiffResult(
+            changes=changed,
+            replaces=replaces,
+            stables=[] if replaces else ["url"],
+            # A domain belongs to one project at a time: moving it means removing it first.
+            delete_before_replace="domain" not in replaces,
+        )
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        with client_for(news) as cf:
+            return UpdateResult(outs=self._apply(cf, news))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        with client_for(props) as cf:
+            zone_id, record_id = props.get("zone_id"), props.get("dns_record_id")
+            if props.get("dns_record_managed") and zone_id and record_id:
+                with contextlib.suppress(VendorNotFound):
+                    cf.delete_dns_record(str(zone_id), str(record_id))
+            with contextlib.suppress(VendorNotFound):
+                cf.delete_domain(str(props["project_name"]), id_)

@@ -1,0 +1,212 @@
+"""Dynamic provider for one Cloudflare Pages project, its env vars and its deployed build.
+
+The build is described by its manifest (URL path -> content hash), computed when the program runs:
+an unchanged manifest deploys nothing, a changed one uploads only the files the asset store lacks
+and creates a deployment. Env vars live on the project but only take effect in new deployments, so
+changing them patches the project and deploys again. Credentials reach the provider only through
+the resource's (secret) inputs: Pulumi stores the pickled provider object in the stack's state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+from components.cloudflare.client import CloudflareClient, DeployResult
+from components.cloudflare.models import EnvVar, Project
+from components.cloudflare.upload import config_hashes
+from components.http import VendorConflict, VendorNotFound
+
+# Inputs that identify the project: changing any of them means a different project.
+IDENTITY = ("account_id", "project_name", "api_url")
+# Inputs whose change means a new deployment.
+DEPLOYED = ("manifest", "config_files", "env_vars", "secret_env_vars", "production_branch")
+INPUTS = (*IDENTITY, "api_token", "build_dir", *DEPLOYED)
+HISTORY = 10  # deployment ids kept in the outputs, newest first, for rollbacks
+
+
+class BuildChangedError(RuntimeError):
+    """The files changed between the program reading them and the provider uploading them."""
+
+
+def client_for(props: Mapping[str, Any]) -> CloudflareClient:
+    return CloudflareClient(str(props["api_token"]), str(props["account_id"]), base_url=str(props["api_url"]))
+
+
+def wanted_env(props: Mapping[str, Any]) -> dict[str, EnvVar]:
+    wanted = {str(k): EnvVar.plain(str(v)) for k, v in (props.get("env_vars") or {}).items()}
+    wanted.update({str(k): EnvVar.secret(str(v)) for k, v in (props.get("secret_env_vars") or {}).items()})
+    return wanted
+
+
+def site_url(subdomain: str) -> str:
+    host = subdomain.rsplit(":", 1)[0]
+    return f"{'http' if host.endswith('.localhost') else 'https'}://{subdomain}"
+
+
+def env_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    return any(olds.get(k) != news.get(k) for k in ("env_vars", "secret_env_vars", "production_branch"))
+
+
+def outputs(
+    props: Mapping[str, Any],
+    project: Project,
+    deployment_id: str,
+    deployment_url: str,
+    history: list[str],
+    uploaded: int,
+) -> dict[str, Any]:
+    canonical = project.canonical_deployment.id if project.canonical_deployment else deployment_id
+    return {
+        **{key: props.get(key) for key in INPUTS},
+        "project_id": project.id,
+        "subdomain": project.subdomain,
+        "url": site_url(project.subdomain),
+        "deployment_id": deployment_id,
+        "deployment_url": deployment_url,
+        "deployment_ids": history[:HISTORY],
+        # What the production URL serves as last seen; differs from deployment_id after a rollback
+        # or a deploy made elsewhere, and `pulumi up` then deploys this program's build again.
+        "production_deployment_id": canonical,
+        "uploaded_files": uploaded,
+    }
+
+
+def deploy(cf: CloudflareClient, props: Mapping[str, Any]) -> DeployResult:
+    name, build_dir = str(props["project_name"]), str(props["build_dir"])
+    result = cf.deploy_directory(name, build_dir, branch=str(props["production_branch"]))
+    if result.manifest != dict(props["manifest"]) or config_hashes(build_dir) != dict(
+        props.get("config_files") or {}
+    ):
+        raise BuildChangedError(
+            f"the files in {build_dir} changed while deploying (deployment {result.deployment.id} has the "
+            "new files); run the deploy again so the recorded build matches what is online"
+        )
+    return result
+
+
+def sync_env(cf: CloudflareClient, props: Mapping[str, Any], project: Project) -> Project:
+    """Make the project's env vars exactly the wanted ones (both environments)."""
+    wanted = wanted_env(props)
+    extra = (set(project.env_vars) | set(project.preview_env_vars)) - set(wanted)
+    branch = str(props["production_branch"])
+    return cf.update_project(
+        project.name,
+        production_branch=branch if branch != project.production_branch else None,
+        env_vars=wanted,
+        remove_env_vars=sorted(extra),
+    )
+
+
+class PagesProjectProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        name = str(props["project_name"])
+        with client_for(props) as cf:
+            try:
+                project = cf.create_project(
+                    name, production_branch=str(props["production_branch"]), env_vars=wanted_env(props)
+                )
+            except VendorConflict:
+                project = self._adopt_leftover(cf, props)
+            result = deploy(cf, props)
+            project = cf.get_project(name)
+        deployment = result.deployment
+        outs = outputs(props, project, deployment.id, deployment.url, [deployment.id], result.uploaded)
+        return CreateResult(id_=name, outs=outs)
+
+    @staticmethod
+    def _adopt_leftover(cf: CloudflareClient, props: Mapping[str, Any]) -> Project:
+        """A project of that name with no deployment is what an interrupted create leaves: take it
+        over. One that was ever deployed belongs to someone else: refuse, naming the field."""
+        name = str(props["project_name"])
+        project = cf.get_project(name)
+        if project.latest_deployment is not None:
+            raise VendorConflict(
+                "Cloudflare",
+                409,
+                f"web.project_name: a Pages project named {name!r} already exists in this account and has "
+                "deployments; choose another project_name (or delete that project first)",
+            )
+        return sync_env(cf, props, project)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with client_for(props) as cf:
+            try:
+                project = cf.get_project(id_)
+            except VendorNotFound:
+                return ReadResult(None, {})  # deleted behind Pulumi's back
+        old_secrets = dict(props.get("secret_env_vars") or {})
+        cloud = project.env_vars
+        # Plain values come back as they are; secret values never do, so keep the known ones.
+        observed = {
+            **props,
+            "project_name": project.name,
+            "production_branch": project.production_branch,
+            "env_vars": {k: v.value or "" for k, v in sorted(cloud.items()) if v.type == "plain_text"},
+            "secret_env_vars": {
+                k: str(old_secrets.get(k, "")) for k, v in sorted(cloud.items()) if v.type == "secret_text"
+            },
+        }
+        outs = outputs(
+            observed,
+            project,
+            str(props.get("deployment_id", "")),
+            str(props.get("deployment_url", "")),
+            list(props.get("deployment_ids") or []),
+            int(props.get("uploaded_files") or 0),
+        )
+        if project.canonical_deployment is None:
+            outs["production_deployment_id"] = None
+        # Inputs mirror the cloud, so a preview after refresh shows the drift as a change to undo.
+        return ReadResult(id_, outs, {key: outs[key] for key in INPUTS})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [key for key in IDENTITY if olds.get(key) != news.get(key)]
+        drifted = olds.get("production_deployment_id") != olds.get("deployment_id")
+        changed = (
+            bool(replaces)
+            or drifted
+            or any(olds.get(key) != news.get(key) for key in (*DEPLOYED, "api_token"))
+        )
+        return DiffResult(
+            changes=changed,
+            replaces=replaces,
+            stables=[] if replaces else ["project_id", "subdomain", "url"],
+            # Same name in the same account: the old project must go before the new one can exist.
+            delete_before_replace="project_name" not in replaces,
+        )
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        redeploy = (
+            env_changed(olds, news)
+            or any(olds.get(key) != news.get(key) for key in ("manifest", "config_files"))
+            or olds.get("production_deployment_id") != olds.get("deployment_id")
+        )
+        with client_for(news) as cf:
+            project = cf.get_project(id_)
+            if env_changed(olds, news) or set(project.env_vars) != set(wanted_env(news)):
+                project = sync_env(cf, news, project)
+            if not redeploy:
+                outs = outputs(
+                    news,
+                    project,
+                    str(olds["deployment_id"]),
+                    str(olds["deployment_url"]),
+                    list(olds.get("deployment_ids") or []),
+                    0,
+                )
+                return UpdateResult(outs=outs)
+            result = deploy(cf, news)
+            project = cf.get_project(id_)
+        deployment = result.deployment
+        history = [deployment.id, *(olds.get("deployment_ids") or [])]
+        return UpdateResult(
+            outs=outputs(news, project, deployment.id, deployment.url, history, result.uploaded)
+        )
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        with client_for(props) as cf, contextlib.suppress(VendorNotFound):
+            cf.delete_project(id_)  # already gone is fine: deleting is idempotent
