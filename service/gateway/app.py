@@ -151,12 +151,13 @@ class Gateway:
                 log.exception("settling expired reservations failed; will retry")
 
     async def _report(self) -> None:
-        from service.gateway import billing  # the stripe library is only loaded where it is used
+        # The stripe library is loaded only by gateways that report to Stripe.
+        from service.gateway.billing import report_usage_from_settings
 
         while True:
             await asyncio.sleep(self.settings.report_interval_seconds)
             try:
-                sent = await asyncio.to_thread(billing.report_usage_from_settings, self.settings)
+                sent = await asyncio.to_thread(report_usage_from_settings, self.settings)
                 log.info("reported %d meter event(s) to Stripe", sent)
             except Exception:
                 log.exception("reporting usage to Stripe failed; the next run retries the same events")

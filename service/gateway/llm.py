@@ -13,12 +13,15 @@ The real count comes from the response's `usage`, or for a stream from its final
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from service.gateway.errors import BadRequest, NotFound
 
 IMAGE_TOKEN_ALLOWANCE = 2000
+# An image part: OpenAI's `"image_url": {...}`, Anthropic's `"type": "image"`.
+_IMAGE_PART = re.compile(rb'"image_url"\s*:|"type"\s*:\s*"image"')
 
 OPENAI_ENDPOINTS = ("v1/chat/completions", "v1/completions", "v1/embeddings", "v1/responses")
 ANTHROPIC_ENDPOINTS = ("v1/messages",)
@@ -73,7 +76,7 @@ def inspect_call(service: str, endpoint: str, raw: bytes, body: Any, default_max
         max_output = default_max_output if named is None else named
         choices = _positive_int(body, "n")
         max_output *= max(choices or 1, 1)
-    max_input = len(raw) + IMAGE_TOKEN_ALLOWANCE * (raw.count(b'"image_url"') + raw.count(b'"image"'))
+    max_input = len(raw) + IMAGE_TOKEN_ALLOWANCE * len(_IMAGE_PART.findall(raw))
     if stream and service == "openai" and endpoint in _INCLUDE_USAGE:
         options = body.get("stream_options")
         if not isinstance(options, dict) or options.get("include_usage") is not True:

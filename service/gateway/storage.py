@@ -48,13 +48,16 @@ def sign_v4(
     region: str,
     service: str = "s3",
     now: datetime | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Headers (Authorization, x-amz-date, x-amz-content-sha256, host) for a request without a query."""
+    """Headers (Authorization, x-amz-date, x-amz-content-sha256, host, and any extra headers, all
+    signed) for a request without a query string."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
     day = amz_date[:8]
     payload_hash = hashlib.sha256(payload).hexdigest()
-    headers = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
+    headers = {name.lower(): value.strip() for name, value in (extra_headers or {}).items()}
+    headers.update({"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date})
     signed = ";".join(sorted(headers))
     canonical = "\n".join(
         [
