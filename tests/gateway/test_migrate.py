@@ -44,7 +44,7 @@ def test_applies_in_order_once_and_records_each_file(empty_db: str, tmp_path: Pa
 def test_a_failing_file_leaves_nothing_half_done(empty_db: str, tmp_path: Path) -> None:
     (tmp_path / "0001_ok.sql").write_text("CREATE TABLE a (id int);")
     (tmp_path / "0002_broken.sql").write_text("CREATE TABLE half (id int);\nSELECT no_such_function();")
-    with pytest.raises(MigrationError, match="0002_broken.sql failed"):
+    with pytest.raises(MigrationError, match=r"0002_broken\.sql failed"):
         apply_migrations(empty_db, tmp_path)
     assert _recorded(empty_db) == ["0001_ok.sql"]
     with psycopg.connect(empty_db) as conn:
@@ -64,7 +64,7 @@ def test_an_applied_file_that_changed_is_an_error(empty_db: str, tmp_path: Path)
 
 def test_misnamed_files_are_refused(empty_db: str, tmp_path: Path) -> None:
     (tmp_path / "1_Gateway.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="NNNN_what.sql"):
+    with pytest.raises(MigrationError, match=r"NNNN_what\.sql"):
         apply_migrations(empty_db, tmp_path)
 
 
