@@ -29,7 +29,7 @@ from components.database import (
 from components.database.errors import redact
 from components.turso.libsql import LibsqlError
 
-TOKEN_ENV = "TURSO_DB_AUTH_TOKEN"
+TOKEN_ENV = "TURSO_DB_AUTH_TOKEN"  # noqa: S105 (the variable's name, not a token)
 URL_ENV = "DATABASE_URL"
 
 schema_option = click.option(
@@ -110,7 +110,7 @@ def transform_command(schema_path: Path, target: str) -> None:
     "--migrations",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="A prisma/migrations folder, applied in order. Without it a 0_init migration is made from the schema.",
+    help="A prisma/migrations folder, applied in order. Without it, a 0_init migration made from the schema.",
 )
 @url_option
 @token_option
