@@ -215,7 +215,9 @@ def to_sqlite_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return datetime_to_millis(value)
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")  # numeric(65,30) pads 30 zeros that say nothing
+        # numeric(65,30) pads 30 zeros that say nothing (normalize() would round to 28 digits instead).
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
     if isinstance(value, memoryview | bytearray):
         return bytes(value)
     if isinstance(value, dict | list):
