@@ -97,13 +97,13 @@ class PagesProject(pulumi.ComponentResource):
     """
 
     def __init__(self, name: str, args: PagesProjectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("oneclick:cloudflare:PagesProject", name, None, opts)
         try:
             manifest = build_manifest(args.build_dir)
         except (UploadError, OSError) as exc:
             raise SpecError.single("web.build_dir", str(exc)) from None
         if not manifest:
             raise SpecError.single("web.build_dir", f"{args.build_dir!r} holds no files; build the app first")
+        super().__init__("oneclick:cloudflare:PagesProject", name, None, opts)
         self.resource = PagesProjectResource(
             name,
             {
