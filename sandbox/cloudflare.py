@@ -80,6 +80,8 @@ class UploadTokens:
             raise CloudflareApiError(401, 8000013, "Invalid upload token: not a JWT") from None
         if not hmac.compare_digest(expected, given):
             raise CloudflareApiError(401, 8000013, "Invalid upload token: bad signature")
+        if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str):
+            raise CloudflareApiError(401, 8000013, "Invalid upload token: no project in it")
         if int(claims.get("exp", 0)) < time.time():
             raise CloudflareApiError(401, 8000013, "Upload token expired; request a new one")
         return str(claims["sub"])
@@ -225,14 +227,14 @@ def build_router(store: SandboxStore) -> APIRouter:
 
     @pages.post("/{project_name}/deployments")
     async def create_deployment(project_name: str, request: Request) -> Any:
-        form = await request.form()
-        manifest = parse_manifest(form.get("manifest"))
-        fields = {key: form.get(key) for key in ("branch", "commit_hash", "commit_message")}
-        config = {}
-        for name in ("_headers", "_redirects", "_routes.json"):
-            part = form.get(name)
-            if isinstance(part, UploadFile):
-                config[name] = (await part.read()).decode("utf-8", "replace")
+        async with request.form() as form:  # closes the spooled files of the parts
+            manifest = parse_manifest(form.get("manifest"))
+            fields = {key: form.get(key) for key in ("branch", "commit_hash", "commit_message")}
+            config = {}
+            for name in ("_headers", "_redirects", "_routes.json"):
+                part = form.get(name)
+                if isinstance(part, UploadFile):
+                    config[name] = (await part.read()).decode("utf-8", "replace")
         with store.lock:
             project = cf.project(project_name)
             missing = [path for path, h in manifest.items() if not cf.has_blob(h)]
@@ -245,7 +247,7 @@ def build_router(store: SandboxStore) -> APIRouter:
                 )
             branch = str(fields["branch"] or project["production_branch"])
             environment = "production" if branch == project["production_branch"] else "preview"
-            deployment_id = str(uuid_like())
+            deployment_id = uuid_like()
             deployment = {
                 "id": deployment_id,
                 "short_id": deployment_id[:8],
