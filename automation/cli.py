@@ -64,7 +64,15 @@ def _print_result(result: operations.OperationResult, as_json: bool) -> None:
     changes = ", ".join(f"{count} {op}" for op, count in result.changes.items()) or "no changes"
     click.echo(f"{result.operation} of {result.app_id}: {changes} ({result.seconds:.1f}s)")
     for key, value in result.outputs.items():
-        click.echo(f"  {key:<24} {value}")
+        click.echo(f"  {key:<24} {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    """One line per output: long text (the transformed schema) is summarised, --json has it all."""
+    text = str(value)
+    if "\n" in text:
+        return f"({text.count(chr(10)) + 1} lines; see --json or `oneclick outputs APP --json`)"
+    return text
 
 
 spec_argument = click.argument("spec", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -16,6 +16,7 @@ import httpx
 import psycopg
 
 from components.localhost import LoopbackTransport
+from components.turso.libsql import LibsqlClient
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,6 @@ def check_site(url: str, timeout: float = 5.0) -> str:
 def check_database(provider: str, url: str, auth_token: str | None) -> str:
     try:
         if provider == "turso":
-            from components.turso.libsql import LibsqlClient  # noqa: PLC0415
-
             with LibsqlClient(url, auth_token or "") as client:
                 client.execute("select 1")
         else:

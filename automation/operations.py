@@ -26,6 +26,7 @@ from automation.workspace import (
     open_stack,
     workspace,
 )
+from components.cloudflare.client import CloudflareClient
 from components.spec import AppSpec
 from components.targets import Targets, resolve_targets, vendors_for
 
@@ -47,6 +48,7 @@ __all__ = [
     "outputs",
     "preview",
     "refresh",
+    "rollback",
     "status",
 ]
 
@@ -150,12 +152,31 @@ def _step_keys(spec: AppSpec) -> list[str]:
     return keys
 
 
+def _describe_steps(status: DeployStatus, values: auto.OutputMap) -> None:
+    """Detail lines like the plan's status screen, for the steps that changed something."""
+
+    def get(key: str) -> Any:
+        return values[key].value if key in values else None
+
+    details = {
+        "database": f"{get('databaseProvider')} database {get('databaseName')} ({get('databaseHost')})",
+        "schema": get("schemaSummary"),
+        "data": get("dataSummary"),
+        "site": f"{get('uploadedFiles')} files uploaded, serving {get('pagesUrl')}",
+        "domain": f"{get('customDomain')}: {get('domainStatus')} (SSL {get('domainSslStatus')})",
+    }
+    for key, step in status.steps.items():
+        if step.changes and details.get(key):
+            status.note(key, str(details[key]))
+
+
 def _health(values: auto.OutputMap) -> HealthReport:
     def get(key: str) -> Any:
         return values[key].value if key in values else None
 
     return check_health(
-        site_url=get("url"),
+        # The Pages URL, not the custom domain: the domain's DNS and certificate may still be pending.
+        site_url=get("pagesUrl"),
         database_provider=str(get("databaseProvider")),
         database_url=str(get("databaseUrl")),
         database_auth_token=get("databaseAuthToken"),
@@ -181,6 +202,7 @@ def deploy(
     except auto.CommandError as exc:
         status.finish_all(failed=True)
         raise collector.failure("deploy", spec.id, exc) from None
+    _describe_steps(status, result.outputs)
     status.finish_all(failed=False)
     health = None
     if health_check:
@@ -302,3 +324,43 @@ def status(app_id: str) -> dict[str, Any]:
         },
         "outputs": masked_outputs(stack.outputs()),
     }
+
+
+def _recorded_targets(stack: auto.Stack) -> Targets:
+    config = stack.get_all_config()  # decrypted: the tokens are needed to call the vendor
+    public = json.loads(config["oneclick:targets"].value) if "oneclick:targets" in config else {}
+    tokens = json.loads(config["oneclick:tokens"].value) if "oneclick:tokens" in config else {}
+    return Targets.from_config(public, tokens)
+
+
+def rollback(app_id: str, deployment_id: str | None = None) -> OperationResult:
+    """Serve an earlier Pages deployment again (default: the one before what is served now).
+
+    The rollback lasts until a deploy changes the site (files or env vars); until then the stack
+    is unchanged, and a drift check reports production as serving another deployment.
+    """
+    started = time.monotonic()
+    stack = open_stack(app_id, create=False)
+    values = stack.outputs()
+    if "pagesProject" not in values:
+        raise DeployError(f"app {app_id!r} has no site to roll back (its spec has no `web` section)")
+    project = str(values["pagesProject"].value)
+    cloudflare = _recorded_targets(stack).get("cloudflare")
+    with CloudflareClient(cloudflare.api_token, cloudflare.account, base_url=cloudflare.api_url) as cf:
+        served = cf.get_project(project).canonical_deployment
+        history = [d for d in cf.list_deployments(project) if d.environment == "production"]
+        ids = [d.id for d in history]
+        if deployment_id is None:
+            current = ids.index(served.id) if served is not None and served.id in ids else 0
+            if current + 1 >= len(ids):
+                raise DeployError(f"app {app_id!r} has no earlier deployment to roll back to")
+            deployment_id = ids[current + 1]
+        elif deployment_id not in ids:
+            known = ", ".join(ids[:5]) or "none"
+            raise DeployError(
+                f"deployment {deployment_id!r} is not a production deployment of {project} "
+                f"(recent ones: {known}); pick one from `oneclick status {app_id}`"
+            )
+        restored = cf.rollback_deployment(project, deployment_id)
+    outputs_now = {"deploymentId": restored.id, "deploymentUrl": restored.url, "url": values["url"].value}
+    return OperationResult(app_id, "rollback", outputs_now, {"rollback": 1}, time.monotonic() - started)

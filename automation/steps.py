@@ -65,11 +65,13 @@ class Step:
 
 
 def step_for_urn(urn: str) -> str | None:
-    """The step a resource belongs to, from the component types in its URN's type chain."""
+    """The step a resource belongs to, from the component types above it in its URN's type chain."""
     parts = urn.split("::")
     if len(parts) < 4:
         return None
-    for type_token in reversed(parts[2].split("$")):
+    # Only the resources inside a component count: the component itself registers at once and
+    # reports its outputs long before its children finish.
+    for type_token in reversed(parts[2].split("$")[:-1]):
         if type_token in COMPONENT_STEPS:
             return COMPONENT_STEPS[type_token]
     return None
@@ -129,7 +131,10 @@ class DeployStatus:
             if step.state == "running":
                 self.finish(key, "failed" if failed else "done")
             elif step.state == "pending" and key != "health":
-                self.finish(key, "skipped" if failed else "done", detail=step.detail or "unchanged")
+                if failed:
+                    self.finish(key, "skipped")
+                else:
+                    self.finish(key, "done", detail=step.detail or "unchanged")
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:

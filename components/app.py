@@ -1,22 +1,181 @@
-"""App: everything one deployed app is made of, as one ComponentResource tree."""
+"""App: everything one deployed app is made of, as one ComponentResource tree.
+
+App
+├── TursoDatabase | NeonProject | ByoDatabase   the database, its URL and credentials
+├── GeneratedSecret                             NEXTAUTH_SECRET, made once
+├── PagesProject                                project, env vars, the uploaded build
+└── CustomDomain (optional)                     Pages domain + CNAME, SSL/verification status
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
 import pulumi
 
-from components.spec import AppSpec
+from components.byo.database import ByoDatabase, ByoDatabaseArgs
+from components.cloudflare.domain import CustomDomain, CustomDomainArgs
+from components.cloudflare.pages import PagesProject, PagesProjectArgs
+from components.database.deploy import DatabaseContentArgs, DatabaseSchema, PreviewData
+from components.generated_secret import GeneratedSecret
+from components.neon.project import NeonProject, NeonProjectArgs
+from components.spec import AppSpec, ByoDatabaseSpec, NeonDatabaseSpec, TursoDatabaseSpec
+from components.targets import Targets, VendorTarget
 from components.turso.database import TursoDatabase, TursoDatabaseArgs
 
 
-class App(pulumi.ComponentResource):
-    """Database now; hosting, domain, health check and native builds join here as they arrive."""
+@dataclass
+class DatabaseHandle:
+    """What the rest of the app needs from whichever database was chosen."""
 
-    def __init__(
-        self,
-        spec: AppSpec,
-        turso: TursoDatabaseArgs,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    provider: str
+    resource: pulumi.ComponentResource
+    name: pulumi.Output[str]
+    host: pulumi.Output[str]
+    url: pulumi.Output[str]  # secret for PostgreSQL (it embeds the password)
+    auth_token: pulumi.Output[str] | None  # Turso only, secret
+    env: dict[str, pulumi.Input[str]] = field(default_factory=dict)  # secret values, all of them
+
+
+def site_url(spec: AppSpec, cloudflare: VendorTarget) -> str:
+    """The production URL the site will have: known before the project exists (NEXTAUTH_URL needs it)."""
+    if spec.custom_domain:
+        return f"https://{spec.custom_domain}"
+    if cloudflare.sandbox:
+        port = urlsplit(cloudflare.api_url).port
+        return f"http://{spec.pages_project_name}.pages.localhost" + (f":{port}" if port else "")
+    return f"https://{spec.pages_project_name}.pages.dev"
+
+
+def _database(spec: AppSpec, targets: Targets, parent: pulumi.Resource) -> DatabaseHandle:
+    opts = pulumi.ResourceOptions(parent=parent)
+    db = spec.database
+    if isinstance(db, TursoDatabaseSpec):
+        target = targets.get("turso")
+        turso = TursoDatabase(
+            f"{spec.id}-db",
+            TursoDatabaseArgs(
+                name=spec.database_name,
+                group=db.group,
+                api_url=target.api_url,
+                org=target.account,
+                api_token=target.api_token,
+            ),
+            opts,
+        )
+        return DatabaseHandle(
+            "turso",
+            turso,
+            turso.name,
+            turso.hostname,
+            turso.url,
+            turso.auth_token,
+            {"TURSO_DATABASE_URL": turso.url, "TURSO_AUTH_TOKEN": turso.auth_token},
+        )
+    if isinstance(db, NeonDatabaseSpec):
+        target = targets.get("neon")
+        neon = NeonProject(
+            f"{spec.id}-db",
+            NeonProjectArgs(
+                project_name=spec.id,
+                region_id=db.region,
+                database_name=db.database_name,
+                role_name=db.role_name,
+                api_url=target.api_url,
+                api_key=target.api_token,
+            ),
+            opts,
+        )
+        return DatabaseHandle(
+            "neon",
+            neon,
+            neon.database_name,
+            neon.host,
+            neon.connection_uri,
+            None,
+            {"DATABASE_URL": neon.connection_uri},
+        )
+    assert isinstance(db, ByoDatabaseSpec)
+    byo = ByoDatabase(
+        f"{spec.id}-db",
+        ByoDatabaseArgs(
+            url=pulumi.Output.secret(db.url.get_secret_value()), allow_non_empty=db.allow_non_empty
+        ),
+        opts,
+    )
+    return DatabaseHandle("byo", byo, byo.database_name, byo.host, byo.url, None, {"DATABASE_URL": byo.url})
+
+
+class App(pulumi.ComponentResource):
+    """One deployed app: its database and, when the spec has `web`, its site and domain."""
+
+    def __init__(self, spec: AppSpec, targets: Targets, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("oneclick:app:App", spec.id, None, opts)
-        self.database = TursoDatabase(f"{spec.id}-db", turso, pulumi.ResourceOptions(parent=self))
+        child = pulumi.ResourceOptions(parent=self)
+        self.database = _database(spec, targets, self)
+        self.schema: DatabaseSchema | None = None
+        self.preview_data: PreviewData | None = None
+        ready: list[pulumi.Resource] = [self.database.resource]
+        source = spec.database
+        if source.prisma_schema is not None:
+            content = DatabaseContentArgs(
+                provider=self.database.provider,
+                url=self.database.url,
+                auth_token=self.database.auth_token,
+                schema_path=source.prisma_schema,
+                migrations_dir=source.migrations,
+                preview_data=source.preview_data,
+                allow_non_empty=getattr(source, "allow_non_empty", False),
+            )
+            self.schema = DatabaseSchema(
+                f"{spec.id}-schema", content, pulumi.ResourceOptions(parent=self, depends_on=ready)
+            )
+            ready = [self.schema]
+            if source.preview_data is not None and source.import_preview:
+                self.preview_data = PreviewData(
+                    f"{spec.id}-preview-data", content, pulumi.ResourceOptions(parent=self, depends_on=ready)
+                )
+                ready = [self.preview_data]
+        self.pages: PagesProject | None = None
+        self.domain: CustomDomain | None = None
+        self.site_url: str | None = None
+        if spec.web is not None:
+            cloudflare = targets.get("cloudflare")
+            self.site_url = site_url(spec, cloudflare)
+            auth_secret = GeneratedSecret(f"{spec.id}-nextauth-secret", opts=child)
+            secret_env: dict[str, pulumi.Input[str]] = {
+                **self.database.env,
+                "NEXTAUTH_SECRET": auth_secret.value,
+                **{
+                    name: pulumi.Output.secret(v.get_secret_value())
+                    for name, v in spec.web.secret_env.items()
+                },
+            }
+            self.pages = PagesProject(
+                f"{spec.id}-site",
+                PagesProjectArgs(
+                    account_id=cloudflare.account,
+                    project_name=spec.pages_project_name,
+                    build_dir=str(spec.web.build_dir),
+                    env_vars={**spec.web.env, "NEXTAUTH_URL": self.site_url},
+                    secret_env_vars=secret_env,
+                    api_url=cloudflare.api_url,
+                    api_token=cloudflare.api_token,
+                ),
+                pulumi.ResourceOptions(parent=self, depends_on=ready),
+            )
+            if spec.custom_domain:
+                self.domain = CustomDomain(
+                    f"{spec.id}-domain",
+                    CustomDomainArgs(
+                        account_id=cloudflare.account,
+                        project_name=spec.pages_project_name,
+                        domain=spec.custom_domain,
+                        target=self.pages.subdomain,
+                        api_url=cloudflare.api_url,
+                        api_token=cloudflare.api_token,
+                    ),
+                    pulumi.ResourceOptions(parent=self, depends_on=[self.pages]),
+                )
         self.register_outputs({"database_url": self.database.url})

@@ -1,7 +1,16 @@
-"""The one Pulumi program: reads the stack config back into an AppSpec and builds the App."""
+"""The one Pulumi program: reads the stack config back into an AppSpec and builds the App.
+
+Stack config (written by `oneclick deploy` / `oneclick stack init`):
+  oneclick:app      the spec, secrets replaced by references          (plain JSON)
+  oneclick:secrets  the spec's secret values by reference              (secret JSON)
+  oneclick:targets  per vendor: API URL, account, sandbox or not       (plain JSON)
+  oneclick:tokens   per vendor: API token                              (secret JSON)
+A hand-made stack without targets deploys to the vendors named by the environment (or sandbox).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -10,61 +19,82 @@ import pulumi
 from components.app import App
 from components.errors import SpecError
 from components.spec import AppSpec
-from components.targets import TargetError, passphrase_problem, turso_target
-from components.turso.database import TursoDatabaseArgs
+from components.targets import TargetError, Targets, passphrase_problem, resolve_targets, vendors_for
 
 
-def _turso_args(config: pulumi.Config, spec: AppSpec) -> tuple[TursoDatabaseArgs, bool]:
-    """Target recorded in the stack config by `oneclick` or, for a hand-made stack, from the env."""
-    recorded: dict[str, Any] | None = config.get_object("turso")
-    if recorded is not None:
-        token = config.get_secret("tursoApiToken")
-        if token is None:
-            raise pulumi.RunError(
-                "stack config `oneclick:turso` is set but the secret `oneclick:tursoApiToken` is not: "
-                "set it with `pulumi config set --secret oneclick:tursoApiToken <token>`"
-            )
-        is_sandbox = bool(recorded.get("sandbox", False))
-        api_url, org = str(recorded["apiUrl"]), str(recorded["org"])
-        api_token: pulumi.Input[str] = token
-    else:
-        try:
-            target = turso_target()
-        except TargetError as exc:
-            raise pulumi.RunError(str(exc)) from None
-        is_sandbox, api_url, org, api_token = target.sandbox, target.api_url, target.org, target.api_token
-    try:
-        args = TursoDatabaseArgs(
-            name=spec.database_name, group=spec.database.group, api_url=api_url, org=org, api_token=api_token
+def _spec(config: pulumi.Config) -> AppSpec:
+    raw: Any = config.get_object("app")
+    if raw is None:
+        raise pulumi.RunError(
+            f"stack `{pulumi.get_stack()}` has no `oneclick:app` config: create it with "
+            f"`oneclick stack init stacks/example.yaml` (the spec's id must be `{pulumi.get_stack()}`)"
         )
+    try:
+        return AppSpec.from_public(raw, _plain_secrets(config, "secrets"))
     except SpecError as exc:
-        raise pulumi.RunError(f"invalid app spec: {exc}") from None
-    return args, is_sandbox
+        raise pulumi.RunError(f"invalid app spec in stack config `oneclick:app`:\n{exc}") from None
+
+
+def _plain_secrets(config: pulumi.Config, key: str) -> dict[str, str]:
+    """A secret JSON object from config, decrypted for the program's own use."""
+    # Config.get returns a secret key's plaintext: the program needs the values to build resources.
+    # They stay secret in state because every input built from them is wrapped in Output.secret.
+    text = config.get(key)
+    return dict(json.loads(text)) if text else {}
+
+
+def _targets(config: pulumi.Config, spec: AppSpec) -> Targets:
+    try:
+        recorded: Any = config.get_object("targets")
+        if recorded is not None:
+            return Targets.from_config(recorded, _plain_secrets(config, "tokens"))
+        return resolve_targets(vendors_for(spec))
+    except TargetError as exc:
+        raise pulumi.RunError(str(exc)) from None
 
 
 def main() -> None:
     config = pulumi.Config("oneclick")
-    raw = config.get_object("app")
-    if raw is None:
+    spec = _spec(config)
+    if spec.id != pulumi.get_stack():
         raise pulumi.RunError(
-            f"stack `{pulumi.get_stack()}` has no `oneclick:app` config: create it with "
-            f"`oneclick stack init {pulumi.get_stack()} --spec stacks/example.yaml`"
+            f"stack `{pulumi.get_stack()}` holds the spec of app `{spec.id}`: "
+            "an app deploys to the stack named by its id"
         )
-    try:
-        spec = AppSpec.parse(raw)
-    except SpecError as exc:
-        raise pulumi.RunError(f"invalid app spec in stack config `oneclick:app`:\n{exc}") from None
-
-    turso, is_sandbox = _turso_args(config, spec)
-    problem = passphrase_problem(is_sandbox, os.environ.get("PULUMI_CONFIG_PASSPHRASE"))
+    targets = _targets(config, spec)
+    problem = passphrase_problem(targets.sandbox, os.environ.get("PULUMI_CONFIG_PASSPHRASE"))
     if problem and not os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
         raise pulumi.RunError(problem)
 
-    app = App(spec, turso)
+    try:
+        app = App(spec, targets)
+    except SpecError as exc:
+        raise pulumi.RunError(f"invalid app spec: {exc}") from None
+
     db = app.database
-    pulumi.export("target", "sandbox" if is_sandbox else "turso")
+    pulumi.export("target", targets.label)
+    pulumi.export("databaseProvider", db.provider)
     pulumi.export("databaseName", db.name)
-    pulumi.export("databaseId", db.db_id)
-    pulumi.export("databaseHostname", db.hostname)
+    pulumi.export("databaseHost", db.host)
     pulumi.export("databaseUrl", db.url)
-    pulumi.export("databaseAuthToken", db.auth_token)
+    if db.auth_token is not None:
+        pulumi.export("databaseAuthToken", db.auth_token)
+    if app.schema is not None:
+        pulumi.export("schemaSummary", app.schema.summary)
+        pulumi.export("prismaSchema", app.schema.transformed_schema)
+    if app.preview_data is not None:
+        pulumi.export("dataSummary", app.preview_data.summary)
+    if app.pages is not None:
+        pulumi.export("url", app.domain.url if app.domain is not None else app.pages.url)
+        pulumi.export("pagesUrl", app.pages.url)
+        pulumi.export("pagesProject", app.pages.project_name)
+        pulumi.export("deploymentId", app.pages.deployment_id)
+        pulumi.export("deploymentUrl", app.pages.deployment_url)
+        pulumi.export("deploymentIds", app.pages.deployment_ids)
+        pulumi.export("uploadedFiles", app.pages.uploaded_files)
+    if app.domain is not None:
+        pulumi.export("customDomain", app.domain.domain)
+        pulumi.export("domainStatus", app.domain.status)
+        pulumi.export("domainSslStatus", app.domain.ssl_status)
+        pulumi.export("domainVerificationStatus", app.domain.verification_status)
+        pulumi.export("domainDnsInstructions", app.domain.instructions)

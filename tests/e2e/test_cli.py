@@ -47,14 +47,25 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
 def test_deploy_prints_what_it_made_and_destroy_removes_it(
     sandbox: SandboxEndpoint, spec_file: Path, app_id: str
 ) -> None:
-    deployed = run("deploy", str(spec_file))
+    deployed = run("deploy", "-v", str(spec_file))
     assert deployed.returncode == 0, deployed.stderr
-    assert f"databaseUrl        libsql://{app_id}-" in deployed.stdout
-    assert "databaseAuthToken  [secret]" in deployed.stdout
-    assert "creating oneclick:turso:Database" in deployed.stderr  # live progress
+    outputs = dict(line.split(maxsplit=1) for line in deployed.stdout.splitlines()[1:])
+    assert outputs["databaseUrl"].startswith(f"libsql://{app_id}-")
+    assert outputs["databaseAuthToken"] == "[secret]"
+    assert "✓ Database provisioned" in deployed.stderr  # the plan's step view
+    assert "✓ Health checks" in deployed.stderr
+    assert "creating oneclick:turso:Database" in deployed.stderr  # -v: every resource
     assert sandbox.api_token not in deployed.stdout + deployed.stderr
-    destroyed = run("destroy", app_id, "--yes", "--remove")
+    listed = run("list")
+    assert app_id in listed.stdout
+    status = run("status", app_id)
+    assert f"{app_id}: last update succeeded" in status.stdout
+    destroyed = run("destroy", app_id, "--yes")
     assert destroyed.returncode == 0, destroyed.stderr
+    assert app_id not in run("list").stdout, "destroy removes the stack too"
+    gone = run("status", app_id)
+    assert gone.returncode == 1
+    assert f"no app {app_id!r} is deployed" in gone.stderr
 
 
 def test_bad_database_name_fails_before_anything_is_made(

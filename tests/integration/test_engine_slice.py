@@ -27,7 +27,10 @@ def test_up_refresh_redeploy_destroy(sandbox: SandboxEndpoint, app_id: str) -> N
     spec = AppSpec.parse({"id": app_id})
     result = operations.deploy(spec)
     assert result.outputs["target"] == "sandbox"
-    assert result.outputs["databaseUrl"] == f"libsql://{app_id}-{TURSO_ORG}.turso.localhost"
+    port = sandbox.url.rsplit(":", 1)[1]
+    assert result.outputs["databaseUrl"] == f"libsql://{app_id}-{TURSO_ORG}.turso.localhost:{port}"
+    assert result.health is not None
+    assert result.health.checks == {"database": "ok"}, "a database round trip over libSQL HTTP"
     assert result.outputs["databaseAuthToken"] == operations.SECRET_MASK
 
     db_token = operations.outputs(app_id, show_secrets=True)["databaseAuthToken"]

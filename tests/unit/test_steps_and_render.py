@@ -15,6 +15,8 @@ def test_a_resource_belongs_to_the_step_of_its_nearest_component() -> None:
     assert step_for_urn(pages) == "site"
     assert step_for_urn("urn:pulumi:app1::oneclick::pulumi:pulumi:Stack::oneclick-app1") is None
     assert step_for_urn("garbage") is None
+    component = "urn:pulumi:app1::oneclick::oneclick:app:App$oneclick:turso:Database::app1-db"
+    assert step_for_urn(component) is None, "only the component's children move its step"
 
 
 def test_steps_keep_the_plans_order_and_close_cleanly() -> None:
