@@ -1,7 +1,8 @@
 """Fault injection for any vendor API of the sandbox: make the next N matching calls fail.
 
     POST   /_admin/faults  {"path_prefix": "/client/v4", "status": 500, "count": 2,
-                            "method": "POST" (optional), "body": {...} (optional JSON answer)}
+                            "method": "POST" (optional), "body": {...} (optional JSON answer),
+                            "delay_seconds": 3 (optional: answer slowly, e.g. to hold a deploy open)}
     GET    /_admin/faults  the faults still armed
     DELETE /_admin/faults  disarm them all
 
@@ -13,6 +14,7 @@ Faults live in memory only (a restart disarms them) and never touch `/_admin` it
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,6 +33,7 @@ class FaultRequest(BaseModel):
     count: int = Field(default=1, ge=1, le=1000)
     method: str | None = None
     body: Any = None
+    delay_seconds: float = Field(default=0.0, ge=0.0, le=60.0)
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Fault:
     remaining: int
     method: str | None
     body: Any
+    delay_seconds: float = 0.0
 
 
 class FaultPlan:
@@ -56,6 +60,7 @@ class FaultPlan:
             request.count,
             request.method.upper() if request.method else None,
             request.body,
+            request.delay_seconds,
         )
         with self._lock:
             self._faults.append(fault)
@@ -96,6 +101,8 @@ class FaultInjection:
         if scope["type"] == "http":
             fault = self.plan.take(scope["method"], scope["path"])
             if fault is not None:
+                if fault.delay_seconds:
+                    await asyncio.sleep(fault.delay_seconds)
                 body = fault.body
                 if body is None:
                     body = {"error": f"the sandbox was told to fail this request with {fault.status}"}
