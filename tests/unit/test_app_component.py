@@ -13,7 +13,6 @@ from pulumi.runtime.settings import SETTINGS
 
 from components.targets import Targets, VendorTarget
 
-
 # How a secret value looks in a resource's registered inputs.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
