@@ -18,6 +18,7 @@ from typing import Any
 
 from components.database.errors import DataError
 from components.database.layout import Column
+from components.database.preview_data import ColumnProfile
 
 Converter = Callable[[Any], Any]
 EPOCH = datetime(1970, 1, 1)  # naive UTC, as Prisma keeps DateTime in timestamp(3) columns
@@ -45,7 +46,10 @@ def to_boolean(value: Any) -> bool | None:
 
 def millis_to_datetime(millis: int | float) -> datetime:
     """Prisma's SQLite DateTime (ms since the epoch) as a naive UTC datetime."""
-    return EPOCH + timedelta(milliseconds=millis)
+    try:
+        return EPOCH + timedelta(milliseconds=millis)
+    except (OverflowError, ValueError):
+        raise ConversionError(f"{millis!r} ms is outside the years 1 to 9999") from None
 
 
 def datetime_to_millis(moment: datetime) -> int:
@@ -82,10 +86,7 @@ def to_datetime(value: Any) -> datetime | None:
     if isinstance(value, bool):
         raise ConversionError(f"{value!r} is not a date-time")
     if isinstance(value, int | float):
-        try:
-            return millis_to_datetime(value)
-        except OverflowError:
-            raise ConversionError(f"{value!r} ms is out of the date range") from None
+        return millis_to_datetime(value)
     if isinstance(value, str):
         return parse_datetime_text(value)
     raise ConversionError(f"{value!r} is not a date-time")
@@ -201,6 +202,60 @@ def postgres_converter(column: Column, enum_values: frozenset[str] | None = None
     if column.scalar == "Enum":
         return _enum_checker(column, enum_values) if enum_values is not None else None
     return _POSTGRES_CONVERTERS.get(column.scalar)
+
+
+MIN_MILLIS, MAX_MILLIS = -62_135_596_800_000, 253_402_300_799_999  # years 1 to 9999
+
+
+def sqlite_millis_to_timestamp(expression: str) -> str:
+    """SQLite SQL turning integer milliseconds into PostgreSQL timestamp text (UTC), in exact integer
+    arithmetic: `YYYY-MM-DD HH:MM:SS.mmm+00` (the offset matters only to timestamptz columns)."""
+    ms = f"((({expression}) % 1000) + 1000) % 1000"  # the millisecond part, also below the epoch
+    seconds = f"((({expression}) - {ms}) / 1000)"
+    return (
+        f"CASE WHEN {expression} IS NULL THEN NULL "
+        f"ELSE strftime('%Y-%m-%d %H:%M:%S', {seconds}, 'unixepoch') "
+        f"|| '.' || printf('%03d', {ms}) || '+00' END"
+    )
+
+
+def postgres_column_plan(
+    column: Column, profile: ColumnProfile, expression: str, enum_values: frozenset[str] | None = None
+) -> tuple[str, Converter | None]:
+    """How to read a preview column for PostgreSQL: a SQLite expression and, only when the column holds
+    values SQLite cannot convert by itself, a Python converter. Uniform columns (the usual case: all
+    integers, all text …) are converted by SQLite or need nothing, which keeps large imports fast.
+
+    COPY takes the integers 0/1 for booleans, Python floats for numeric, JSON text for jsonb."""
+    scalar = column.scalar
+    slow = (expression, postgres_converter(column, enum_values))
+    if scalar in ("Int", "BigInt"):
+        return (expression, None) if profile.only("integer") else slow
+    if scalar in ("Float", "Decimal"):
+        return (expression, None) if profile.only("integer", "real") else slow
+    if scalar == "Boolean":
+        in_range = profile.min_integer in (None, 0, 1) and profile.max_integer in (None, 0, 1)
+        return (expression, None) if profile.only("integer") and in_range else slow
+    if scalar == "DateTime":
+        in_range = (profile.min_integer is None or profile.min_integer >= MIN_MILLIS) and (
+            profile.max_integer is None or profile.max_integer <= MAX_MILLIS
+        )
+        return (
+            (sqlite_millis_to_timestamp(expression), None) if profile.only("integer") and in_range else slow
+        )
+    if scalar == "Json":
+        if profile.only("text", "integer") and profile.invalid_json == 0:
+            integer = f"typeof({expression}) = 'integer'"
+            as_text = f"CASE WHEN {integer} THEN CAST({expression} AS TEXT) ELSE {expression} END"
+            return as_text, None
+        return slow
+    if scalar == "Bytes":
+        return (expression, None) if profile.only("blob") else slow
+    if scalar == "String":
+        return (expression, None) if profile.only("text") else slow
+    if scalar == "Enum":
+        return (expression, None) if profile.only("text") and enum_values is None else slow
+    return slow
 
 
 # --- PostgreSQL values back to Prisma's SQLite representation (export) ---------------------------

@@ -8,10 +8,10 @@ SQLite with `executemany`, libSQL with large multi-row INSERTs sent as one trans
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import psycopg
 
@@ -35,6 +35,15 @@ class TableRows:
     rows: Sequence[tuple[Any, ...]]
     skip_existing: bool = False  # insert only rows whose keys are not there (ON CONFLICT DO NOTHING)
     inserted: int = field(default=0)  # set by bulk_load
+    real_columns: frozenset[int] = frozenset()  # indexes of columns that hold REALs (Float, Decimal)
+
+
+@runtime_checkable
+class RendersSqlValues(Protocol):
+    """Rows that can write themselves as SQL `(…)` literal tuples, a block of rows at a time
+    (preview rows, which SQLite itself renders)."""
+
+    def sql_value_blocks(self, real_columns: frozenset[int] = frozenset()) -> Iterator[list[str]]: ...
 
 
 class StatementFailed(Exception):

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.database.convert import ConversionError, Converter, postgres_converter
+from components.database.convert import ConversionError, Converter, postgres_column_plan, postgres_converter
 from components.database.ddl import quote, string_literal
 from components.database.errors import DataError, ImportRefused
 from components.database.executors import Executor, Statement, StatementFailed, TableRows
 from components.database.layout import Layout, Table, build_layout
-from components.database.preview_data import PreviewData, open_preview
+from components.database.preview_data import PreviewData, PreviewTable, open_preview
 from components.database.prisma_schema import PrismaSchema
 
 IMPORTS_TABLE = "_oneclick_preview_imports"
@@ -156,26 +156,38 @@ def _table_rows(
     ignored.extend(f"{table.name}.{c}" for c in available if c not in wanted)
     if not columns:
         return None
-    rows = preview.rows(source, columns)
-    if dialect == "postgresql":
-        converters = [
-            postgres_converter(table.column(c), enums.get(table.column(c).enum or "")) for c in columns
-        ]
-        convert = _row_converter(converters)
-        if convert is not None:
-            try:
-                rows = [convert(row) for row in rows]
-            except ConversionError:
-                _explain_conversion(table, columns, rows, converters)
-                raise
+    if dialect != "postgresql":  # SQLite and libSQL take the preview's values exactly as stored
+        rows = PreviewTable(preview, source, [quote(c) for c in columns])
+        real = frozenset(i for i, c in enumerate(columns) if table.column(c).scalar in ("Float", "Decimal"))
+        return TableRows(table.name, tuple(columns), rows, real_columns=real)
+    scalars = {c: table.column(c).scalar for c in columns}
+    profiles = preview.profile(
+        source,
+        columns,
+        ranges=frozenset(c for c in columns if scalars[c] in ("Boolean", "DateTime")),
+        json=frozenset(c for c in columns if scalars[c] == "Json"),
+    )
+    select: list[str] = []
+    converters: list[Converter | None] = []
+    for name, profile in zip(columns, profiles, strict=True):
+        column = table.column(name)
+        allowed = enums.get(column.enum or "")
+        if allowed is not None and preview.distinct(source, name) <= {*allowed, None}:
+            allowed = None  # every value is known to be valid: nothing to check row by row
+        expression, converter = postgres_column_plan(column, profile, quote(name), allowed)
+        select.append(expression)
+        converters.append(converter)
+    rows = PreviewTable(preview, source, select, _row_converter(converters))
     return TableRows(table.name, tuple(columns), rows)
 
 
 def _explain_conversion(
-    table: Table, columns: list[str], rows: list[tuple[Any, ...]], converters: list[Converter | None]
+    preview: PreviewData, table: Table, columns: tuple[str, ...], enums: dict[str, frozenset[str]]
 ) -> None:
     """Find the value that failed and raise a DataError naming table, column and row."""
-    for number, row in enumerate(rows, start=1):
+    source = preview.find_table(table.name) or table.name
+    converters = [postgres_converter(table.column(c), enums.get(table.column(c).enum or "")) for c in columns]
+    for number, row in enumerate(preview.rows(source, list(columns)), start=1):
         for column, converter, value in zip(columns, converters, row, strict=True):
             if converter is None:
                 continue
@@ -208,6 +220,31 @@ def _already_imported(executor: Executor, checksum: str) -> bool:
 
 def _non_empty(executor: Executor, tables: list[TableRows]) -> list[str]:
     return [t.table for t in tables if t.rows and executor.query(f"SELECT 1 FROM {quote(t.table)} LIMIT 1")]
+
+
+def _load(
+    executor: Executor, layout: Layout, order: list[Table], batches: list[TableRows], checksum: str
+) -> None:
+    """One transaction: the rows, the sequences moved past them, and the record of this import."""
+    dialect = executor.dialect
+    after: list[Statement] = []
+    if dialect == "postgresql":
+        after.extend(_break_cycles(layout, order, batches))
+        for batch in batches:
+            after.extend(_sequence_resets(layout.table(batch.table)))
+    total = sum(len(b.rows) for b in batches)
+    mark = "%s" if dialect == "postgresql" else "?"
+    after.append(
+        Statement(
+            f"INSERT INTO {IMPORTS_TABLE} (checksum, row_count) VALUES ({mark}, {mark})", (checksum, total)
+        )
+    )
+    try:
+        executor.bulk_load(
+            [b for b in batches if b.rows], before=[Statement(IMPORTS_TABLE_DDL[dialect])], after=after
+        )
+    except StatementFailed as exc:
+        raise DataError(f"preview data could not be imported, nothing was kept: {exc.message}") from None
 
 
 def import_preview(
@@ -255,26 +292,13 @@ def import_preview(
             )
         for batch in batches:
             batch.skip_existing = batch.table in occupied
-        after: list[Statement] = []
-        if dialect == "postgresql":
-            after.extend(_break_cycles(layout, order, batches))
-            for batch in batches:
-                after.extend(_sequence_resets(layout.table(batch.table)))
-        total = sum(len(b.rows) for b in batches)
-        mark = "%s" if dialect == "postgresql" else "?"
-        after.append(
-            Statement(
-                f"INSERT INTO {IMPORTS_TABLE} (checksum, row_count) VALUES ({mark}, {mark})",
-                (preview.checksum, total),
-            )
-        )
-        say(f"importing {total} preview rows into {len(batches)} tables")
+        say(f"importing {sum(len(b.rows) for b in batches)} preview rows into {len(batches)} tables")
         try:
-            executor.bulk_load(
-                [b for b in batches if b.rows], before=[Statement(IMPORTS_TABLE_DDL[dialect])], after=after
-            )
-        except StatementFailed as exc:
-            raise DataError(f"preview data could not be imported, nothing was kept: {exc.message}") from None
+            _load(executor, layout, order, batches, preview.checksum)
+        except ConversionError:
+            for batch in batches:
+                _explain_conversion(preview, layout.table(batch.table), batch.columns, enums)
+            raise
         counts = tuple(TableCount(b.table, b.inserted, preview_rows[b.table]) for b in batches)
         for count in counts:
             say(f"  {count.table}: {count.rows} rows")
