@@ -37,6 +37,7 @@ from components.database import (
     connect,
     export_dump,
     import_preview,
+    libsql_executor,
     load_schema,
     migrate,
     parse_schema,
@@ -719,3 +720,65 @@ def test_cli_errors_are_one_line_without_secrets(
         assert "Traceback" not in result.output
         assert "hunter2pw" not in result.output
         assert str(turso_target.token) not in result.output
+
+
+def _counting(send: Any, calls: list[int]) -> Any:
+    def counted(run: Any, statements: Any, **options: Any) -> None:
+        calls.append(len(statements))
+        send(run, statements, **options)
+
+    return staticmethod(counted)
+
+
+def test_a_large_turso_import_streams_in_one_transaction(
+    turso_target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a few thousand rows a libSQL import streams many requests over one transaction; a failure
+    in a late request still leaves nothing behind."""
+    monkeypatch.setattr(libsql_executor, "REQUEST_BYTES", 64 * 1024)  # many requests, not one or two
+    monkeypatch.setattr(libsql_executor, "INSERT_BYTES", 16 * 1024)
+    sent: list[int] = []
+    monkeypatch.setattr(
+        libsql_executor.LibsqlExecutor, "_send", _counting(libsql_executor.LibsqlExecutor._send, sent)
+    )
+    rows = [
+        (
+            i,
+            i % 2,
+            1_714_550_400_000 + i,
+            json.dumps({"n": i}),
+            i * 10**9,
+            i / 8,
+            bytes([i % 256]),
+            f"row {i}'s",
+        )
+        for i in range(1, 12_001)
+    ]
+
+    def write(path: Path, data: list[tuple[Any, ...]]) -> Path:
+        with sqlite3.connect(path) as db:  # a preview table without the schema's NOT NULLs
+            db.execute(
+                'CREATE TABLE "Sample" (id INTEGER PRIMARY KEY, flag, moment, doc, big, amount, blob, label)'
+            )
+            db.executemany('INSERT INTO "Sample" VALUES (?, ?, ?, ?, ?, ?, ?, ?)', data)
+        return path
+
+    executor = turso_target.connect()
+    try:
+        migrate(executor, PROPERTY_SCHEMA)
+        late_null = [*rows[:11_998], (*rows[11_998][:7], None), *rows[11_999:]]  # NOT NULL fails near the end
+        with pytest.raises(DataError, match=r"nothing was kept.*Sample.*NOT NULL"):
+            import_preview(executor, PROPERTY_SCHEMA, write(tmp_path / "broken.sqlite", late_null))
+        assert executor.query('SELECT count(*) FROM "Sample"') == [(0,)]
+
+        sent.clear()
+        good = write(tmp_path / "good.sqlite", rows)
+        assert import_preview(executor, PROPERTY_SCHEMA, good).rows == len(rows)
+        assert len(sent) > 10
+        got = executor.query(
+            'SELECT id, flag, moment, doc, big, amount, blob, label FROM "Sample" ORDER BY id'
+        )
+        with sqlite3.connect(good) as db:
+            assert got == db.execute('SELECT * FROM "Sample" ORDER BY id').fetchall()
+    finally:
+        executor.close()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import apsw
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from components.database.convert import (
     ConversionError,
     datetime_to_millis,
     parse_datetime_text,
+    sqlite_millis_to_timestamp,
     to_boolean,
     to_bytes,
     to_datetime,
@@ -27,6 +29,7 @@ from components.database.convert import (
     to_sqlite_value,
     to_text,
 )
+from components.database.preview_data import PreviewData, PreviewTable
 from components.database.sqlite_literals import sql_literal
 
 MIN_MS, MAX_MS = -62_135_596_800_000, 253_402_300_799_999  # years 1 to 9999
@@ -172,3 +175,49 @@ def test_values_of_the_wrong_kind_say_what_was_expected() -> None:
         to_integer("12.5")
     with pytest.raises(ConversionError, match="not a decimal"):
         to_decimal("ten")
+
+
+@given(st.lists(st.integers(MIN_MS, MAX_MS) | st.none(), min_size=1, max_size=50))
+def test_sqlite_writes_the_same_timestamps_python_would(values: list[int | None]) -> None:
+    """Uniform millisecond columns are converted by SQLite itself during a PostgreSQL import."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (ms INTEGER)")
+    db.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
+    sql = f"SELECT {sqlite_millis_to_timestamp('ms')} FROM t ORDER BY rowid"  # noqa: S608
+    rendered = [r[0] for r in db.execute(sql)]
+    for ms, text in zip(values, rendered, strict=True):
+        if ms is None:
+            assert text is None
+        else:
+            assert parse_datetime_text(text) == to_datetime(ms)
+
+
+preview_values = st.one_of(
+    st.none(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False),
+    st.text(),
+    st.binary(),
+)
+
+
+@given(
+    st.lists(st.tuples(preview_values, preview_values, preview_values), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_sqlite_rendered_rows_read_back_exactly(rows: list[tuple[Any, ...]], real_first: bool) -> None:
+    """A libSQL import sends preview rows as SQL literals written mostly by SQLite; a server with a
+    correct number parser (the sandbox's SQLite) must read back exactly what the preview holds."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (a, b, c)")
+    db.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    stored = db.execute("SELECT a, b, c FROM t ORDER BY rowid").fetchall()
+    table = PreviewTable(PreviewData(db, "", "memory"), "t", ['"a"', '"b"', '"c"'])
+    texts = [
+        text for block in table.sql_value_blocks(frozenset({0} if real_first else {2})) for text in block
+    ]
+    server = apsw.Connection(":memory:")
+    for text, want in zip(texts, stored, strict=True):
+        got = next(server.execute(f"SELECT * FROM (VALUES {text})"))  # noqa: S608
+        assert got == want
+        assert [type(v) for v in got] == [type(v) for v in want]
