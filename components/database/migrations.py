@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from components.database.ddl import render_migration
@@ -171,12 +172,24 @@ def _record_statement(migration: Migration, dialect: str, started_ms: int) -> St
             "applied_steps_count) VALUES (%s, %s, %s, to_timestamp(%s / 1000.0), now(), 1)",
             (str(uuid.uuid4()), migration.checksum, migration.name, started_ms),
         )
-    # Prisma's SQLite connector keeps these DateTime columns as milliseconds since the epoch.
+    # As `prisma migrate deploy` through the libSQL driver adapter (how Turso apps run it) writes them.
     return Statement(
         'INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, '
         "applied_steps_count) VALUES (?, ?, ?, ?, ?, 1)",
-        (str(uuid.uuid4()), migration.checksum, migration.name, started_ms, int(time.time() * 1000)),
+        (
+            str(uuid.uuid4()),
+            migration.checksum,
+            migration.name,
+            _iso(started_ms),
+            _iso(int(time.time() * 1000)),
+        ),
     )
+
+
+def _iso(millis: int) -> str:
+    """`2025-01-01T12:00:00.000+00:00`, the text Prisma's SQLite adapters store for a DateTime."""
+    moment = datetime.fromtimestamp(millis / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds")
 
 
 def applied_migrations(executor: Executor) -> dict[str, tuple[str, bool]]:
