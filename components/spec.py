@@ -202,9 +202,9 @@ class AppSpec(StrictModel):
     @classmethod
     def _default_provider(cls, data: Any) -> Any:
         # Turso is the default database: `database: {group: x}` needs no provider.
-        if isinstance(data, dict) and isinstance(data.get("database"), dict):
-            if "provider" not in data["database"]:
-                data = {**data, "database": {**data["database"], "provider": "turso"}}
+        database = data.get("database") if isinstance(data, dict) else None
+        if isinstance(database, dict) and "provider" not in database:
+            data = {**data, "database": {**database, "provider": "turso"}}
         return data
 
     @field_validator("id")
