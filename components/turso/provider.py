@@ -49,7 +49,9 @@ class TursoDatabaseProvider(ResourceProvider):
                 db = turso.get_database(id_)
             except VendorNotFound:
                 return ReadResult(None, {})  # deleted behind Pulumi's back
-        outs = outputs(props, db, str(props.get("auth_token", "")))
+            # No token recorded (a database adopted after an interrupted create): make one.
+            token = str(props.get("auth_token") or "") or turso.create_database_token(db.name)
+        outs = outputs(props, db, token)
         # Inputs mirror what the cloud has, so a later preview shows only real differences.
         return ReadResult(id_, outs, {key: outs[key] for key in INPUTS})
 
