@@ -155,49 +155,54 @@ class PreviewTable(Sequence[tuple[Any, ...]]):
     def sql_value_blocks(self, real_columns: frozenset[int] = frozenset()) -> Iterator[list[str]]:
         """The rows as SQL `(…)` tuples of literals, a block of rows at a time, written by SQLite's
         quote() (C, not Python). quote() is not exact for every REAL and stops text at a NUL, so the
-        `real_columns` (by index) are written by Python (repr() is exact) and a row holding a REAL or
-        a NUL in any other column is written by Python whole."""
+        `real_columns` (by index) and any other column found holding a REAL are written by Python
+        (repr() is exact), and a row with a NUL in its text is written by Python whole."""
         if self.convert is not None:
             raise ValueError("rows converted in Python have no SQLite literals")
+        distinct_types = ", ".join(f"group_concat(DISTINCT typeof({e}))" for e in self.select)
+        kinds = self.preview.connection.execute(
+            f"SELECT {distinct_types} FROM {quote(self.table)}"
+        ).fetchone()
+        types = [set(str(k).split(",")) if k else set() for k in kinds]
         fragments: list[str] = []  # SQL giving the text between (and around) the REAL columns
         reals: list[str] = []
         run = ["'('"]
-        odd: list[str] = []
         for i, expression in enumerate(self.select):
             if i:
                 run.append("','")
-            if i in real_columns:
+            if i in real_columns or "real" in types[i]:
                 fragments.append(" || ".join(run))
                 reals.append(expression)
                 run = []
-                odd.append(
-                    f"CASE WHEN typeof({expression}) = 'text' THEN instr({expression}, char(0)) > 0 END"
-                )
             else:
                 run.append(f"quote({expression})")
-                odd.append(
-                    f"CASE typeof({expression}) WHEN 'real' THEN 1 "
-                    f"WHEN 'text' THEN instr({expression}, char(0)) > 0 END"
-                )
         fragments.append(" || ".join([*run, "')'"]))
         columns = [fragments[0]]
         for real, fragment in zip(reals, fragments[1:], strict=True):
             columns += [real, fragment]
         flag = len(columns)
-        sql = f"SELECT {', '.join(columns)}, coalesce({' OR '.join(odd)}, 0), rowid FROM {quote(self.table)}"
+        nul = [f"instr({e}, char(0))" for e, t in zip(self.select, types, strict=True) if "text" in t]
+        check = f"coalesce({' OR '.join(nul)}, 0)" if nul else "0"
         try:
-            cursor = self.preview.connection.execute(sql)
+            cursor = self.preview.connection.execute(
+                f"SELECT {', '.join(columns)}, {check}, rowid FROM {quote(self.table)}"
+            )
         except sqlite3.OperationalError:  # a WITHOUT ROWID table: Python writes every row
             yield from python_value_blocks(self)
             return
         literal = sql_literal
+        exact_float = float.__repr__
         while block := cursor.fetchmany(10_000):
             if any(row[flag] for row in block):
                 yield [text for row in block for text in self._exact(row, flag)]
             elif not reals:
                 yield [row[0] for row in block]
-            elif len(reals) == 1:
-                yield [row[0] + literal(row[1]) + row[2] for row in block]
+            elif len(reals) == 1:  # the usual shape (one Float or Decimal column): the fast path
+                yield [
+                    row[0] + (exact_float(v) if type(v) is float and v - v == 0.0 else literal(v)) + row[2]
+                    for row in block
+                    for v in (row[1],)
+                ]
             else:
                 yield [
                     "".join(value if i % 2 == 0 else literal(value) for i, value in enumerate(row[:flag]))
