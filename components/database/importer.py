@@ -59,25 +59,65 @@ class ImportReport:
 
 
 def foreign_key_order(layout: Layout) -> list[Table]:
-    """Tables with every referenced table before its referrers (self-references ignored; a cycle
-    keeps declaration order for the tables in it)."""
+    """Tables with every referenced table before its referrers. Tables in a cycle of references are
+    ordered by their required foreign keys alone, so that only nullable ones point forward (the
+    importer fills those in afterwards). Self-references need no order; otherwise declaration order."""
     by_name = {t.name: t for t in layout.tables}
-    ordered: list[Table] = []
-    state: dict[str, int] = {}  # 1 = visiting, 2 = done
 
-    def visit(table: Table) -> None:
-        if state.get(table.name) == 2 or state.get(table.name) == 1:
-            return
-        state[table.name] = 1
-        for fk in table.foreign_keys:
-            target = by_name.get(fk.referenced_table)
-            if target is not None and target.name != table.name:
-                visit(target)
-        state[table.name] = 2
-        ordered.append(table)
+    def targets(table: Table, required_only: bool) -> list[str]:
+        return [
+            fk.referenced_table
+            for fk in table.foreign_keys
+            if fk.referenced_table in by_name
+            and fk.referenced_table != table.name
+            and not (required_only and all(table.column(c).nullable for c in fk.columns))
+        ]
+
+    # Tarjan's strongly connected components come out referenced-first.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    components: list[list[str]] = []
+
+    def connect(name: str) -> None:
+        index[name] = low[name] = len(index)
+        stack.append(name)
+        for target in targets(by_name[name], False):
+            if target not in index:
+                connect(target)
+                low[name] = min(low[name], low[target])
+            elif target in stack:
+                low[name] = min(low[name], index[target])
+        if low[name] == index[name]:
+            component: list[str] = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == name:
+                    break
+            components.append(component)
 
     for table in layout.tables:
-        visit(table)
+        if table.name not in index:
+            connect(table.name)
+
+    ordered: list[Table] = []
+    placed: set[str] = set()
+
+    def place(table: Table, component: list[str], path: frozenset[str]) -> None:
+        """Within one component: required references first (a required cycle stays as declared)."""
+        if table.name in placed or table.name in path:
+            return
+        for target in targets(table, True):
+            if target in component:
+                place(by_name[target], component, path | {table.name})
+        placed.add(table.name)
+        ordered.append(table)
+
+    for component in components:
+        for table in layout.tables:
+            if table.name in component:
+                place(table, component, frozenset())
     return ordered
 
 

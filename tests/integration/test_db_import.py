@@ -782,3 +782,62 @@ def test_a_large_turso_import_streams_in_one_transaction(
             assert got == db.execute('SELECT * FROM "Sample" ORDER BY id').fetchall()
     finally:
         executor.close()
+
+
+CYCLE_SCHEMA = parse_schema(
+    """
+datasource db {
+  provider = "sqlite"
+  url      = "file:dev.db"
+}
+
+model Person {
+  id           Int      @id @default(autoincrement())
+  name         String
+  favoriteId   Int?     @unique
+  favorite     Note?    @relation("Favorite", fields: [favoriteId], references: [id])
+  notes        Note[]   @relation("Wrote")
+  mentorId     Int?
+  mentor       Person?  @relation("Mentoring", fields: [mentorId], references: [id])
+  mentees      Person[] @relation("Mentoring")
+}
+
+model Note {
+  id        Int     @id @default(autoincrement())
+  authorId  Int
+  author    Person  @relation("Wrote", fields: [authorId], references: [id])
+  favoredBy Person? @relation("Favorite")
+}
+"""
+)
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "turso"])
+def test_tables_referring_to_each_other_and_to_themselves_import(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Person → Note (favorite) and Note → Person (author) form a cycle; mentors refer to people
+    imported after them."""
+    preview = tmp_path / "cycle.sql"
+    preview.write_text(
+        "INSERT INTO \"Person\" VALUES (1, 'Ann', 2, 3);\n"  # her mentor (3) and favorite note (2) come later
+        "INSERT INTO \"Person\" VALUES (2, 'Bob', NULL, NULL);\n"
+        "INSERT INTO \"Person\" VALUES (3, 'Cy', 1, 2);\n"
+        'INSERT INTO "Note" VALUES (1, 2);\n'
+        'INSERT INTO "Note" VALUES (2, 3);\n'
+    )
+    target = (
+        Target("postgresql", request.getfixturevalue("pg_url"))
+        if kind == "postgresql"
+        else request.getfixturevalue("turso_target")
+    )
+    executor = target.connect()
+    try:
+        migrate(executor, CYCLE_SCHEMA)
+        report = import_preview(executor, CYCLE_SCHEMA, preview)
+        assert {t.table: t.rows for t in report.tables} == {"Person": 3, "Note": 2}
+        people = executor.query('SELECT id, name, "favoriteId", "mentorId" FROM "Person" ORDER BY id')
+        assert [tuple(p) for p in people] == [(1, "Ann", 2, 3), (2, "Bob", None, None), (3, "Cy", 1, 2)]
+        assert executor.query('SELECT id, "authorId" FROM "Note" ORDER BY id') == [(1, 2), (2, 3)]
+    finally:
+        executor.close()
