@@ -24,6 +24,8 @@ from components.database.preview_data import PreviewData, PreviewTable, open_pre
 from components.database.prisma_schema import PrismaSchema
 
 IMPORTS_TABLE = "_oneclick_preview_imports"
+# Prisma's and this importer's own records, never user data.
+BOOKKEEPING_TABLES = frozenset({IMPORTS_TABLE, "_prisma_migrations"})
 IMPORTS_TABLE_DDL = {
     "postgresql": f"CREATE TABLE IF NOT EXISTS {IMPORTS_TABLE} (checksum VARCHAR(64) PRIMARY KEY NOT NULL, "
     "imported_at TIMESTAMPTZ NOT NULL DEFAULT now(), row_count INTEGER NOT NULL)",
@@ -45,7 +47,7 @@ class ImportReport:
     checksum: str
     already_imported: bool
     seconds: float
-    ignored_columns: tuple[str, ...] = ()  # `table.column` in the preview that the schema does not have
+    ignored: tuple[str, ...] = ()  # preview tables and `table.column`s the schema does not have
 
     @property
     def rows(self) -> int:
@@ -316,6 +318,10 @@ def import_preview(
             if batch is not None:
                 batches.append(batch)
                 preview_rows[batch.table] = len(batch.rows)
+        known = {preview.find_table(t.name) for t in layout.tables}
+        ignored.extend(t for t in preview.tables() if t not in known and t not in BOOKKEEPING_TABLES)
+        if ignored:
+            say(f"not in the schema, so not imported: {', '.join(ignored)}")
         present = executor.table_names()
         missing = [b.table for b in batches if b.table not in present]
         if missing:

@@ -841,3 +841,26 @@ def test_tables_referring_to_each_other_and_to_themselves_import(
         assert executor.query('SELECT id, "authorId" FROM "Note" ORDER BY id') == [(1, 2), (2, 3)]
     finally:
         executor.close()
+
+
+def test_preview_tables_and_columns_the_schema_lacks_are_named_not_imported(tmp_path: Path) -> None:
+    preview = tmp_path / "extra.sql"
+    preview.write_text(
+        PREVIEW.read_text().replace(
+            "COMMIT;",
+            'CREATE TABLE "Scratch" (x);\nINSERT INTO "Scratch" VALUES (1);\n'
+            'ALTER TABLE "Tag" ADD COLUMN "color" TEXT;\nCOMMIT;',
+        )
+    )
+    schema = load_schema(SCHEMA)
+    executor = connect(f"file:{tmp_path / 'app.db'}")
+    try:
+        migrate(executor, schema)
+        said: list[str] = []
+        report = import_preview(executor, schema, preview, progress=said.append)
+        assert report.rows == 54
+        assert report.ignored == ("Tag.color", "Scratch")
+        assert "not in the schema, so not imported: Tag.color, Scratch" in said
+        assert "Scratch" not in executor.table_names()
+    finally:
+        executor.close()
