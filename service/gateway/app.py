@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -29,7 +28,7 @@ from service.gateway.journal import Journal
 from service.gateway.keys import KeyCache
 from service.gateway.metering import Alert, UsageWriter, settle_expired_reservations
 from service.gateway.settings import GatewaySettings
-from service.gateway.upstreams import Scrubber, new_client
+from service.gateway.upstreams import Scrubber, Upstream
 
 log = logging.getLogger("oneclick.gateway")
 
@@ -56,7 +55,7 @@ class Gateway:
         self.keys = KeyCache(self.pool, ttl=settings.key_cache_seconds)
         self.journal: Journal | None = None
         self._writer: UsageWriter | None = None
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._upstreams: dict[str, Upstream] = {}
         self._subaccounts: dict[tuple[str, str], tuple[float, str | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -70,10 +69,10 @@ class Gateway:
         assert self._writer is not None, "the gateway is not started"
         return self._writer
 
-    def client(self, service: str) -> httpx.AsyncClient:
-        if service not in self._clients:
-            self._clients[service] = new_client(self.settings.upstream_timeout_seconds)
-        return self._clients[service]
+    def upstream(self, service: str) -> Upstream:
+        if service not in self._upstreams:
+            self._upstreams[service] = Upstream(service, self.settings.upstream_timeout_seconds)
+        return self._upstreams[service]
 
     async def subaccount(self, user_id: str, provider: str) -> str | None:
         """The user's Twilio subaccount SID or SendGrid subuser name, if one was made (cached a minute)."""
@@ -114,12 +113,17 @@ class Gateway:
 
     async def _notify(self, payload: list[dict[str, Any]]) -> None:
         assert self.settings.alert_webhook_url
+        content = json.dumps({"alerts": payload}).encode()
+        headers = {"content-type": "application/json"}
         try:
-            await self.client("alerts").post(
-                self.settings.alert_webhook_url, json={"alerts": payload}, timeout=10
+            response = await self.upstream("alerts").send(
+                "POST", self.settings.alert_webhook_url, headers, content
             )
-        except httpx.HTTPError as exc:
-            log.warning("alert webhook failed (%s)", type(exc).__name__)
+        except GatewayError as exc:
+            log.warning("alert webhook failed: %s", exc.message)
+            return
+        if response.status >= 300:
+            log.warning("alert webhook answered %d", response.status)
 
     async def start(self) -> None:
         await self.pool.open(wait=True, timeout=30)
@@ -170,8 +174,8 @@ class Gateway:
                 await task
         if self._writer is not None:
             await self._writer.close()
-        for client in self._clients.values():
-            await client.aclose()
+        for upstream in self._upstreams.values():
+            await upstream.aclose()
         if self.journal is not None:
             self.journal.close()
         await self.pool.close()

@@ -13,12 +13,14 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
 from service.gateway import llm, messaging, storage
+from service.gateway.connections import UpstreamResponse
 from service.gateway.errors import (
     BadRequest,
     GatewayError,
@@ -37,7 +39,6 @@ from service.gateway.upstreams import (
     RelayResponse,
     rejected_credentials,
     response_headers,
-    send,
 )
 
 if TYPE_CHECKING:
@@ -232,14 +233,12 @@ async def llm_proxy(request: Request) -> Response | RelayResponse:
     headers.update(auth)
     headers["content-type"] = JSON
     meter = await _meter(gateway, key, service, endpoint, price, call.max_tokens)
-    client = gateway.client(service)
     relayed = False
     try:
-        upstream_request = client.build_request(
-            "POST", f"{base_url}/{endpoint}", headers=headers, content=call.body
+        upstream = await gateway.upstream(service).send(
+            "POST", f"{base_url}/{endpoint}", headers, call.body, stream=call.stream
         )
-        upstream = await send(client, upstream_request, service, stream=call.stream)
-        if call.stream and upstream.status_code == 200:
+        if call.stream and upstream.status == 200:
             stream_meter = llm.StreamMeter(service)
 
             def on_end(complete: bool) -> None:
@@ -251,11 +250,13 @@ async def llm_proxy(request: Request) -> Response | RelayResponse:
 
             relayed = True  # from here the relay settles the call
             return RelayResponse(upstream, stream_meter.feed, on_end, gateway.scrub)
-        try:
-            content = await upstream.aread()
-        finally:
-            await upstream.aclose()
-        status = upstream.status_code
+        if call.stream:  # an error answer to a stream request: read it whole
+            try:
+                await upstream.aread()
+            finally:
+                await upstream.aclose()
+        content = upstream.body
+        status = upstream.status
         if status in (401, 403) and not key.byo:
             meter.finish(0, model=call.model, status=status)
             raise rejected_credentials(service, status)
@@ -276,7 +277,7 @@ async def llm_proxy(request: Request) -> Response | RelayResponse:
             meter.finish(0, model=call.model, error="gateway or upstream failure")
 
 
-def _headers(upstream: httpx.Response) -> dict[str, str]:
+def _headers(upstream: UpstreamResponse) -> dict[str, str]:
     return {name.decode(): value.decode() for name, value in response_headers(upstream.headers)}
 
 
@@ -308,19 +309,16 @@ async def email_send(request: Request) -> Response:
     price = gateway.settings.prices.for_service("email")
     meter = await _meter(gateway, key, "email", provider, price, email.recipients)
     try:
-        client = gateway.client("email")
-        upstream = await send(
-            client, client.build_request("POST", url, headers=headers, json=payload), provider, stream=False
-        )
-        if upstream.status_code in (401, 403) and not key.byo:
-            raise rejected_credentials(provider, upstream.status_code)
-        if not 200 <= upstream.status_code < 300:
-            meter.finish(0, provider=provider, status=upstream.status_code)
-            return Response(gateway.scrub(upstream.content), upstream.status_code, headers=_headers(upstream))
+        upstream = await gateway.upstream("email").send("POST", url, headers, json.dumps(payload).encode())
+        if upstream.status in (401, 403) and not key.byo:
+            raise rejected_credentials(provider, upstream.status)
+        if not 200 <= upstream.status < 300:
+            meter.finish(0, provider=provider, status=upstream.status)
+            return Response(gateway.scrub(upstream.body), upstream.status, headers=_headers(upstream))
         if provider == "sendgrid":
-            message_id = upstream.headers.get("x-message-id")
+            message_id = upstream.header("x-message-id")
         else:
-            message_id = upstream.json().get("id") if upstream.content else None
+            message_id = json.loads(upstream.body).get("id") if upstream.body else None
         meter.finish(email.recipients, provider=provider)
         result = {"id": message_id, "provider": provider, "recipients": email.recipients}
         return Response(json.dumps(result), 200, media_type=JSON)
@@ -360,20 +358,18 @@ async def sms_send(request: Request) -> Response:
     price = gateway.settings.prices.for_service("sms")
     meter = await _meter(gateway, key, "sms", "twilio", price, sms.segments)
     try:
-        client = gateway.client("sms")
-        request_out = client.build_request(
+        upstream = await gateway.upstream("sms").send(
             "POST",
             f"{up.twilio_url}/2010-04-01/Accounts/{account_sid}/Messages.json",
-            headers={"authorization": authorization},
-            data={"To": sms.to, "From": sms.sender, "Body": sms.body},
+            {"authorization": authorization, "content-type": "application/x-www-form-urlencoded"},
+            urlencode({"To": sms.to, "From": sms.sender, "Body": sms.body}).encode(),
         )
-        upstream = await send(client, request_out, "twilio", stream=False)
-        if upstream.status_code in (401, 403) and not key.byo:
-            raise rejected_credentials("twilio", upstream.status_code)
-        if not 200 <= upstream.status_code < 300:
-            meter.finish(0, status=upstream.status_code)
-            return Response(gateway.scrub(upstream.content), upstream.status_code, headers=_headers(upstream))
-        message = upstream.json()
+        if upstream.status in (401, 403) and not key.byo:
+            raise rejected_credentials("twilio", upstream.status)
+        if not 200 <= upstream.status < 300:
+            meter.finish(0, status=upstream.status)
+            return Response(gateway.scrub(upstream.body), upstream.status, headers=_headers(upstream))
+        message = json.loads(upstream.body)
         reported = str(message.get("num_segments") or "")
         segments = (
             min(int(reported), sms.segments) if reported.isdigit() and int(reported) > 0 else sms.segments
@@ -414,21 +410,15 @@ async def storage_upload(request: Request) -> Response:
     price = gateway.settings.prices.for_service("storage")
     meter = await _meter(gateway, key, "storage", "upload", price, len(content))
     try:
-        client = gateway.client("storage")
-        url = target.copy_with(raw_path=storage.quote_path(path).encode())
-        upstream = await send(
-            client,
-            client.build_request("PUT", url, headers=headers, content=content),
-            "storage",
-            stream=False,
-        )
-        if upstream.status_code in (401, 403):
-            raise rejected_credentials("storage", upstream.status_code)
-        if not 200 <= upstream.status_code < 300:
-            meter.finish(0, status=upstream.status_code)
-            raise UpstreamFailed(f"the bucket refused the upload (status {upstream.status_code})")
+        url = str(target.copy_with(raw_path=storage.quote_path(path).encode()))
+        upstream = await gateway.upstream("storage").send("PUT", url, headers, content)
+        if upstream.status in (401, 403):
+            raise rejected_credentials("storage", upstream.status)
+        if not 200 <= upstream.status < 300:
+            meter.finish(0, status=upstream.status)
+            raise UpstreamFailed(f"the bucket refused the upload (status {upstream.status})")
         meter.finish(len(content), key=name)
-        result = {"key": name, "bytes": len(content), "etag": upstream.headers.get("etag")}
+        result = {"key": name, "bytes": len(content), "etag": upstream.header("etag")}
         return Response(json.dumps(result), 200, media_type=JSON)
     finally:
         meter.finish(0, error="not stored")

@@ -1,4 +1,4 @@
-"""Forwarding to the vendors with httpx: pooled clients, header hygiene, key scrubbing, SSE relay.
+"""Forwarding to the vendors: pooled connections, header hygiene, key scrubbing, SSE relay.
 
 What goes back to a caller is filtered: an allow-list of upstream headers, bodies with every
 platform credential replaced, and for a rejected platform credential (401/403) no upstream body at
@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-import httpx
 from starlette.types import Receive, Scope, Send
 
+from service.gateway.connections import UpstreamConnectionError, UpstreamPool, UpstreamResponse
 from service.gateway.errors import UpstreamFailed, UpstreamTimeout
 
 log = logging.getLogger("oneclick.gateway.upstream")
@@ -30,25 +30,41 @@ FORWARD_HEADERS = ("accept", "anthropic-version", "anthropic-beta", "openai-beta
 REDACTED = b"[redacted]"
 
 
-def new_client(timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=10.0),
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60),
-        trust_env=False,
-        follow_redirects=False,
-    )
+class Upstream:
+    """One vendor: calls through the gateway's HTTP client (connections.py), failures as our errors."""
+
+    def __init__(self, service: str, timeout: float) -> None:
+        self.service = service
+        self._pool = UpstreamPool(read_timeout=timeout)
+
+    async def send(
+        self, method: str, url: str, headers: dict[str, str], content: bytes, *, stream: bool = False
+    ) -> UpstreamResponse:
+        """Unless `stream`, the body is read and the connection back in the pool on return.
+
+        Failures become our own errors, never the exception's text (it could hold a URL)."""
+        try:
+            return await self._pool.request(method, url, headers, content, stream=stream)
+        except UpstreamConnectionError as exc:
+            log.warning("upstream %s: %s", self.service, "timed out" if exc.timeout else "unreachable")
+            if exc.timeout:
+                raise UpstreamTimeout(f"{self.service} did not answer in time; try again") from None
+            raise UpstreamFailed(f"{self.service} could not be reached; try again") from None
+
+    async def aclose(self) -> None:
+        self._pool.close()
 
 
-def response_headers(upstream: httpx.Headers) -> list[tuple[bytes, bytes]]:
+def response_headers(upstream: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [
         (name.encode(), value.encode())
-        for name, value in upstream.items()
+        for name, value in upstream
         if name in _PASS_HEADERS or name.startswith(_PASS_PREFIXES)
     ]
 
 
 class Scrubber:
-    """Replaces every platform credential (and its long fragments) in bytes bound for a caller."""
+    """Replaces every platform credential in bytes bound for a caller."""
 
     def __init__(self, secrets: list[str]) -> None:
         self._needles = sorted({s.encode() for s in secrets if len(s) >= 8}, key=len, reverse=True)
@@ -58,20 +74,6 @@ class Scrubber:
             if needle in data:
                 data = data.replace(needle, REDACTED)
         return data
-
-
-async def send(
-    client: httpx.AsyncClient, request: httpx.Request, service: str, *, stream: bool
-) -> httpx.Response:
-    """Send and map transport failures to our own errors (never the exception's text: it may hold URLs)."""
-    try:
-        return await client.send(request, stream=stream)
-    except httpx.TimeoutException:
-        log.warning("upstream %s timed out", service)
-        raise UpstreamTimeout(f"{service} did not answer in time; try again") from None
-    except httpx.HTTPError as exc:
-        log.warning("upstream %s unreachable (%s)", service, type(exc).__name__)
-        raise UpstreamFailed(f"{service} could not be reached; try again") from None
 
 
 def rejected_credentials(service: str, status: int) -> UpstreamFailed:
@@ -92,7 +94,7 @@ class RelayResponse:
 
     def __init__(
         self,
-        upstream: httpx.Response,
+        upstream: UpstreamResponse,
         on_chunk: Callable[[bytes], None],
         on_end: Callable[[bool], None],
         scrub: Callable[[bytes], bytes],
@@ -123,7 +125,7 @@ class RelayResponse:
         await send(
             {
                 "type": "http.response.start",
-                "status": self.upstream.status_code,
+                "status": self.upstream.status,
                 "headers": response_headers(self.upstream.headers),
             }
         )
@@ -131,8 +133,8 @@ class RelayResponse:
             async for chunk in self.upstream.aiter_raw():
                 self.on_chunk(chunk)
                 await send({"type": "http.response.body", "body": self.scrub(chunk), "more_body": True})
-        except httpx.HTTPError as exc:
-            log.warning("upstream stream broke off (%s)", type(exc).__name__)
+        except UpstreamConnectionError as exc:
+            log.warning("upstream stream broke off (%s)", "timed out" if exc.timeout else "connection lost")
             return  # the caller sees a truncated stream; usage is settled from what passed
         self._end(True)  # journaled before the caller sees the end of the stream
         await send({"type": "http.response.body", "body": b"", "more_body": False})
