@@ -1,0 +1,160 @@
+"""Running one recorded deployment on a worker: recover, deploy (or destroy), record the outcome.
+
+Progress goes to the database as it happens (steps, events, the app's status), so any API server
+can show it and a restart of either side loses nothing. Outcomes are sorted in three:
+
+- success: the deployment `succeeded`, the app `active` with its URL and encrypted database URL;
+- worth retrying (the stack is locked by a live update, a vendor could not be asked about
+  leftovers): the deployment goes back to `queued` and the job queue runs it again later;
+- anything else (a failed update, an unhealthy app, a bad spec): `failed`, with the error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from automation import operations
+from automation.steps import DeployStatus
+from automation.workspace import DeployError, StackLocked, StackNotFound
+from components.errors import SpecError
+from components.http import VendorError
+from components.targets import TargetError
+from service import deployments
+from service.deployments import Deployment
+from service.recovery import PreviousAttempt, RecoveryDeferred, recover_stack
+from service.vault import DecryptionError, Vault
+
+log = logging.getLogger("oneclick.service.runner")
+
+RETRYABLE: tuple[type[Exception], ...] = (StackLocked, RecoveryDeferred)
+PERMANENT: tuple[type[Exception], ...] = (DeployError, SpecError, TargetError, VendorError, DecryptionError)
+
+
+class RetryLater(Exception):
+    """Raised to the job queue so it runs the deployment again (with back-off)."""
+
+
+class DeploymentFailed(Exception):
+    """Raised to the job queue for a deployment that failed for good (recorded already)."""
+
+
+@dataclass
+class WorkerRuntime:
+    """What a worker's jobs share: the database pool, the vault, and who this worker is."""
+
+    pool: ConnectionPool
+    vault: Vault
+    host: str = field(default_factory=socket.gethostname)
+    worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        with self.pool.connection() as conn:
+            yield conn
+
+
+class StepRecorder:
+    """`DeployStatus.on_change` -> deployment_steps + one event per change, on one connection."""
+
+    def __init__(self, conn: psycopg.Connection, deployment: Deployment) -> None:
+        self.conn = conn
+        self.deployment = deployment
+        self.lock = threading.Lock()
+        self.deploying = False
+
+    def __call__(self, status: DeployStatus) -> None:
+        steps = status.as_dict()["steps"]
+        with self.lock:
+            deployments.record_steps(self.conn, self.deployment.id, steps)
+            site = next((s for s in steps if s["key"] == "site"), None)
+            if not self.deploying and site is not None and site["state"] != "pending":
+                self.deploying = True
+                deployments.set_app_status(self.conn, self.deployment.app_id, "deploying")
+
+    def single(self, key: str, title: str, state: str, detail: str = "") -> None:
+        step = {"key": key, "title": title, "state": state, "elapsedSeconds": 0.0, "detail": detail}
+        with self.lock:
+            deployments.record_steps(self.conn, self.deployment.id, [step])
+
+
+def _claimed_elsewhere(runtime: WorkerRuntime, app_id: str) -> Any:
+    def claimed(provider: str, name: str) -> bool:
+        with runtime.connection() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM deployed_apps WHERE database_provider = %s AND database_id = %s "
+                "AND app_id <> %s AND destroyed_at IS NULL",
+                [provider, name, app_id],
+            ).fetchone()
+        return row is not None
+
+    return claimed
+
+
+def _database_url(app_id: str, outputs: dict[str, Any]) -> str:
+    url = outputs.get("databaseUrl")
+    if url is None or url == operations.SECRET_MASK:
+        url = operations.outputs(app_id, show_secrets=True).get("databaseUrl")
+    return str(url or "")
+
+
+def _deploy(runtime: WorkerRuntime, conn: psycopg.Connection, deployment: Deployment) -> None:
+    recorder = StepRecorder(conn, deployment)
+    if deployment.kind == "destroy":
+        recorder.single("destroy", "Resources deleted", "running")
+        try:
+            result = operations.destroy(deployment.app_id)
+        except StackNotFound:
+            result = operations.OperationResult(deployment.app_id, "destroy")
+        recorder.single("destroy", "Resources deleted", "done", f"{result.changed} resource(s) deleted")
+        deployments.app_destroyed(conn, deployment.app_id)
+        deployments.finish(conn, deployment, ok=True, changes=result.changes)
+        return
+    spec = deployment.app_spec(runtime.vault)
+    result = operations.deploy(spec, on_status=recorder)
+    database_url = _database_url(spec.id, result.outputs)
+    deployments.app_deployed(conn, runtime.vault, deployment, result.outputs, database_url)
+    deployments.finish(conn, deployment, ok=True, outputs=result.outputs, changes=result.changes)
+
+
+def run_deployment(runtime: WorkerRuntime, deployment_id: str, *, final_attempt: bool) -> None:
+    """One attempt at a recorded deployment (see the module docstring for the outcomes)."""
+    with runtime.connection() as conn:
+        before = deployments.start_attempt(conn, deployment_id, runtime.worker, runtime.host)
+        current = deployments.get(conn, deployment_id)
+        assert current is not None
+        # The attempt before this one never finished (its worker died): it may have left a lock
+        # and interrupted operations behind.
+        previous = (
+            PreviousAttempt(before.worker_host, before.attempt_started_at) if before.attempts > 0 else None
+        )
+        try:
+            claimed = _claimed_elsewhere(runtime, current.app_id)
+            report = recover_stack(current.app_id, previous, claimed=claimed)
+            if report.acted:
+                log.warning("deployment %s of %s: %s", deployment_id, current.app_id, report.summary())
+                deployments.add_event(conn, deployment_id, "recovered", {"summary": report.summary()})
+            _deploy(runtime, conn, current)
+        except RETRYABLE as exc:
+            if final_attempt:
+                deployments.finish(conn, current, ok=False, error=str(exc))
+                raise DeploymentFailed(str(exc)) from None
+            deployments.requeue(conn, deployment_id, str(exc))
+            raise RetryLater(str(exc)) from None
+        except PERMANENT as exc:
+            deployments.finish(conn, current, ok=False, error=str(exc))
+            raise DeploymentFailed(str(exc)) from None
+        except Exception as exc:
+            # Not the user's doing: recorded without details that could hold secrets.
+            log.exception("deployment %s failed unexpectedly", deployment_id)
+            deployments.finish(conn, current, ok=False, error=f"internal error ({type(exc).__name__})")
+            raise
