@@ -13,6 +13,7 @@ import click
 from automation import doctor as doctor_checks
 from automation import operations
 from automation.db_cli import db as db_group
+from automation.fleet_cli import drift_command, fleet_group
 from automation.fleet_cli import recover as recover_command
 from automation.localpg import LocalPostgres, PostgresError
 from automation.progress import ProgressPrinter
@@ -356,3 +357,5 @@ def doctor(strict: bool) -> None:
 main.add_command(gateway_commands, "gateway")
 main.add_command(db_group, "db")
 main.add_command(recover_command, "recover")
+main.add_command(drift_command, "drift")
+main.add_command(fleet_group, "fleet")

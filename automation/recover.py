@@ -32,6 +32,7 @@ from pulumi.automation import events
 
 from automation.environment import TOOLS_BIN, backend_url
 from automation.operations import EventSink, _ErrorCollector
+from automation.pulumi_state import SECRET_SIG, SIG_KEY
 from automation.urns import resource_name, resource_type
 from automation.workspace import DeployError, NoSelectWorkspace, open_stack
 from sandbox.endpoint import REPO_ROOT
@@ -44,9 +45,6 @@ ADOPTABLE_IDS: dict[str, str] = {
 }
 # Created with an id the vendor picks, so a killed create cannot be found again from the state.
 UNFINDABLE = {"oneclick:neon:Project"}
-# How Pulumi's state marks a secret value: {SIG_KEY: SECRET_SIG, "ciphertext" | "plaintext": ...}.
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 (a state format marker, not a password)
 
 
 class UpdateStillRunning(DeployError):

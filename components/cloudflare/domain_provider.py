@@ -105,6 +105,9 @@ def outputs(
         "zone_id": zone.id if zone else None,
         "dns_record_id": record.id if record else None,
         "dns_record_managed": managed if record else False,
+        # What the record holds, so a drift report can say what it was changed to.
+        "dns_record_content": record.content.rstrip(".").lower() if record else None,
+        "dns_record_proxied": record.proxied if record else None,
         "cname_target": target,
         # False when the zone is ours but its CNAME is gone or points elsewhere: `up` fixes it.
         "dns_in_sync": zone is None

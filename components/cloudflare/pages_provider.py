@@ -72,6 +72,8 @@ def outputs(
         # or a deploy made elsewhere, and `pulumi up` then deploys this program's build again.
         "production_deployment_id": canonical,
         "uploaded_files": uploaded,
+        # The names are not secret: they let a drift check see a secret var removed or added.
+        "secret_env_var_names": sorted(props.get("secret_env_vars") or {}),
     }
 
 
