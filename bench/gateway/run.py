@@ -15,7 +15,8 @@ LiteLLM runs with its master key (auth) but without a database: its spend tracki
 engines that it downloads at start, which this machine cannot. If LiteLLM cannot be installed or
 started, its figures print as n/a with the reason. The last line is:
 
-    gateway: ours_p50_ms=<n> ours_p99_ms=<n> ours_max_rps=<n> litellm_p50_ms=<n> litellm_p99_ms=<n> litellm_max_rps=<n>
+    gateway: ours_p50_ms=<n> ours_p99_ms=<n> ours_max_rps=<n>
+             litellm_p50_ms=<n> litellm_p99_ms=<n> litellm_max_rps=<n>   (on one line)
 """
 
 from __future__ import annotations
@@ -206,8 +207,9 @@ def measure(
     fixed = load("fixed", port, path, headers, args)
     top = load("max", port, path, headers, args)
     print(
-        f"{name:>8}: p50 {fixed['p50_ms']:.3f} ms  p99 {fixed['p99_ms']:.3f} ms  at {fixed['achieved_rps']:.0f} rps "
-        f"({fixed['ok']} ok, {fixed['errors']} errors); max {top['max_rps']:.0f} rps ({top['errors']} errors)",
+        f"{name:>8}: p50 {fixed['p50_ms']:.3f} ms  p99 {fixed['p99_ms']:.3f} ms  "
+        f"at {fixed['achieved_rps']:.0f} rps ({fixed['ok']} ok, {fixed['errors']} errors); "
+        f"max {top['max_rps']:.0f} rps ({top['errors']} errors)",
         flush=True,
     )
     return {**fixed, "max_rps": top["max_rps"]}
@@ -275,9 +277,7 @@ def main() -> None:
             except RuntimeError as exc:
                 litellm_reason = str(exc)
 
-        print(
-            f"fixed rate {args.rate:.0f} rps for {args.seconds:.0f}s; max rate with {args.concurrency} connections"
-        )
+        print(f"fixed rate {args.rate:.0f} rps for {args.seconds:.0f}s; max: {args.concurrency} connections")
         direct = measure(
             "direct", upstream_port, "/v1/chat/completions", {"Authorization": f"Bearer {UPSTREAM_KEY}"}, args
         )
@@ -307,7 +307,7 @@ def main() -> None:
         print(f"litellm: no figures: {litellm_reason}")
     else:
         print(
-            "litellm: master-key auth on; no database, so no spend tracking (its Prisma engines need a download)"
+            "litellm: master-key auth on; no database, so no spend tracking (Prisma engines need a download)"
         )
     print(
         f"gateway: ours_p50_ms={number(added(ours, 'p50_ms'))} ours_p99_ms={number(added(ours, 'p99_ms'))} "

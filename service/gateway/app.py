@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import time
@@ -139,6 +140,9 @@ class Gateway:
         # What is still reserved under our id was in flight when the previous process died unjournaled.
         await settle_expired_reservations(self.pool, older_than_seconds=0, instance_id=self.instance_id)
         self._writer.start()
+        # What exists now lives as long as the process: keep it out of the cyclic collector's
+        # full passes, which otherwise pause every call in flight (a p99 matter).
+        gc.freeze()
         self._tasks.append(asyncio.create_task(self._sweep(), name="reservation-sweeper"))
         if self.settings.stripe_api_key:
             self._tasks.append(asyncio.create_task(self._report(), name="stripe-meter-report"))
