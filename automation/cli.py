@@ -25,6 +25,8 @@ from components.spec import AppSpec
 from components.targets import TargetError
 from sandbox import server as sandbox_server
 from sandbox.endpoint import DEFAULT_PORT, sandbox_dir
+from service.cli import ServiceCommandError
+from service.cli import service as service_commands
 from service.gateway.cli import GatewayCommandError
 from service.gateway.cli import gateway as gateway_commands
 
@@ -37,6 +39,7 @@ USER_ERRORS = (
     PostgresError,
     DatabaseError,
     GatewayCommandError,
+    ServiceCommandError,
 )
 
 
@@ -355,6 +358,7 @@ def doctor(strict: bool) -> None:
 
 
 main.add_command(gateway_commands, "gateway")
+main.add_command(service_commands, "service")
 main.add_command(db_group, "db")
 main.add_command(recover_command, "recover")
 main.add_command(drift_command, "drift")

@@ -8,8 +8,9 @@
   vendor that could not be asked about leftovers) is retried with exponential back-off.
 - **A worker that dies mid-deploy** stops sending heartbeats. Every worker runs a janitor that
   hands the jobs of workers silent for longer than `stalled_after` seconds back to the queue; the
-  retried attempt clears the stale Pulumi lock and interrupted operations (service/recovery.py)
-  before deploying, so it converges with nothing orphaned.
+  retried attempt removes the dead update's Pulumi lock and settles its pending operations against
+  the real resources (service/recovery.py over automation/recover.py) before deploying, so it
+  converges with nothing orphaned.
 - **Nothing lost between request and job.** The API records the deployment, then defers its job;
   should it stop in between, the janitor defers the job of any deployment left queued without one.
 """

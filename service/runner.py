@@ -4,8 +4,8 @@ Progress goes to the database as it happens (steps, events, the app's status), s
 can show it and a restart of either side loses nothing. Outcomes are sorted in three:
 
 - success: the deployment `succeeded`, the app `active` with its URL and encrypted database URL;
-- worth retrying (the stack is locked by a live update, a vendor could not be asked about
-  leftovers): the deployment goes back to `queued` and the job queue runs it again later;
+- worth retrying (the stack is locked by an update that is, or may be, alive): the deployment
+  goes back to `queued` and the job queue runs it again later;
 - anything else (a failed update, an unhealthy app, a bad spec): `failed`, with the error.
 """
 
@@ -31,12 +31,12 @@ from components.http import VendorError
 from components.targets import TargetError
 from service import deployments
 from service.deployments import Deployment
-from service.recovery import PreviousAttempt, RecoveryDeferred, recover_stack
+from service.recovery import PreviousAttempt, UpdateStillRunning, recover_stack
 from service.vault import DecryptionError, Vault
 
 log = logging.getLogger("oneclick.service.runner")
 
-RETRYABLE: tuple[type[Exception], ...] = (StackLocked, RecoveryDeferred)
+RETRYABLE: tuple[type[Exception], ...] = (StackLocked, UpdateStillRunning)
 PERMANENT: tuple[type[Exception], ...] = (DeployError, SpecError, TargetError, VendorError, DecryptionError)
 
 
@@ -87,19 +87,6 @@ class StepRecorder:
             deployments.record_steps(self.conn, self.deployment.id, [step])
 
 
-def _claimed_elsewhere(runtime: WorkerRuntime, app_id: str) -> Any:
-    def claimed(provider: str, name: str) -> bool:
-        with runtime.connection() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM deployed_apps WHERE database_provider = %s AND database_id = %s "
-                "AND app_id <> %s AND destroyed_at IS NULL",
-                [provider, name, app_id],
-            ).fetchone()
-        return row is not None
-
-    return claimed
-
-
 def _database_url(app_id: str, outputs: dict[str, Any]) -> str:
     url = outputs.get("databaseUrl")
     if url is None or url == operations.SECRET_MASK:
@@ -132,17 +119,17 @@ def run_deployment(runtime: WorkerRuntime, deployment_id: str, *, final_attempt:
         before = deployments.start_attempt(conn, deployment_id, runtime.worker, runtime.host)
         current = deployments.get(conn, deployment_id)
         assert current is not None
-        # The attempt before this one never finished (its worker died): it may have left a lock
-        # and interrupted operations behind.
-        previous = (
-            PreviousAttempt(before.worker_host, before.attempt_started_at) if before.attempts > 0 else None
-        )
+        # An attempt that is still `running` in the record never finished: its worker died, and
+        # may have left the stack locked with operations pending.
+        interrupted = before.status == "running" and before.attempts > 0
+        previous = PreviousAttempt(before.worker_host, before.attempt_started_at) if interrupted else None
         try:
-            claimed = _claimed_elsewhere(runtime, current.app_id)
-            report = recover_stack(current.app_id, previous, claimed=claimed)
-            if report.acted:
-                log.warning("deployment %s of %s: %s", deployment_id, current.app_id, report.summary())
-                deployments.add_event(conn, deployment_id, "recovered", {"summary": report.summary()})
+            report = recover_stack(current.app_id, previous)
+            if report is not None and report.recovered:
+                log.warning(
+                    "deployment %s of %s recovered: %s", deployment_id, current.app_id, report.as_dict()
+                )
+                deployments.add_event(conn, deployment_id, "recovered", report.as_dict())
             _deploy(runtime, conn, current)
         except RETRYABLE as exc:
             if final_attempt:
