@@ -32,11 +32,10 @@ def detail(run: StackRun) -> str:
     return ""
 
 
-def run_line(run: StackRun, width: int) -> str:
+def run_line(run: StackRun, width: int, live: bool = True) -> str:
     elapsed = f"{run.elapsed():6.1f}s" if run.started is not None else "       "
-    return (
-        f"  {SYMBOLS[run.state]} {run.app_id:<{width}} {run.operation:<8} {elapsed}  {detail(run)}".rstrip()
-    )
+    what = detail(run) if live or run.state != "running" else "started"
+    return f"  {SYMBOLS[run.state]} {run.app_id:<{width}} {run.operation:<8} {elapsed}  {what}".rstrip()
 
 
 def progress_bar(runs: Sequence[StackRun]) -> str:
@@ -76,7 +75,7 @@ class FleetRenderer:
         for run in runs:
             if run.state != "pending" and self._reported.get(run.app_id) != run.state:
                 self._reported[run.app_id] = run.state
-                self.write(run_line(run, width) + "\n")
+                self.write(run_line(run, width, live=False) + "\n")
 
 
 def summary(result: FleetResult) -> str:

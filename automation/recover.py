@@ -161,13 +161,22 @@ def _owner_alive(lock: Path) -> tuple[bool | None, str]:
     who = f"pid {pid} on {host or 'an unknown host'} since {owner.get('timestamp', '?')}"
     if host != socket.gethostname() or pid <= 0:
         return None, who
+    return process_running(pid), who
+
+
+def process_running(pid: int) -> bool:
+    """Whether `pid` runs here; a killed process not yet reaped by its parent (a zombie) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False, who
+        return False
     except PermissionError:
-        return True, who
-    return True, who
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def _remove_dead_lock(stack: auto.Stack, force: bool) -> bool:
