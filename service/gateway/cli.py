@@ -196,8 +196,9 @@ def limit(ctx: click.Context, user_id: str, dollars: str, database_url: str | No
     """Set USER_ID's monthly spend limit for managed APIs to DOLLARS (e.g. 100 or 99.50)."""
     from service.gateway.billing import dollars_to_cents, set_spend_limit
 
-    with _user_errors(), psycopg.connect(_url(ctx, database_url), autocommit=True) as conn:
+    with _user_errors():
         cents = dollars_to_cents(dollars)
+    with _user_errors(), psycopg.connect(_url(ctx, database_url), autocommit=True) as conn:
         set_spend_limit(conn, user_id, cents)
     click.echo(f"spend limit of {user_id}: {cents} cents per month")
 

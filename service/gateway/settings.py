@@ -140,7 +140,7 @@ class GatewaySettings:
     # A reservation older than this is a crashed call's: settled at its reserved maximum.
     reservation_ttl_seconds: float = 900.0
     key_cache_seconds: float = 30.0
-    pool_min_size: int = 2
+    pool_min_size: int = 4  # opening a connection mid-burst costs milliseconds
     pool_max_size: int = 10
     # Platform-side token for the usage API (`?user_id=`); without it only gateway keys work.
     admin_token: Secret | None = None

@@ -251,3 +251,26 @@ def test_spend_limit_refusal_names_the_limit_and_current_spend(running_gateway: 
     assert Decimal(error["spent_cents"]) == 0
     assert "limit $0.01, spent $0.00" in error["message"]
     assert "max_tokens" in error["message"]
+
+
+def test_a_stream_the_caller_abandons_is_settled_from_what_passed(
+    running_gateway: RunningGateway, account: tuple[str, str], upstream: tuple[UpstreamStandIn, str]
+) -> None:
+    user_id, key = account
+    upstream[0].stream_delay = 0.2
+    try:
+        with httpx.stream(
+            "POST",
+            f"{running_gateway.url}/api/proxy/openai/v1/chat/completions",
+            json={**CHAT, "stream": True},
+            headers={"Authorization": f"Bearer {key}"},
+        ) as response:
+            for _ in response.iter_raw():
+                break  # the caller goes away after the first word
+    finally:
+        upstream[0].stream_delay = 0.0
+    [(_, units, _, cost, _, _, metadata)] = usage_rows(running_gateway, user_id)
+    assert metadata["usage"] == "estimated: stream cut short"
+    assert 0 < units < 100  # what passed, not the reserved maximum
+    assert cost == Decimal("0.004") * units
+    assert wait_for(lambda: spend(running_gateway, user_id) == (cost, 0))
