@@ -16,7 +16,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -29,6 +30,7 @@ from service.gateway.journal import Journal
 from service.gateway.keys import KeyCache
 from service.gateway.metering import Alert, UsageWriter, settle_expired_reservations
 from service.gateway.settings import GatewaySettings
+from service.gateway.spend import ReservationConnections
 from service.gateway.upstreams import Scrubber, Upstream
 
 log = logging.getLogger("oneclick.gateway")
@@ -54,6 +56,7 @@ class Gateway:
             open=False,
         )
         self.keys = KeyCache(self.pool, ttl=settings.key_cache_seconds)
+        self.reservations = ReservationConnections(self.pool)
         self.journal: Journal | None = None
         self._writer: UsageWriter | None = None
         self._upstreams: dict[str, Upstream] = {}
@@ -182,6 +185,7 @@ class Gateway:
             await upstream.aclose()
         if self.journal is not None:
             self.journal.close()
+        await self.reservations.close()
         await self.pool.close()
 
 
@@ -202,6 +206,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         )
     return Response(
         json.dumps({"error": {"type": "http_error", "message": str(exc.detail)}}), exc.status_code
+    )
+
+
+async def _database_down(request: Request, exc: Exception) -> Response:
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    message = "the gateway cannot reach its database; nothing was forwarded or billed; try again shortly"
+    return Response(
+        json.dumps({"error": {"type": "service_unavailable", "message": message}}),
+        503,
+        headers={"retry-after": "5"},
+        media_type="application/json",
     )
 
 
@@ -245,7 +260,13 @@ def create_app(settings: GatewaySettings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error, Exception: _unexpected},
+        exception_handlers={
+            GatewayError: _gateway_error,
+            HTTPException: _http_error,
+            psycopg.OperationalError: _database_down,
+            PoolTimeout: _database_down,
+            Exception: _unexpected,
+        },
     )
     app.state.gateway = gateway
     return app

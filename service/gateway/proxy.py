@@ -164,7 +164,7 @@ async def _meter(
     reservation = None
     if not key.byo:
         reservation = await reserve(
-            gateway.pool,
+            gateway.reservations,
             user_id=key.user_id,
             app_id=key.app_id,
             service=service,

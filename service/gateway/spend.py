@@ -10,11 +10,16 @@ the maximum when the call is settled (metering.py).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from service.gateway.errors import PaymentRequired, SpendLimitReached
@@ -66,6 +71,39 @@ class Reservation:
     max_cost_cents: Decimal
 
 
+class ReservationConnections:
+    """The pool, plus one connection set aside for reservations while it is free.
+
+    At a steady few hundred calls a second, calls rarely overlap: taking the set-aside connection
+    under an uncontended lock costs microseconds, where a pool check-out and return costs about a
+    tenth of a millisecond. Overlapping calls use the pool as usual.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+        self._lock = asyncio.Lock()
+        self._held: AsyncConnection[Any] | None = None
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        if self._lock.locked():
+            async with self.pool.connection() as conn:
+                yield conn
+            return
+        async with self._lock:
+            if self._held is None or self._held.closed or self._held.broken:
+                if self._held is not None:
+                    await self.pool.putconn(self._held)  # the pool discards a broken connection
+                self._held = await self.pool.getconn()
+            yield self._held
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._held is not None:
+                await self.pool.putconn(self._held)
+                self._held = None
+
+
 def cents_text(cents: Decimal | int) -> str:
     """Cents as dollars for people: 10050 → "$100.50"."""
     dollars = (Decimal(cents) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -73,7 +111,7 @@ def cents_text(cents: Decimal | int) -> str:
 
 
 async def reserve(
-    pool: AsyncConnectionPool,
+    connections: AsyncConnectionPool | ReservationConnections,
     *,
     user_id: str,
     app_id: str,
@@ -99,7 +137,7 @@ async def reserve(
         "max_cost": max_cost_cents,
         "instance_id": instance_id,
     }
-    async with pool.connection() as conn:
+    async with connections.connection() as conn:
         cursor = await conn.execute(_RESERVE, params)
         row = await cursor.fetchone()
         if row is None:
