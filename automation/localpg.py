@@ -13,6 +13,7 @@ import glob
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,11 @@ host all all 127.0.0.1/32 scram-sha-256
 
 class PostgresError(RuntimeError):
     """The local cluster could not be set up; the message says what to run."""
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def server_bin() -> Path | None:
@@ -91,6 +97,11 @@ class LocalPostgres:
             if self.running():
                 self._run("pg_ctl", "reload", "-D", str(self.data_dir))
         if not self.running():
+            if _port_in_use(self.port):
+                raise PostgresError(
+                    f"port {self.port} on 127.0.0.1 is already in use by another program (another "
+                    f"cluster?); choose a free one with ONECLICK_PG_PORT, or stop that program"
+                )
             options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
             log = self.data_dir / "server.log"
             started = self._run(
