@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service.gateway import proxy, usage_api
+from service.gateway import proxy, usage_api, webhooks
 from service.gateway.errors import GatewayError, MethodNotAllowed, NotFound
 from service.gateway.journal import Journal
 from service.gateway.keys import KeyCache
@@ -38,7 +38,8 @@ log = logging.getLogger("oneclick.gateway")
 ROUTES_HELP = (
     "POST /api/proxy/openai/v1/{chat/completions,completions,embeddings,responses}, "
     "POST /api/proxy/anthropic/v1/messages, POST /api/proxy/email/send, POST /api/proxy/sms/send, "
-    "POST /api/proxy/storage/upload?key=…, GET /api/usage/{current,history,apps}, PUT /api/usage/alerts"
+    "POST /api/proxy/storage/upload?key=…, GET /api/usage/{current,history,apps}, PUT /api/usage/alerts, "
+    "POST /api/stripe/webhook"
 )
 
 
@@ -256,6 +257,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         Route("/api/usage/history", usage_api.history, methods=["GET"]),
         Route("/api/usage/apps", usage_api.apps, methods=["GET"]),
         Route("/api/usage/alerts", usage_api.set_alerts, methods=["PUT"]),
+        Route("/api/stripe/webhook", webhooks.stripe_webhook, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

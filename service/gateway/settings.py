@@ -147,6 +147,7 @@ class GatewaySettings:
     # Hourly Stripe meter reporting from inside the gateway (needs a Stripe key).
     stripe_api_key: Secret | None = None
     stripe_api_base: str | None = None
+    stripe_webhook_secret: Secret | None = None
     report_interval_seconds: float = 3600.0
     alert_webhook_url: str | None = None
 
@@ -173,5 +174,6 @@ class GatewaySettings:
             admin_token=_secret("ONECLICK_GATEWAY_ADMIN_TOKEN"),
             stripe_api_key=_secret("STRIPE_SECRET_KEY"),
             stripe_api_base=env("ONECLICK_STRIPE_API_BASE"),
+            stripe_webhook_secret=_secret("STRIPE_WEBHOOK_SECRET"),
             alert_webhook_url=env("ONECLICK_GATEWAY_ALERT_WEBHOOK"),
         )
