@@ -107,8 +107,9 @@ def gateway(
     PLATFORM_ANTHROPIC_KEY, PLATFORM_SENDGRID_KEY or PLATFORM_RESEND_KEY (ONECLICK_EMAIL_PROVIDER),
     PLATFORM_TWILIO_SID/_TOKEN/_NUMBER, PLATFORM_STORAGE_ACCESS_KEY_ID/_SECRET_ACCESS_KEY with
     ONECLICK_STORAGE_URL/_BUCKET; vendor base URLs ONECLICK_<VENDOR>_URL; prices
-    ONECLICK_GATEWAY_PRICING (JSON file); STRIPE_SECRET_KEY for hourly meter reporting;
-    ONECLICK_GATEWAY_ADMIN_TOKEN for the platform's calls to the usage API.
+    ONECLICK_GATEWAY_PRICING (JSON file); STRIPE_SECRET_KEY for hourly meter reporting,
+    STRIPE_WEBHOOK_SECRET for POST /api/stripe/webhook; ONECLICK_GATEWAY_ADMIN_TOKEN for the
+    platform's calls to the usage API.
     """
     ctx.obj = database_url
     if ctx.invoked_subcommand is not None:
