@@ -26,7 +26,6 @@ from typing import Any
 
 import psycopg
 import stripe
-from stripe._base_address import BaseAddresses
 
 from service.gateway.errors import BillingError
 from service.gateway.pricing import Price, PriceTable
@@ -45,8 +44,9 @@ Connection = psycopg.Connection[Any]
 
 
 def stripe_client(api_key: str, api_base: str | None = None, **kwargs: Any) -> stripe.StripeClient:
-    addresses: BaseAddresses = {"api": api_base} if api_base else {}
-    return stripe.StripeClient(api_key, base_addresses=addresses, **kwargs)
+    if api_base:  # e.g. stripe-mock's address
+        kwargs["base_addresses"] = {"api": api_base}
+    return stripe.StripeClient(api_key, **kwargs)
 
 
 def _error_text(exc: stripe.StripeError) -> str:
