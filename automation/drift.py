@@ -25,11 +25,12 @@ from pulumi import automation as auto
 from pulumi.automation import events
 
 from automation.fleet import describe_failure
+from automation.listed_stacks import open_listed_stack
 from automation.operations import SECRET_MASK, _ErrorCollector
 from automation.parallel import run_bounded
 from automation.pulumi_state import is_secret
 from automation.urns import resource_name, resource_type
-from automation.workspace import DeployError, StackLocked, open_stack
+from automation.workspace import DeployError, StackLocked
 
 # Outputs that change without anyone touching the resource: status the vendor moves on its own.
 OBSERVED: dict[str, frozenset[str]] = {
@@ -162,8 +163,10 @@ def check(app_id: str) -> StackDrift:
     collector = DriftCollector()
     errors = _ErrorCollector(collector)
     try:
-        stack = open_stack(app_id, create=False)
+        stack = open_listed_stack(app_id)
         stack.preview_refresh(on_event=errors, color="never", suppress_progress=True)
+    except auto.StackNotFoundError:
+        result.status, result.error = "error", f"no app {app_id!r} is deployed (no stack of that name)"
     except auto.CommandError as exc:
         failure = errors.failure("drift check", app_id, exc)
         if not (errors.errors or isinstance(failure, StackLocked)):
