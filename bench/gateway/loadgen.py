@@ -75,27 +75,41 @@ async def fixed_rate(
 ) -> dict[str, Any]:
     idle: list[Connection] = []
     latencies: list[float] = []
-    errors = 0
+    kinds: dict[str, int] = {}
     pending: set[asyncio.Task[None]] = set()
     total = int(rate * (seconds + warmup))
     measured_from = int(rate * warmup)
 
     async def one(index: int, due: float) -> None:
-        nonlocal errors
-        connection = idle.pop() if idle else await Connection.open(host, port)
         try:
-            status = await connection.exchange(request)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            connection.close()
-            errors += 1
+            status = await send(request)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
             return
         elapsed = time.perf_counter() - due
-        idle.append(connection)
         if index >= measured_from:
             if status == 200:
                 latencies.append(elapsed * 1000)
             else:
-                errors += 1
+                kinds[str(status)] = kinds.get(str(status), 0) + 1
+
+    async def send(request: bytes) -> int:
+        # A kept-alive connection the server closed while it sat idle is replaced, as clients do.
+        while idle:
+            connection = idle.pop()
+            try:
+                status = await connection.exchange(request)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                connection.close()
+                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                    raise
+                continue
+            idle.append(connection)
+            return status
+        connection = await Connection.open(host, port)
+        status = await connection.exchange(request)
+        idle.append(connection)
+        return status
 
     start = time.perf_counter() + 0.05
     for index in range(total):
@@ -114,7 +128,8 @@ async def fixed_rate(
         "p50_ms": percentile(latencies, 0.50),
         "p99_ms": percentile(latencies, 0.99),
         "ok": len(latencies),
-        "errors": errors,
+        "errors": sum(kinds.values()),
+        "error_kinds": kinds,
         "achieved_rps": achieved,
     }
 

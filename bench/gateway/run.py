@@ -209,7 +209,8 @@ def measure(
     print(
         f"{name:>8}: p50 {fixed['p50_ms']:.3f} ms  p99 {fixed['p99_ms']:.3f} ms  "
         f"at {fixed['achieved_rps']:.0f} rps ({fixed['ok']} ok, {fixed['errors']} errors); "
-        f"max {top['max_rps']:.0f} rps ({top['errors']} errors)",
+        f"max {top['max_rps']:.0f} rps ({top['errors']} errors)"
+        + (f"; errors by kind: {fixed['error_kinds']}" if fixed["errors"] else ""),
         flush=True,
     )
     return {**fixed, "max_rps": top["max_rps"]}
