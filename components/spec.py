@@ -40,6 +40,69 @@ HOSTNAME = re.compile(
     r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 )
 PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Bundle ids valid for iOS, Android and Tauri alike: dot-separated parts of letters and digits,
+# each starting with a letter (Android's rule; iOS would also take dashes, Android would not).
+BUNDLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)+$")
+# Java keywords cannot be Android package segments (com.acme.new fails to compile).
+JAVA_KEYWORDS = frozenset(
+    [
+        "abstract",
+        "assert",
+        "boolean",
+        "break",
+        "byte",
+        "case",
+        "catch",
+        "char",
+        "class",
+        "const",
+        "continue",
+        "default",
+        "do",
+        "double",
+        "else",
+        "enum",
+        "extends",
+        "final",
+        "finally",
+        "float",
+        "for",
+        "goto",
+        "if",
+        "implements",
+        "import",
+        "instanceof",
+        "int",
+        "interface",
+        "long",
+        "native",
+        "new",
+        "package",
+        "private",
+        "protected",
+        "public",
+        "return",
+        "short",
+        "static",
+        "strictfp",
+        "super",
+        "switch",
+        "synchronized",
+        "this",
+        "throw",
+        "throws",
+        "transient",
+        "try",
+        "void",
+        "volatile",
+        "while",
+        "true",
+        "false",
+        "null",
+    ]
+)
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # Env vars the deploy sets itself from the database and the site; a spec may not override them.
 RESERVED_ENV_VARS = frozenset(
     {"DATABASE_URL", "TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN", "NEXTAUTH_URL", "NEXTAUTH_SECRET"}
@@ -189,6 +252,149 @@ class WebSpec(StrictModel):
         return self
 
 
+def bundle_segment(text: str, fallback: str) -> str:
+    """One bundle-id part from free text: letters and digits, starting with a letter, no keyword."""
+    part = re.sub(r"[^a-z0-9]", "", text.lower())
+    if not part or not part[0].isalpha():
+        part = fallback + part
+    return part + "app" if part in JAVA_KEYWORDS else part
+
+
+def default_bundle_id(owner: str, app_id: str) -> str:
+    """com.<owner>.<app>, sanitised so that iOS, Android and Tauri all accept it."""
+    return f"com.{bundle_segment(owner, 'u')}.{bundle_segment(app_id, 'app')}"
+
+
+def _bundle_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) > 155 or not BUNDLE_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid bundle id; use reverse-DNS like 'com.example.myapp': two or more "
+            "dot-separated parts of letters and digits, each starting with a letter"
+        )
+    keywords = [part for part in value.split(".") if part in JAVA_KEYWORDS]
+    if keywords:
+        raise ValueError(f"{value!r} has {keywords[0]!r}, a Java keyword Android rejects; rename that part")
+    return value
+
+
+def _icon(value: Path | None) -> Path | None:
+    if value is not None and not value.is_file():
+        raise ValueError(f"{str(value)!r} is not a file; give a square PNG of at least 1024x1024 pixels")
+    return value
+
+
+class MobileSpec(StrictModel):
+    """iOS and Android apps: a Capacitor wrapper around the deployed site."""
+
+    platforms: list[Literal["ios", "android"]] = Field(min_length=1, description="ios and/or android.")
+    app_id: str | None = Field(default=None, description="Bundle id; defaults to com.<owner>.<app>.")
+    app_name: str | None = Field(default=None, description="Name under the icon; defaults to the app's name.")
+    icon: Path | None = Field(
+        default=None, description="Square PNG, 1024x1024 or larger; icons are made from it."
+    )
+    splash_background: str = Field(default="#ffffff", description="Splash screen colour, #rrggbb.")
+    version: str = Field(default="1.0.0", description="Marketing version, MAJOR.MINOR.PATCH.")
+    build_number: int = Field(default=1, ge=1, description="Build number; raise it for every store upload.")
+    builder: Literal["eas", "fastlane"] = Field(
+        default="fastlane", description="eas (Expo's cloud) or fastlane (run by the CI workflow template)."
+    )
+    build: bool = Field(
+        default=False,
+        description="Run cap add/sync and the cloud build during deploy (needs network and tokens).",
+    )
+
+    @field_validator("app_id")
+    @classmethod
+    def _app_id(cls, value: str | None) -> str | None:
+        return _bundle_id(value)
+
+    @field_validator("icon")
+    @classmethod
+    def _icon(cls, value: Path | None) -> Path | None:
+        return _icon(value)
+
+    @field_validator("platforms")
+    @classmethod
+    def _platforms(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not SEMVER.match(value):
+            raise ValueError(f"{value!r} is not a version; use MAJOR.MINOR.PATCH such as '1.0.0'")
+        return value
+
+    @field_validator("splash_background")
+    @classmethod
+    def _colour(cls, value: str) -> str:
+        if not HEX_COLOUR.match(value):
+            raise ValueError(f"{value!r} is not a colour; use #rrggbb such as '#ffffff'")
+        return value
+
+
+class DesktopSpec(StrictModel):
+    """Linux, Windows and macOS apps: a Tauri 2 wrapper around the site."""
+
+    platforms: list[Literal["linux", "windows", "macos"]] = Field(
+        min_length=1, description="linux, windows and/or macos."
+    )
+    identifier: str | None = Field(default=None, description="Bundle id; defaults to com.<owner>.<app>.")
+    product_name: str | None = Field(default=None, description="Window title and installer name.")
+    icon: Path | None = Field(
+        default=None, description="Square PNG, 1024x1024 or larger; icons are made from it."
+    )
+    version: str = Field(default="0.1.0", description="App version, MAJOR.MINOR.PATCH.")
+    frontend: Literal["url", "static"] = Field(
+        default="url", description="url: load the deployed site; static: embed the web build."
+    )
+    width: int = Field(default=1200, ge=320, le=7680, description="Window width in pixels.")
+    height: int = Field(default=800, ge=240, le=4320, description="Window height in pixels.")
+    updater_endpoint: str | None = Field(
+        default=None, description="https URL of the updater manifest (latest.json); enables updates."
+    )
+    updater_pubkey: str | None = Field(default=None, description="Public key the updates are signed with.")
+
+    @field_validator("identifier")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        if value is not None and value.lower().endswith(".app"):
+            raise ValueError(f"{value!r} ends in '.app', which clashes with macOS bundles; drop it")
+        return _bundle_id(value)
+
+    @field_validator("icon")
+    @classmethod
+    def _icon(cls, value: Path | None) -> Path | None:
+        return _icon(value)
+
+    @field_validator("platforms")
+    @classmethod
+    def _platforms(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not SEMVER.match(value):
+            raise ValueError(f"{value!r} is not a version; use MAJOR.MINOR.PATCH such as '0.1.0'")
+        return value
+
+    @field_validator("updater_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme != "https":
+            raise ValueError("must be an https URL (Tauri refuses plain-http update endpoints)")
+        return value
+
+    @model_validator(mode="after")
+    def _updater(self) -> DesktopSpec:
+        if (self.updater_endpoint is None) != (self.updater_pubkey is None):
+            raise ValueError("updaterEndpoint and updaterPubkey go together; give both or neither")
+        return self
+
+
 class AppSpec(StrictModel):
     id: str = Field(description="App id; also the Pulumi stack name.")
     owner: str = Field(default="local", description="The platform user who owns the app.")
@@ -197,6 +403,12 @@ class AppSpec(StrictModel):
     database: DatabaseSpec = Field(default_factory=TursoDatabaseSpec)
     web: WebSpec | None = Field(default=None, description="The site to host; omit for a database only.")
     custom_domain: str | None = Field(default=None, description="e.g. shop.example.com (needs web).")
+    mobile: MobileSpec | None = Field(
+        default=None, description="iOS/Android apps wrapping the site (needs web)."
+    )
+    desktop: DesktopSpec | None = Field(
+        default=None, description="Desktop apps wrapping the site (needs web)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -237,7 +449,26 @@ class AppSpec(StrictModel):
             raise ValueError("needs a `web` section: a custom domain points at the hosted site")
         return value
 
+    @field_validator("mobile", "desktop")
+    @classmethod
+    def _needs_web(cls, value: MobileSpec | DesktopSpec | None, info: ValidationInfo) -> Any:
+        if value is not None and "web" in info.data and info.data["web"] is None:
+            raise ValueError("needs a `web` section: the app wraps the hosted site")
+        return value
+
     # -- derived names -------------------------------------------------------------------------
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+    @property
+    def mobile_app_id(self) -> str:
+        return (self.mobile.app_id if self.mobile else None) or default_bundle_id(self.owner, self.id)
+
+    @property
+    def desktop_identifier(self) -> str:
+        return (self.desktop.identifier if self.desktop else None) or default_bundle_id(self.owner, self.id)
 
     @property
     def database_name(self) -> str:
@@ -326,6 +557,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     for section, keys in (
         ("database", ("prisma_schema", "prismaSchema", "migrations", "preview_data", "previewData")),
         ("web", ("build_dir", "buildDir")),
+        ("mobile", ("icon",)),
+        ("desktop", ("icon",)),
     ):
         node = out.get(section)
         if isinstance(node, dict):
