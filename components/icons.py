@@ -1,0 +1,88 @@
+"""Icons and splash screens for the native wrappers, made with Pillow from one square source image.
+
+Everything is rendered in memory and returned as PNG/ICO bytes, so the generators stay pure: the same
+source always gives the same bytes (no timestamps in the files), and their hashes decide rebuilds.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+# Below this the downscaled icons get visibly soft; the stores ask for 1024x1024.
+MIN_SOURCE = 512
+
+
+class IconError(ValueError):
+    """The source image cannot make icons; the message says what to give instead."""
+
+
+def load_source(path: Path | None, background: str = "#4f46e5") -> Image.Image:
+    """The square RGBA source: the given image, or a plain placeholder when the spec has none."""
+    if path is None:
+        image = Image.new("RGBA", (1024, 1024), background)
+        draw = ImageDraw.Draw(image)
+        draw.ellipse((256, 256, 768, 768), fill="#ffffff")
+        return image
+    try:
+        with Image.open(path) as opened:
+            image = opened.convert("RGBA")
+    except (OSError, ValueError):
+        raise IconError(f"{path.name} is not an image Pillow can read; give a PNG") from None
+    if image.width != image.height:
+        raise IconError(f"{path.name} is {image.width}x{image.height}; give a square image")
+    if image.width < MIN_SOURCE:
+        raise IconError(f"{path.name} is {image.width}px wide; give at least 1024x1024")
+    return image
+
+
+def png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+def square(source: Image.Image, size: int, *, opaque: bool = False, background: str = "#ffffff") -> bytes:
+    """`source` scaled to size x size; `opaque` flattens onto `background` (App Store forbids alpha)."""
+    image = source.resize((size, size), Image.Resampling.LANCZOS)
+    if opaque:
+        flat = Image.new("RGB", image.size, background)
+        flat.paste(image, mask=image.getchannel("A"))
+        return png(flat)
+    return png(image)
+
+
+def round_icon(source: Image.Image, size: int) -> bytes:
+    """The icon cut to a circle (Android's ic_launcher_round)."""
+    image = source.resize((size, size), Image.Resampling.LANCZOS)
+    mask = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, size - 1, size - 1), fill=255)
+    image.putalpha(Image.composite(image.getchannel("A"), mask, mask))
+    return png(image)
+
+
+def adaptive_foreground(source: Image.Image, size: int) -> bytes:
+    """Android adaptive-icon foreground: the icon inside the central 66% safe zone, transparent around."""
+    inner = round(size * 0.66)
+    canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    offset = (size - inner) // 2
+    canvas.paste(source.resize((inner, inner), Image.Resampling.LANCZOS), (offset, offset))
+    return png(canvas)
+
+
+def splash(source: Image.Image, width: int, height: int, background: str) -> bytes:
+    """A solid background with the icon centred at a third of the shorter side."""
+    canvas = Image.new("RGB", (width, height), background)
+    side = max(1, min(width, height) // 3)
+    icon = source.resize((side, side), Image.Resampling.LANCZOS)
+    canvas.paste(icon, ((width - side) // 2, (height - side) // 2), mask=icon.getchannel("A"))
+    return png(canvas)
+
+
+def ico(source: Image.Image, sizes: tuple[int, ...] = (16, 24, 32, 48, 64, 128, 256)) -> bytes:
+    """A Windows .ico holding every size."""
+    out = io.BytesIO()
+    source.resize((256, 256), Image.Resampling.LANCZOS).save(out, format="ICO", sizes=[(s, s) for s in sizes])
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""iOS and Android: a Capacitor project wrapping the deployed site, its icons, store builds."""

@@ -1,0 +1,104 @@
+"""Store credentials, checked for shape before any command uses them.
+
+An App Store Connect API key is a 10-character key id, an issuer UUID and a `.p8` PKCS#8 PEM private
+key; a Google Play service account is Google's JSON key file. Messages name the credential and the
+fix, never any part of the value: these are secrets, and error texts end up in logs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+KEY_ID = re.compile(r"^[A-Z0-9]{10}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
+class CredentialError(ValueError):
+    """A store credential is missing or malformed; the message never contains the value."""
+
+
+@dataclass(frozen=True, repr=False)
+class AppStoreConnectKey:
+    key_id: str
+    issuer_id: str
+    private_key: str  # PEM text
+
+    def __repr__(self) -> str:
+        return f"AppStoreConnectKey(key_id={self.key_id!r}, issuer_id=..., private_key=...)"
+
+
+@dataclass(frozen=True, repr=False)
+class PlayServiceAccount:
+    client_email: str
+    json_key: str  # the whole file, as given
+
+    def __repr__(self) -> str:
+        return "PlayServiceAccount(...)"
+
+
+def app_store_connect_key(
+    key_id: str | None, issuer_id: str | None, private_key: str | None
+) -> AppStoreConnectKey:
+    if not key_id or not issuer_id or not private_key:
+        missing = [
+            n
+            for n, v in (("key id", key_id), ("issuer id", issuer_id), ("private key", private_key))
+            if not v
+        ]
+        raise CredentialError(
+            f"App Store Connect API key: {', '.join(missing)} missing; create a key under Users and Access > "
+            "Integrations and set ASC_KEY_ID, ASC_ISSUER_ID and ASC_KEY_P8 (the .p8 file's text)"
+        )
+    if not KEY_ID.match(key_id.strip()):
+        raise CredentialError(
+            "App Store Connect key id must be 10 uppercase letters and digits (e.g. 2X9R4HXF34)"
+        )
+    if not UUID.match(issuer_id.strip()):
+        raise CredentialError("App Store Connect issuer id must be a UUID (shown above the keys list)")
+    pem = private_key.strip()
+    if not (pem.startswith("-----BEGIN PRIVATE KEY-----") and pem.endswith("-----END PRIVATE KEY-----")):
+        raise CredentialError(
+            "App Store Connect private key must be the .p8 file's PEM text (BEGIN PRIVATE KEY)"
+        )
+    try:
+        load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise CredentialError(
+            "App Store Connect private key is not a readable .p8 key; download it again"
+        ) from None
+    return AppStoreConnectKey(key_id.strip(), issuer_id.strip(), pem + "\n")
+
+
+def play_service_account(json_key: str | None) -> PlayServiceAccount:
+    if not json_key:
+        raise CredentialError(
+            "Play service account JSON missing; create a key for a service account with Play Console access "
+            "and set PLAY_SERVICE_ACCOUNT_JSON to the file's text"
+        )
+    try:
+        data = json.loads(json_key)
+    except ValueError:
+        raise CredentialError(
+            "Play service account key is not JSON; give the downloaded key file's text"
+        ) from None
+    if not isinstance(data, dict) or data.get("type") != "service_account":
+        raise CredentialError(
+            'Play service account key must have "type": "service_account"; use a JSON key file'
+        )
+    email = data.get("client_email")
+    if not isinstance(email, str) or not email.endswith(".gserviceaccount.com"):
+        raise CredentialError("Play service account key has no client_email ending in .gserviceaccount.com")
+    private_key = data.get("private_key")
+    if not isinstance(private_key, str) or "BEGIN PRIVATE KEY" not in private_key:
+        raise CredentialError("Play service account key has no PEM private_key; download a new JSON key")
+    try:
+        load_pem_private_key(private_key.encode(), password=None)
+    except (ValueError, TypeError):
+        raise CredentialError(
+            "Play service account private_key cannot be read; download a new JSON key"
+        ) from None
+    return PlayServiceAccount(email, json_key)
