@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import click
 import psycopg
+import psycopg_pool
 
 from service.migrate import MigrationError
 from service.vault import DecryptionError, VaultConfigError
@@ -27,7 +28,7 @@ def _user_errors() -> Iterator[None]:
         yield
     except (VaultConfigError, MigrationError, DecryptionError) as exc:
         raise ServiceCommandError(str(exc)) from None
-    except psycopg.OperationalError as exc:
+    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ServiceCommandError(
             f"cannot reach the service's database ({first_line}); check --database-url, "
@@ -140,6 +141,7 @@ def worker(database_url: str | None, concurrency: int, heartbeat: float, stalled
     from service.vault import Vault
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per vendor call is noise here
     url = _database(database_url)
     with _user_errors():
         vault = Vault.from_env()

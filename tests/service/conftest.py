@@ -1,0 +1,255 @@
+"""Fixtures for the deploy service: a migrated database, the API on a free port, worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+from automation.localpg import LocalPostgres
+from sandbox.endpoint import REPO_ROOT
+from service.api import create_app
+from service.auth import create_token
+from service.store import migrate
+from service.vault import Vault, generate_key
+
+SHOP = REPO_ROOT / "examples" / "shop"
+KEY_V1 = generate_key("v1")
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], timeout: float = 60.0, interval: float = 0.1) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def query(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(sql.encode(), params).fetchall()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ApiServer:
+    """uvicorn serving the deploy API in a thread, restartable on the same port."""
+
+    def __init__(self, conninfo: str, vault: Vault, port: int | None = None, **options: Any) -> None:
+        self.conninfo, self.vault, self.options = conninfo, vault, options
+        self.port = port or free_port()
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ApiServer:
+        app = create_app(self.conninfo, self.vault, **self.options)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the deploy API did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None and self.thread is not None:
+            self.server.should_exit = True
+            self.thread.join(timeout=30)
+            self.server = self.thread = None
+
+
+@dataclass
+class Workers:
+    """`oneclick service worker` processes, each in its own session so a test can kill it whole."""
+
+    conninfo: str
+    env: dict[str, str]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+
+    def start(self, log_dir: Path, *, heartbeat: float = 0.5, stalled_after: float = 3.0) -> subprocess.Popen[bytes]:
+        log = log_dir / f"worker-{len(self.processes)}.log"
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from automation.cli import main; main()",
+                "service",
+                "worker",
+                "--database-url",
+                self.conninfo,
+                "--heartbeat",
+                str(heartbeat),
+                "--stalled-after",
+                str(stalled_after),
+            ],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        self.logs.append(log)
+        return process
+
+    def kill_hard(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the worker and everything it started (engine, plugins): a machine lost mid-deploy."""
+        for pid in session_pids(process.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill_hard(process)
+        self.processes.clear()
+
+    def output(self) -> str:
+        return "\n".join(log.read_text(errors="replace")[-4000:] for log in self.logs if log.exists())
+
+
+def session_pids(session: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == session:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def service_db(local_postgres: LocalPostgres) -> Iterator[str]:
+    """A fresh, migrated database for the module's tests, dropped afterwards."""
+    name = f"svc_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(local_postgres.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    url = local_postgres.url.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    yield url
+    with psycopg.connect(local_postgres.url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+
+
+@pytest.fixture(scope="module")
+def vault() -> Vault:
+    return Vault.from_env({"CREDENTIALS_ENCRYPTION_KEY": KEY_V1})
+
+
+@pytest.fixture(scope="module")
+def api(service_db: str, vault: Vault) -> Iterator[ApiServer]:
+    server = ApiServer(service_db, vault, poll_seconds=0.05).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def workers(service_db: str, tmp_path: Path) -> Iterator[Workers]:
+    env = {**os.environ, "CREDENTIALS_ENCRYPTION_KEY": KEY_V1, "PYTHONUNBUFFERED": "1"}
+    env.pop("CREDENTIALS_ENCRYPTION_KEYS", None)
+    pool = Workers(service_db, env)
+    yield pool
+    pool.stop_all()
+
+
+def make_user(url: str, tier: str = "starter", status: str = "active", **limits: int) -> tuple[str, str]:
+    """A user with a subscription and an API token: (user_id, token)."""
+    user_id = f"user-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO user_subscriptions (user_id, tier, status, max_deployed_apps, max_custom_domains) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            [user_id, tier, status, limits.get("max_apps", 0), limits.get("max_domains", 0)],
+        )
+        return user_id, create_token(conn, user_id, "tests")
+
+
+def client(api: ApiServer, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=api.url, headers=headers, timeout=30)
+
+
+def web_spec(app: str, site: Path | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": app,
+        "database": {
+            "provider": "turso",
+            "prismaSchema": str(SHOP / "prisma" / "schema.prisma"),
+            "migrations": str(SHOP / "prisma" / "migrations"),
+            "previewData": str(SHOP / "prisma" / "preview.sql"),
+        },
+        "web": {
+            "buildDir": str(site or SHOP / "out"),
+            "env": {"PUBLIC_MODE": "one"},
+            "secretEnv": {"API_KEY": "key-s3cr3t-svc"},
+        },
+        **extra,
+    }
+
+
+def database_spec(app: str, **extra: Any) -> dict[str, Any]:
+    return {"id": app, "database": {"provider": "turso"}, **extra}
+
+
+@pytest.fixture
+def app_ids() -> Iterator[list[str]]:
+    """App ids a test deploys; their stack config files are removed afterwards."""
+    made: list[str] = []
+    yield made
+    for app in made:
+        (REPO_ROOT / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
+
+
+def new_app(app_ids: list[str], prefix: str = "s") -> str:
+    app = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    app_ids.append(app)
+    return app
+
+
+def wait_finished(http: httpx.Client, deployment_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        body: dict[str, Any] = http.get(f"/api/deploy/status/{deployment_id}").json()
+        return body if body.get("status") in ("succeeded", "failed") else None
+
+    result = wait_for(done, timeout=timeout, interval=0.2)
+    assert result is not None, f"deployment {deployment_id} did not finish in {timeout}s"
+    return result
