@@ -62,6 +62,7 @@ def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[tuple[str, 
         elif kind == "extra_forbidden":
             message = "is not a known field; remove it or check its spelling"
         elif kind == "json_invalid":
+            field = "(body)"  # its location is a character offset, not a field
             message = "is not valid JSON; send a JSON object (Content-Type: application/json)"
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             ctx = item.get("ctx") or {}
