@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from automation.workspace import DeployError
 from components.errors import SpecError
 from components.targets import TargetError
 
-DEFAULT_PARALLEL = 4
+# The engine and provider hosts are CPU-bound start-ups (bench/drift): one stack per core is fastest.
+DEFAULT_PARALLEL = max(2, os.cpu_count() or 2)
 # Anything that stops a drift run before or around the checks: exit 2, never 1 (which means drift).
 DRIFT_ERRORS = (DeployError, SpecError, TargetError, auto.CommandError, click.UsageError, OSError)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -68,21 +69,32 @@ def deploy_and_kill(sandbox: SandboxEndpoint, app: str, tmp_path: Path) -> None:
         with pytest.raises(recover.UpdateStillRunning, match="still runs; wait for it to finish"):
             recover.recover(app)
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    # The engine and its plugins die with the group; wait until none is left running.
-    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-    engines = [pid for pid in pids if in_group(pid, process.pid)]
+        kill_session(process)
+
+
+def kill_session(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the CLI, the engine and the plugins the engine started (in process groups of their
+    own, but in the CLI's session), as losing the machine or the container would."""
+    os.killpg(process.pid, signal.SIGKILL)  # the CLI and the engine: nothing new gets started
+    process.wait()
+    session = [pid for pid in pids() if session_of(pid) == process.pid]
+    for pid in session:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while any(recover.process_running(pid) for pid in engines) and time.monotonic() < deadline:
+    while any(recover.process_running(pid) for pid in session) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
-def in_group(pid: int, group: int) -> bool:
+def pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def session_of(pid: int) -> int | None:
     try:
-        return os.getpgid(pid) == group
-    except ProcessLookupError:
-        return False
+        return os.getsid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
 
 
 def pending_operations(app: str) -> list[Any]:
