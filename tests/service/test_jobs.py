@@ -1,0 +1,147 @@
+"""Deploy jobs on real workers: one app never deploys twice at once, and a worker killed with
+SIGKILL mid-deploy leaves a job that is retried and converges with nothing orphaned."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from components.cloudflare.client import CloudflareClient
+from components.localhost import LoopbackTransport
+from components.turso.client import TursoClient
+from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint
+from service.recovery import lock_files
+from tests.service.conftest import (
+    ApiServer,
+    Workers,
+    client,
+    make_user,
+    new_app,
+    query,
+    wait_finished,
+    wait_for,
+    web_spec,
+)
+
+pytestmark = pytest.mark.engine
+
+
+def sandbox_resources(sandbox: SandboxEndpoint, app: str) -> tuple[list[str], list[str]]:
+    """The Turso databases and Pages projects in the sandbox that belong to `app`."""
+    with TursoClient(sandbox.api_token, TURSO_ORG, base_url=sandbox.url) as turso:
+        databases = sorted(db.name for db in turso.list_databases() if db.name.startswith(app))
+    with CloudflareClient(
+        sandbox.api_token, CLOUDFLARE_ACCOUNT_ID, base_url=f"{sandbox.url}/client/v4"
+    ) as cf:
+        projects = sorted(p.name for p in cf.list_projects() if p.name.startswith(app))
+    return databases, projects
+
+
+def test_two_deploys_of_one_app_run_one_after_the_other(
+    sandbox: SandboxEndpoint,
+    api: ApiServer,
+    workers: Workers,
+    service_db: str,
+    app_ids: list[str],
+    tmp_path: Path,
+) -> None:
+    _, token = make_user(service_db, "starter")
+    app = new_app(app_ids)
+    other = new_app(app_ids)
+    workers.start(tmp_path)
+    workers.start(tmp_path)
+    first_spec = web_spec(app)
+    second_spec = web_spec(app)
+    second_spec["web"]["env"]["PUBLIC_MODE"] = "two"
+    with client(api, token) as http:
+        first = http.post("/api/deploy/web", json=first_spec).json()["deploymentId"]
+        second = http.post("/api/deploy/web", json=second_spec).json()["deploymentId"]
+        # Another app is not held up: it may run beside them.
+        third = http.post("/api/deploy/web", json=web_spec(other)).json()["deploymentId"]
+        results = [wait_finished(http, d) for d in (first, second, third)]
+    assert [r["status"] for r in results] == ["succeeded"] * 3, (results, workers.output())
+    rows = dict(
+        query(
+            service_db,
+            "SELECT id::text, tstzrange(started_at, finished_at) FROM deployments WHERE id = ANY(%s::uuid[])",
+            [[first, second]],
+        )
+    )
+    # The second waited: it started only once the first had finished (attempt windows are disjoint).
+    (overlap,) = query(service_db, "SELECT %s::tstzrange && %s::tstzrange", [rows[first], rows[second]])[0]
+    assert overlap is False, rows
+    assert rows[second].lower >= rows[first].upper
+    locks = query(
+        service_db,
+        "SELECT DISTINCT lock FROM procrastinate_jobs WHERE args->>'deployment_id' = ANY(%s)",
+        [[first, second]],
+    )
+    assert locks == [(f"app:{app}",)]
+    # The app ends as the later request asked.
+    with CloudflareClient(
+        sandbox.api_token, CLOUDFLARE_ACCOUNT_ID, base_url=f"{sandbox.url}/client/v4"
+    ) as cf:
+        served = cf.get_project(app).canonical_deployment
+        assert served is not None
+        assert cf.get_deployment(app, served.id).env_vars["PUBLIC_MODE"].value == "two"
+
+
+def test_worker_killed_mid_deploy_is_retried_and_converges(
+    sandbox: SandboxEndpoint,
+    api: ApiServer,
+    workers: Workers,
+    service_db: str,
+    app_ids: list[str],
+    tmp_path: Path,
+) -> None:
+    _, token = make_user(service_db, "starter")
+    app = new_app(app_ids)
+    # Hold the deploy open right after the Turso database is made: its token is answered slowly.
+    httpx.post(
+        f"{sandbox.url}/_admin/faults",
+        json={
+            "path_prefix": f"/v1/organizations/{TURSO_ORG}/databases/{app}/auth/tokens",
+            "status": 503,
+            "delay_seconds": 30,
+            "count": 1,
+        },
+    ).raise_for_status()
+    doomed = workers.start(tmp_path, heartbeat=0.5, stalled_after=3)
+    with client(api, token) as http:
+        deployment_id = http.post("/api/deploy/web", json=web_spec(app)).json()["deploymentId"]
+
+        def database_running() -> bool:
+            steps = http.get(f"/api/deploy/status/{deployment_id}").json()["steps"]
+            return any(s["key"] == "database" and s["state"] == "running" for s in steps)
+
+        assert wait_for(database_running, timeout=60), workers.output()
+        with TursoClient(sandbox.api_token, TURSO_ORG, base_url=sandbox.url) as turso:
+            assert wait_for(lambda: app in {db.name for db in turso.list_databases()}, timeout=10)
+        time.sleep(0.5)
+        workers.kill_hard(doomed)  # the worker, its engine and plugins: nothing finishes the update
+        stuck = http.get(f"/api/deploy/status/{deployment_id}").json()
+        assert stuck["status"] == "running"
+        assert lock_files(app), "the killed update leaves its lock behind"
+
+        workers.start(tmp_path, heartbeat=0.5, stalled_after=3)
+        done = wait_finished(http, deployment_id, timeout=180)
+    assert done["status"] == "succeeded", (done, workers.output())
+    assert done["appStatus"] == "active"
+    assert done["attempts"] == 2
+    assert all(s["state"] == "done" for s in done["steps"]), done["steps"]
+    recovered = query(
+        service_db,
+        "SELECT payload FROM deployment_events WHERE deployment_id = %s AND kind = 'recovered'",
+        [deployment_id],
+    )
+    assert len(recovered) == 1
+    assert recovered[0][0]["lockRemoved"] is True
+    assert recovered[0][0]["adopted"], recovered  # the database the killed create made is kept
+    # Nothing orphaned, nothing doubled, no lock left; the app works.
+    assert sandbox_resources(sandbox, app) == ([app], [app])
+    assert not lock_files(app)
+    with httpx.Client(transport=LoopbackTransport(), timeout=10) as web:
+        assert "Welcome to Shop" in web.get(done["url"]).text
