@@ -96,6 +96,18 @@ def recover(app_id: str, *, force: bool = False, on_event: EventSink | None = No
     state = _export(ws, app_id)
     deployment = state.get("deployment") or {}
     pending: list[dict[str, Any]] = list(deployment.get("pending_operations") or [])
+    if _lock_files(app_id) is None and not force:
+        # The lock cannot be seen from here: never rewrite a state an update may still be writing.
+        if pending:
+            raise UpdateStillRunning(
+                f"app {app_id!r} has operations an update left pending, and on this backend recover cannot "
+                "tell whether that update still runs; pass --force (force=True) when you know it was killed"
+            )
+        report.warnings.append(
+            "this backend's lock cannot be checked from here: if a deploy still says the app is locked "
+            "and you know no update runs, recover again with --force"
+        )
+        return report
     adopting: list[str] = []
     for operation in pending:
         resource = operation.get("resource") or {}
