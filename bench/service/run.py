@@ -1,0 +1,217 @@
+"""bench/service: deploys of distinct apps submitted through the deploy API, run by N workers.
+
+In one run, on this machine, with everything private to the run (state directory, PostgreSQL,
+sandbox): `oneclick service serve` and N `oneclick service worker` processes on one database;
+--apps web deploys of the example app (database, schema, preview data, 48-file site, health check),
+each under its own app id, are POSTed to /api/deploy/web at once, then polled until all finish.
+  apps_per_min  finished deploys per minute, from the first submission to the last finish
+  p50_s, p95_s  submission-to-finish latency of one deploy (queueing included)
+  failed        deploys that did not succeed (must be 0)
+Last line: `service: apps_per_min=<n> p50_s=<n> p95_s=<n> failed=<n>`
+Run: .venv/bin/python bench/service/run.py [--apps 40] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+# A private state directory and PostgreSQL port: the benchmark never touches anyone's stacks.
+STATE = Path(tempfile.mkdtemp(prefix="oneclick-bench-service-"))
+STATE.chmod(0o755)
+os.environ["ONECLICK_STATE_DIR"] = str(STATE)
+os.environ["ONECLICK_SANDBOX_DIR"] = str(STATE / "sandbox")
+os.environ.pop("ONECLICK_PG_DIR", None)
+with socket.socket() as _sock:
+    _sock.bind(("127.0.0.1", 0))
+    os.environ["ONECLICK_PG_PORT"] = str(_sock.getsockname()[1])
+for variable in (
+    "PULUMI_BACKEND_URL",
+    "PULUMI_CONFIG_PASSPHRASE",
+    "PULUMI_CONFIG_PASSPHRASE_FILE",
+    "TURSO_API_TOKEN",
+    "CLOUDFLARE_API_TOKEN",
+    "NEON_API_KEY",
+    "CREDENTIALS_ENCRYPTION_KEYS",
+):
+    os.environ.pop(variable, None)
+
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+
+from automation.environment import TOOLS_BIN  # noqa: E402
+from automation.localpg import LocalPostgres  # noqa: E402
+from sandbox import server  # noqa: E402
+from sandbox.endpoint import sandbox_dir  # noqa: E402
+from service.auth import create_token  # noqa: E402
+from service.store import migrate  # noqa: E402
+from service.vault import generate_key  # noqa: E402
+
+SHOP = REPO / "examples" / "shop"
+ONECLICK = [sys.executable, "-c", "from automation.cli import main; main()"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def spec(app: str) -> dict[str, Any]:
+    return {
+        "id": app,
+        "database": {
+            "provider": "turso",
+            "prismaSchema": str(SHOP / "prisma" / "schema.prisma"),
+            "migrations": str(SHOP / "prisma" / "migrations"),
+            "previewData": str(SHOP / "prisma" / "preview.sql"),
+        },
+        "web": {"buildDir": str(SHOP / "out"), "env": {"NEXT_PUBLIC_APP_NAME": "Shop"}},
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
+
+
+def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*ONECLICK, *args], cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the deploy API exited:\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("the deploy API did not start in 60 s")
+
+
+def run(apps: int, workers: int) -> tuple[float, float, float, int]:
+    postgres = LocalPostgres.default()
+    base = postgres.start()
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(b"CREATE DATABASE bench_service")
+    database = base.rsplit("/", 1)[0] + "/bench_service"
+    migrate(database)
+    user = "bench-user"
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO user_subscriptions (user_id, tier, status) VALUES (%s, 'enterprise', 'active')",
+            [user],
+        )
+        token = create_token(conn, user, "bench")
+    server.start(sandbox_dir(), port=0, postgres_url=base)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    logs = STATE / "logs"
+    logs.mkdir()
+    processes = [
+        start(["service", "serve", "--port", str(port), "--database-url", database], logs / "api.log")
+    ]
+    app_ids: list[str] = []
+    try:
+        wait_until_up(url, processes[0], logs / "api.log")
+        for n in range(workers):
+            processes.append(
+                start(["service", "worker", "--database-url", database], logs / f"worker-{n}.log")
+            )
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+            submitted: dict[str, float] = {}
+            began = time.monotonic()
+            for n in range(apps):
+                app = f"bench-{n}-{secrets.token_hex(3)}"
+                app_ids.append(app)
+                response = http.post("/api/deploy/web", json=spec(app))
+                response.raise_for_status()
+                submitted[response.json()["deploymentId"]] = time.monotonic()
+            print(f"submitted {apps} deploys in {time.monotonic() - began:.2f}s", flush=True)
+            finished: dict[str, tuple[float, str]] = {}
+            runs: list[float] = []  # one attempt's own time, queueing excluded
+            deadline = time.monotonic() + 60 * 60
+            while len(finished) < apps and time.monotonic() < deadline:
+                for deployment_id in submitted.keys() - finished.keys():
+                    status = http.get(f"/api/deploy/status/{deployment_id}").json()
+                    if status["status"] in ("succeeded", "failed"):
+                        finished[deployment_id] = (time.monotonic(), status["status"])
+                        if status["startedAt"] and status["finishedAt"]:
+                            start_at, end_at = (
+                                datetime.fromisoformat(status[k]) for k in ("startedAt", "finishedAt")
+                            )
+                            runs.append((end_at - start_at).total_seconds())
+                        if status["status"] == "failed":
+                            print(f"failed: {status['appId']}: {status['error']}", flush=True)
+                time.sleep(0.25)
+            ended = max((t for t, _ in finished.values()), default=time.monotonic())
+            latencies = [finished[d][0] - submitted[d] for d in finished]
+            failed = apps - sum(1 for _, s in finished.values() if s == "succeeded")
+        seconds = ended - began
+        print(
+            f"{apps} deploys, {workers} workers: {seconds:.1f}s in all; "
+            f"one deploy on a worker: median {statistics.median(runs) if runs else 0:.1f}s",
+            flush=True,
+        )
+        return apps / seconds * 60, percentile(latencies, 0.5), percentile(latencies, 0.95), failed
+    finally:
+        for process in reversed(processes):
+            stop(process)
+        server.stop(sandbox_dir())
+        postgres.stop()
+        for app in app_ids:
+            (REPO / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--apps", type=int, default=40, help="deploys of distinct apps to submit")
+    parser.add_argument("--workers", type=int, default=2, help="`oneclick service worker` processes")
+    args = parser.parse_args()
+    os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"
+    os.environ["CREDENTIALS_ENCRYPTION_KEY"] = generate_key(f"bench-{uuid.uuid4().hex[:6]}")
+    try:
+        per_min, p50, p95, failed = run(args.apps, args.workers)
+    finally:
+        shutil.rmtree(STATE, ignore_errors=True)
+    print(f"service: apps_per_min={per_min:.1f} p50_s={p50:.1f} p95_s={p95:.1f} failed={failed}")
+
+
+if __name__ == "__main__":
+    main()
