@@ -130,7 +130,16 @@ def serve(host: str, port: int, database_url: str | None, no_migrate: bool, acce
     show_default=True,
     help="Seconds without a heartbeat after which a worker counts as dead and its jobs are retried.",
 )
-def worker(database_url: str | None, concurrency: int, heartbeat: float, stalled_after: float) -> None:
+@click.option(
+    "--requeue-after",
+    type=click.FloatRange(0.5),
+    default=30.0,
+    show_default=True,
+    help="Seconds after which a deployment recorded without a queued job (its API stopped) is queued.",
+)
+def worker(
+    database_url: str | None, concurrency: int, heartbeat: float, stalled_after: float, requeue_after: float
+) -> None:
     """Run deploy jobs (any number of workers, on any machines sharing the database and state).
 
     Stops on SIGINT/SIGTERM after finishing the deploys in progress.
@@ -151,7 +160,12 @@ def worker(database_url: str | None, concurrency: int, heartbeat: float, stalled
         click.echo(f"worker {runtime.worker} running up to {concurrency} deploy(s) at once", err=True)
         asyncio.run(
             run_worker(
-                url, runtime, concurrency=concurrency, heartbeat=heartbeat, stalled_after=stalled_after
+                url,
+                runtime,
+                concurrency=concurrency,
+                heartbeat=heartbeat,
+                stalled_after=stalled_after,
+                requeue_after=requeue_after,
             )
         )
     finally:

@@ -83,9 +83,9 @@ async def _retry_stalled(queue: procrastinate.App, stalled_after: float) -> None
             await queue.job_manager.retry_job(job)
 
 
-def _unqueued(runtime: WorkerRuntime) -> list[deployments.Deployment]:
+def _unqueued(runtime: WorkerRuntime, after: float) -> list[deployments.Deployment]:
     with runtime.connection() as conn:
-        return deployments.unqueued(conn, UNQUEUED_AFTER_SECONDS)
+        return deployments.unqueued(conn, after)
 
 
 def _set_job(runtime: WorkerRuntime, deployment_id: str, job_id: int) -> None:
@@ -93,21 +93,26 @@ def _set_job(runtime: WorkerRuntime, deployment_id: str, job_id: int) -> None:
         deployments.set_job(conn, deployment_id, job_id)
 
 
-async def _requeue_unqueued(queue: procrastinate.App, runtime: WorkerRuntime) -> None:
-    for deployment in await asyncio.to_thread(_unqueued, runtime):
+async def _requeue_unqueued(queue: procrastinate.App, runtime: WorkerRuntime, after: float) -> None:
+    for deployment in await asyncio.to_thread(_unqueued, runtime, after):
         job = queue.configure_task(DEPLOY_TASK, lock=app_lock(deployment.app_id))
         job_id = await job.defer_async(deployment_id=deployment.id)
         await asyncio.to_thread(_set_job, runtime, deployment.id, job_id)
         log.warning("deployment %s had no job; deferred job %s", deployment.id, job_id)
 
 
-async def janitor(queue: procrastinate.App, runtime: WorkerRuntime, stalled_after: float) -> None:
+async def janitor(
+    queue: procrastinate.App,
+    runtime: WorkerRuntime,
+    stalled_after: float,
+    requeue_after: float = UNQUEUED_AFTER_SECONDS,
+) -> None:
     """Every few seconds: retry the jobs of dead workers, queue deployments that lost their job."""
     interval = max(0.5, min(stalled_after / 2, 15.0))
     while True:
         try:
             await _retry_stalled(queue, stalled_after)
-            await _requeue_unqueued(queue, runtime)
+            await _requeue_unqueued(queue, runtime, requeue_after)
         except (psycopg.Error, OSError) as exc:
             log.warning("janitor: %s", exc)
         await asyncio.sleep(interval)
@@ -120,6 +125,7 @@ async def run_worker(
     concurrency: int = 1,
     heartbeat: float = 5.0,
     stalled_after: float = 30.0,
+    requeue_after: float = UNQUEUED_AFTER_SECONDS,
     name: str | None = None,
 ) -> None:
     """Run deploy jobs until SIGINT/SIGTERM (then finish the running ones)."""
@@ -133,7 +139,9 @@ async def run_worker(
         "install_signal_handlers": True,
     }
     async with queue.open_async():
-        sweeper = asyncio.create_task(janitor(queue, runtime, stalled_after), name="oneclick-janitor")
+        sweeper = asyncio.create_task(
+            janitor(queue, runtime, stalled_after, requeue_after), name="oneclick-janitor"
+        )
         try:
             await queue.run_worker_async(**options)
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -95,7 +96,14 @@ class Workers:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
-    def start(self, log_dir: Path, *, heartbeat: float = 0.5, stalled_after: float = 3.0) -> subprocess.Popen[bytes]:
+    def start(
+        self,
+        log_dir: Path,
+        *,
+        heartbeat: float = 0.5,
+        stalled_after: float = 3.0,
+        requeue_after: float = 30.0,
+    ) -> subprocess.Popen[bytes]:
         log = log_dir / f"worker-{len(self.processes)}.log"
         process = subprocess.Popen(
             [
@@ -110,6 +118,8 @@ class Workers:
                 str(heartbeat),
                 "--stalled-after",
                 str(stalled_after),
+                "--requeue-after",
+                str(requeue_after),
             ],
             cwd=REPO_ROOT,
             env=self.env,
@@ -124,10 +134,8 @@ class Workers:
     def kill_hard(self, process: subprocess.Popen[bytes]) -> None:
         """SIGKILL the worker and everything it started (engine, plugins): a machine lost mid-deploy."""
         for pid in session_pids(process.pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         process.wait(timeout=10)
 
     def stop_all(self) -> None:

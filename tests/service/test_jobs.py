@@ -7,17 +7,23 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from components.cloudflare.client import CloudflareClient
 from components.localhost import LoopbackTransport
+from components.spec import AppSpec
 from components.turso.client import TursoClient
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint
+from service import deployments
 from service.recovery import lock_files
+from service.tiers import load_subscription
+from service.vault import Vault
 from tests.service.conftest import (
     ApiServer,
     Workers,
     client,
+    database_spec,
     make_user,
     new_app,
     query,
@@ -145,3 +151,33 @@ def test_worker_killed_mid_deploy_is_retried_and_converges(
     assert not lock_files(app)
     with httpx.Client(transport=LoopbackTransport(), timeout=10) as web:
         assert "Welcome to Shop" in web.get(done["url"]).text
+
+
+def test_a_deployment_recorded_without_its_job_is_queued_by_a_worker(
+    sandbox: SandboxEndpoint,
+    workers: Workers,
+    service_db: str,
+    vault: Vault,
+    app_ids: list[str],
+    tmp_path: Path,
+) -> None:
+    """The API records a deployment, then defers its job; should it stop in between, a worker's
+    janitor finds the deployment without a job and queues it."""
+    user, _ = make_user(service_db, "starter")
+    app = new_app(app_ids)
+    with psycopg.connect(service_db, autocommit=True) as conn:
+        recorded = deployments.submit(
+            conn, vault, load_subscription(conn, user), AppSpec.parse(database_spec(app)), "database"
+        )
+    workers.start(tmp_path, requeue_after=1)
+
+    def finished() -> str | None:
+        (status,) = query(service_db, "SELECT status FROM deployments WHERE id = %s", [recorded.id])[0]
+        return status if status in ("succeeded", "failed") else None
+
+    assert wait_for(finished, timeout=120) == "succeeded", workers.output()
+    (job_id,) = query(service_db, "SELECT job_id FROM deployments WHERE id = %s", [recorded.id])[0]
+    assert job_id is not None
+    assert query(service_db, "SELECT lock FROM procrastinate_jobs WHERE id = %s", [job_id]) == [
+        (f"app:{app}",)
+    ]
