@@ -14,6 +14,7 @@ from components.localhost import LoopbackTransport
 from sandbox.endpoint import SandboxEndpoint
 from service.vault import Binding, Vault
 from tests.service.conftest import (
+    SHOP,
     ApiServer,
     Workers,
     client,
@@ -179,3 +180,55 @@ def test_database_only_deploy_and_delete_through_the_stack(
             h["kind"] for h in http.get("/api/deploy/history", params={"appId": app}).json()["deployments"]
         ]
         assert kinds == ["destroy", "database"]
+
+
+def test_domains_and_data_migration_redeploy_the_app(
+    sandbox: SandboxEndpoint,
+    api: ApiServer,
+    workers: Workers,
+    service_db: str,
+    app_ids: list[str],
+    tmp_path: Path,
+) -> None:
+    _, token = make_user(service_db, "pro")
+    app = new_app(app_ids)
+    domain = f"{app}.example.com"
+    workers.start(tmp_path)
+    with client(api, token) as http:
+        first = http.post("/api/deploy/web", json=web_spec(app)).json()["deploymentId"]
+        assert wait_finished(http, first)["status"] == "succeeded", workers.output()
+
+        check = http.post("/api/domains/check", json={"domain": domain}).json()
+        assert check == {
+            "domain": domain,
+            "available": True,
+            "reason": "available",
+            "zone": "example.com",
+            "allowedByTier": True,
+        }
+        no_zone = http.post("/api/domains/check", json={"domain": "shop.no-zone-here.org"}).json()
+        assert no_zone["available"] is False
+        assert "zone" in no_zone["reason"]
+
+        configured = http.post("/api/domains/configure", json={"appId": app, "domain": domain})
+        assert configured.status_code == 202, configured.text
+        done = wait_finished(http, configured.json()["deploymentId"])
+        assert (done["status"], done["kind"]) == ("succeeded", "domain"), (done, workers.output())
+        assert done["outputs"]["customDomain"] == domain
+        assert "domain" in [s["key"] for s in done["steps"]]
+        taken = http.post("/api/domains/check", json={"domain": domain}).json()
+        assert taken["reason"] == "already used by one of your apps"
+
+        # The browser's data again: the database already holds rows, so they are kept (and said so).
+        preview = tmp_path / "preview.sql"
+        preview.write_text((SHOP / "prisma" / "preview.sql").read_text() + "\n-- exported again\n")
+        migrated = http.post("/api/deploy/migrate-data", json={"appId": app, "previewData": str(preview)})
+        assert migrated.status_code == 202, migrated.text
+        done = wait_finished(http, migrated.json()["deploymentId"])
+        assert (done["status"], done["kind"]) == ("succeeded", "migrate-data"), (done, workers.output())
+        data_step = next(s for s in done["steps"] if s["key"] == "data")
+        assert data_step["state"] == "done"
+        assert done["outputs"]["customDomain"] == domain  # the rest of the app as it was
+        missing = http.post("/api/deploy/migrate-data", json={"appId": app, "previewData": "/nope.sql"})
+        assert missing.status_code == 422
+        assert missing.json()["error"]["field"] == "database.previewData"
