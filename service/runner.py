@@ -116,6 +116,11 @@ def _deploy(runtime: WorkerRuntime, conn: psycopg.Connection, deployment: Deploy
 def run_deployment(runtime: WorkerRuntime, deployment_id: str, *, final_attempt: bool) -> None:
     """One attempt at a recorded deployment (see the module docstring for the outcomes)."""
     with runtime.connection() as conn:
+        recorded = deployments.get(conn, deployment_id)
+        if recorded is not None and recorded.status in deployments.TERMINAL:
+            # Its worker died after recording the outcome but before the queue heard of it.
+            log.info("deployment %s already %s; nothing to do", deployment_id, recorded.status)
+            return
         before = deployments.start_attempt(conn, deployment_id, runtime.worker, runtime.host)
         current = deployments.get(conn, deployment_id)
         assert current is not None
