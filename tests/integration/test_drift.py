@@ -1,12 +1,11 @@
 """Drift detection and fleet operations through the real engine, against the sandbox.
 
-The module uses a backend of its own, so `--all` means exactly the stacks made here.
+The module has a sandbox and a backend of its own, so `--all` means exactly the stacks made here.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from components.cloudflare.client import CloudflareClient
 from components.spec import AppSpec
 from components.turso.client import TursoClient
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint
+from tests.integration.private_cloud import private_cloud
 
 pytestmark = pytest.mark.engine
 
@@ -55,13 +55,19 @@ def spec(app: str, *, domain: bool) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def backend() -> Iterator[Path]:
-    with (
-        tempfile.TemporaryDirectory(prefix="oneclick-drift-") as directory,
-        pytest.MonkeyPatch.context() as mp,
-    ):
-        mp.setenv("PULUMI_BACKEND_URL", f"file://{directory}")
-        yield Path(directory)
+def cloud() -> Iterator[tuple[SandboxEndpoint, Path]]:
+    with private_cloud("oneclick-drift-") as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def sandbox(cloud: tuple[SandboxEndpoint, Path]) -> SandboxEndpoint:
+    return cloud[0]
+
+
+@pytest.fixture(scope="module")
+def backend(cloud: tuple[SandboxEndpoint, Path]) -> Path:
+    return cloud[1]
 
 
 @pytest.fixture(scope="module")

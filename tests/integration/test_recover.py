@@ -25,10 +25,19 @@ from components.cloudflare.client import CloudflareClient
 from components.spec import AppSpec
 from components.turso.client import TursoClient
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint
+from tests.integration.private_cloud import private_cloud
 
 pytestmark = pytest.mark.engine
 
 SITE = REPO_ROOT / "examples" / "shop" / "out"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxEndpoint]:
+    """A sandbox (and backend) of this module's own: these deploys leave the example site's files in
+    the sandbox's asset store, which other tests expect to find empty."""
+    with private_cloud("oneclick-recover-") as (endpoint, _backend):
+        yield endpoint
 
 
 @pytest.fixture
