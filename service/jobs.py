@@ -66,14 +66,21 @@ def defer_deployment(queue: procrastinate.App, app_id: str, deployment_id: str) 
 
 
 def install_queue_schema(conninfo: str) -> bool:
-    """Install procrastinate's tables and functions when they are absent; whether it did."""
+    """Install procrastinate's tables and functions when they are absent; whether it did.
+
+    Under an advisory lock, so API servers and workers starting together install it once.
+    """
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone() != (None,):
-            return False
-    queue = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
-    with queue.open():
-        queue.schema_manager.apply_schema()
-    return True
+        conn.execute("SELECT pg_advisory_lock(hashtext('oneclick-queue-schema'))")
+        try:
+            if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone() != (None,):
+                return False
+            queue = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+            with queue.open():
+                queue.schema_manager.apply_schema()
+            return True
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('oneclick-queue-schema'))")
 
 
 async def _retry_stalled(queue: procrastinate.App, stalled_after: float) -> None:
