@@ -138,7 +138,8 @@ def _changes(summary: auto.UpdateSummary | None) -> dict[str, int]:
     return _op_counts(summary.resource_changes or {}) if summary is not None else {}
 
 
-def _step_keys(spec: AppSpec) -> list[str]:
+def step_keys(spec: AppSpec) -> list[str]:
+    """The steps a deploy of `spec` reports, in order (the service lists them when a deploy is queued)."""
     keys = ["database"]
     if spec.database.prisma_schema is not None:
         keys.append("schema")
@@ -193,7 +194,7 @@ def deploy(
 ) -> OperationResult:
     """Create or update the app's stack to match `spec`, then check the app is healthy."""
     started = time.monotonic()
-    status = DeployStatus.for_keys(spec.id, _step_keys(spec), on_status)
+    status = DeployStatus.for_keys(spec.id, step_keys(spec), on_status)
     targets = targets or resolve_targets(vendors_for(spec))
     stack = init_stack(spec, targets)
     collector = _ErrorCollector(EngineStepTracker(status), on_event)

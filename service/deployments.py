@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from automation.operations import _step_keys  # the steps a deploy of a spec will report
+from automation.operations import step_keys
 from automation.steps import STEP_TITLES
 from components.spec import AppSpec
 from service.errors import ApiError, not_found
@@ -183,7 +183,7 @@ def submit(
                 "config": Jsonb(spec.public_dict()),
             },
         )
-        steps = [(key, STEP_TITLES[key]) for key in STEP_TITLES if key in _step_keys(spec)]
+        steps = [(key, STEP_TITLES[key]) for key in STEP_TITLES if key in step_keys(spec)]
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO deployment_steps (deployment_id, position, key, title, state) "
