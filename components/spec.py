@@ -285,7 +285,28 @@ def _icon(value: Path | None) -> Path | None:
     return value
 
 
-class MobileSpec(StrictModel):
+class NativeSpec(StrictModel):
+    """What mobile and desktop sections share: platforms, an icon and a version."""
+
+    @field_validator("icon", check_fields=False)
+    @classmethod
+    def _icon(cls, value: Path | None) -> Path | None:
+        return _icon(value)
+
+    @field_validator("platforms", check_fields=False)
+    @classmethod
+    def _platforms(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+    @field_validator("version", check_fields=False)
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not SEMVER.match(value):
+            raise ValueError(f"{value!r} is not a version; use MAJOR.MINOR.PATCH such as '1.0.0'")
+        return value
+
+
+class MobileSpec(NativeSpec):
     """iOS and Android apps: a Capacitor wrapper around the deployed site."""
 
     platforms: list[Literal["ios", "android"]] = Field(min_length=1, description="ios and/or android.")
@@ -310,23 +331,6 @@ class MobileSpec(StrictModel):
     def _app_id(cls, value: str | None) -> str | None:
         return _bundle_id(value)
 
-    @field_validator("icon")
-    @classmethod
-    def _icon(cls, value: Path | None) -> Path | None:
-        return _icon(value)
-
-    @field_validator("platforms")
-    @classmethod
-    def _platforms(cls, value: list[str]) -> list[str]:
-        return sorted(set(value))
-
-    @field_validator("version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        if not SEMVER.match(value):
-            raise ValueError(f"{value!r} is not a version; use MAJOR.MINOR.PATCH such as '1.0.0'")
-        return value
-
     @field_validator("splash_background")
     @classmethod
     def _colour(cls, value: str) -> str:
@@ -335,7 +339,7 @@ class MobileSpec(StrictModel):
         return value
 
 
-class DesktopSpec(StrictModel):
+class DesktopSpec(NativeSpec):
     """Linux, Windows and macOS apps: a Tauri 2 wrapper around the site."""
 
     platforms: list[Literal["linux", "windows", "macos"]] = Field(
@@ -363,23 +367,6 @@ class DesktopSpec(StrictModel):
         if value is not None and value.lower().endswith(".app"):
             raise ValueError(f"{value!r} ends in '.app', which clashes with macOS bundles; drop it")
         return _bundle_id(value)
-
-    @field_validator("icon")
-    @classmethod
-    def _icon(cls, value: Path | None) -> Path | None:
-        return _icon(value)
-
-    @field_validator("platforms")
-    @classmethod
-    def _platforms(cls, value: list[str]) -> list[str]:
-        return sorted(set(value))
-
-    @field_validator("version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        if not SEMVER.match(value):
-            raise ValueError(f"{value!r} is not a version; use MAJOR.MINOR.PATCH such as '0.1.0'")
-        return value
 
     @field_validator("updater_endpoint")
     @classmethod
