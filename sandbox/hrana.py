@@ -240,22 +240,68 @@ class Session:
                 raise ProtocolError("a named argument is `{name, value}`")
             named[arg["name"]] = decode_value(arg.get("value"))
         want_rows = raw.get("want_rows")
-        info = self.prepare(sql)
-        bindings = self._bindings(info, positional, named)
-        self._check_write(info)
         total_before, rowid_before = self.conn.total_changes(), self.conn.last_insert_rowid()
-        try:
-            rows = [[encode_value(v) for v in row] for row in self.conn.execute(info.first_query, bindings)]
-        except apsw.Error as exc:
-            raise stmt_error(exc) from None
+        fast = None if positional or named else self._execute_prepared_once(sql)
+        if fast is not None:
+            description, rows = fast
+        else:
+            info = self.prepare(sql)
+            bindings = self._bindings(info, positional, named)
+            self._check_write(info)
+            try:
+                rows = [
+                    [encode_value(v) for v in row] for row in self.conn.execute(info.first_query, bindings)
+                ]
+            except apsw.Error as exc:
+                raise stmt_error(exc) from None
+            description = info.description
         rowid = self.conn.last_insert_rowid()
         return {
-            "cols": [{"name": name, "decltype": decltype} for name, decltype in info.description],
+            "cols": [{"name": name, "decltype": decltype} for name, decltype in description],
             "rows": rows if want_rows is not False else [],
             # changes() keeps the count of the last writing statement: report it only if this one wrote.
             "affected_row_count": self.conn.changes() if self.conn.total_changes() != total_before else 0,
             "last_insert_rowid": str(rowid) if rowid != rowid_before else None,
         }
+
+    def _execute_prepared_once(
+        self, sql: str
+    ) -> tuple[tuple[tuple[str, str | None], ...], list[list[dict[str, Any]]]] | None:
+        """Run an argument-free statement with one prepare instead of two (bulk INSERTs are large, and
+        parsing them is most of their cost). The checks `prepare` makes happen in the exec tracer,
+        after SQLite prepared the statement and before it runs. None: use the general path; nothing
+        has run then (text with a `;` in it, no statement, or parameters to bind as NULL)."""
+        if ";" in sql.rstrip().rstrip(";"):
+            return None
+        seen: dict[str, Any] = {"statements": 0, "description": (), "refused": False}
+
+        def check(cursor: apsw.Cursor, _sql: str, _bindings: Any) -> bool:
+            if not cursor.has_vdbe:
+                return False  # nothing to run (only comments): the general path says so
+            seen["statements"] += 1
+            if self.read_only and not cursor.is_readonly:
+                seen["refused"] = True
+                return False
+            seen["description"] = cursor.get_description()
+            return True
+
+        cursor = self.conn.cursor()
+        cursor.exec_trace = check
+        try:
+            rows = [[encode_value(v) for v in row] for row in cursor.execute(sql)]
+        except apsw.ExecTraceAbort:
+            if not seen["refused"]:
+                return None
+            raise Forbidden("this token is read-only: it may not run statements that write") from None
+        except apsw.BindingsError:
+            return None
+        except apsw.Error as exc:
+            if seen["statements"] == 0:
+                return None  # it failed to prepare: the general path reports it in its own words
+            raise stmt_error(exc) from None
+        if seen["statements"] == 0:
+            return None  # only whitespace or comments: the general path says so
+        return seen["description"], rows
 
     def sequence(self, sql: str) -> None:
         """Run `;`-separated statements, discarding rows; stop at the first that fails."""
