@@ -8,10 +8,9 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.settings import SETTINGS
 
 from components.targets import Targets, VendorTarget
+from tests.unit.pulumi_mocks import installed
 
 # How a secret value looks in a resource's registered inputs.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -48,13 +47,9 @@ class Mocks(pulumi.runtime.Mocks):
 
 @pytest.fixture
 def mocks() -> Iterator[Mocks]:
-    # Other modules install their own mocks at import: put theirs back afterwards.
-    previous = SETTINGS.monitor
     mocks = Mocks()
-    pulumi.runtime.set_mocks(mocks, preview=False)
-    yield mocks
-    if isinstance(previous, MockMonitor):
-        pulumi.runtime.set_mocks(previous.mocks, preview=False, monitor=previous)
+    with installed(mocks):
+        yield mocks
 
 
 def targets(sandbox: bool = True) -> Targets:

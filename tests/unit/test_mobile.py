@@ -13,8 +13,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.settings import SETTINGS
 
 from components.icons import IconError
 from components.mobile import assets
@@ -22,6 +20,7 @@ from components.mobile.build import eas_build_command, eas_submit_command
 from components.mobile.credentials import CredentialError, app_store_connect_key, play_service_account
 from components.mobile.project import CAPACITOR_VERSION, MobileProjectParams, mobile_project
 from components.project_files import ProjectFilesProvider, hashes
+from tests.unit.pulumi_mocks import installed
 
 
 @pytest.fixture
@@ -194,12 +193,9 @@ class Mocks(pulumi.runtime.Mocks):
 
 @pytest.fixture
 def mocks() -> Iterator[Mocks]:
-    previous = SETTINGS.monitor
     mocks = Mocks()
-    pulumi.runtime.set_mocks(mocks, preview=False)
-    yield mocks
-    if isinstance(previous, MockMonitor):
-        pulumi.runtime.set_mocks(previous.mocks, preview=False, monitor=previous)
+    with installed(mocks):
+        yield mocks
 
 
 @pulumi.runtime.test

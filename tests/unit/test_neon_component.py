@@ -9,11 +9,11 @@ import pulumi
 import pytest
 from google.protobuf.json_format import MessageToDict
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.settings import SETTINGS
 
 from components.errors import SpecError
 from components.neon.project import NeonProject, NeonProjectArgs
+from tests.unit.pulumi_mocks import RecordingMonitor as Monitor
+from tests.unit.pulumi_mocks import installed
 
 URI = "postgresql://app_owner_k3j9x2ab:npg_secret@127.0.0.1:5432/app_q8w7e6r5"
 
@@ -39,27 +39,12 @@ class Mocks(pulumi.runtime.Mocks):
         return {}, None
 
 
-class Monitor(MockMonitor):
-    """Keeps each registration request, so tests can see its options (secret outputs)."""
-
-    def __init__(self, mocks: Mocks) -> None:
-        super().__init__(mocks)
-        self.requests: list[Any] = []
-
-    def RegisterResource(self, request: Any) -> Any:  # the gRPC method's name
-        self.requests.append(request)
-        return super().RegisterResource(request)
-
-
 @pytest.fixture(autouse=True)
 def monitor() -> Iterator[Monitor]:
-    # Other modules install their own mocks at import: put theirs back afterwards.
-    previous = SETTINGS.monitor
-    mine = Monitor(Mocks())
-    pulumi.runtime.set_mocks(mine.mocks, preview=False, monitor=mine)
-    yield mine
-    if isinstance(previous, MockMonitor):
-        pulumi.runtime.set_mocks(previous.mocks, preview=False, monitor=previous)
+    mocks = Mocks()
+    mine = Monitor(mocks)
+    with installed(mocks, mine):
+        yield mine
 
 
 @pytest.fixture
