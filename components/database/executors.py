@@ -35,7 +35,6 @@ class TableRows:
     rows: Sequence[tuple[Any, ...]]
     skip_existing: bool = False  # insert only rows whose keys are not there (ON CONFLICT DO NOTHING)
     inserted: int = field(default=0)  # set by bulk_load
-    real_columns: frozenset[int] = frozenset()  # indexes of columns that hold REALs (Float, Decimal)
 
 
 @runtime_checkable
@@ -43,7 +42,7 @@ class RendersSqlValues(Protocol):
     """Rows that can write themselves as SQL `(…)` literal tuples, a block of rows at a time
     (preview rows, which SQLite itself renders)."""
 
-    def sql_value_blocks(self, real_columns: frozenset[int] = frozenset()) -> Iterator[list[str]]: ...
+    def sql_value_blocks(self) -> Iterator[list[str]]: ...
 
 
 class StatementFailed(Exception):

@@ -200,8 +200,7 @@ def _table_rows(
         return None
     if dialect != "postgresql":  # SQLite and libSQL take the preview's values exactly as stored
         rows = PreviewTable(preview, source, [quote(c) for c in columns])
-        real = frozenset(i for i, c in enumerate(columns) if table.column(c).scalar in ("Float", "Decimal"))
-        return TableRows(table.name, tuple(columns), rows, real_columns=real)
+        return TableRows(table.name, tuple(columns), rows)
     scalars = {c: table.column(c).scalar for c in columns}
     profiles = preview.profile(
         source,

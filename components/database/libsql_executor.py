@@ -38,7 +38,7 @@ def insert_statements(batch: TableRows, max_bytes: int | None = None) -> Iterato
     tail = " ON CONFLICT DO NOTHING" if batch.skip_existing else ""
     rows = batch.rows
     blocks = (
-        rows.sql_value_blocks(batch.real_columns)
+        rows.sql_value_blocks()
         if isinstance(rows, RendersSqlValues)
         else python_value_blocks(rows)
     )

@@ -5,14 +5,18 @@ it) or a SQLite database file. A dump is loaded into an in-memory SQLite databas
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
-from components.database.ddl import quote, schema_ddl
+import apsw
+
+from components.database.ddl import quote, schema_ddl, string_literal
 from components.database.errors import DataError
 from components.database.prisma_schema import PrismaSchema
 from components.database.sql_split import split_statements
@@ -40,14 +44,31 @@ class ColumnProfile:
 
 @dataclass
 class PreviewData:
-    """Read access to the preview tables; `checksum` identifies the data (sha256 of the file)."""
+    """Read access to the preview tables; `checksum` identifies the data (sha256 of the file).
+    `file` is the SQLite file the data was opened from (None for a dump loaded into memory)."""
 
     connection: sqlite3.Connection
     checksum: str
     source: str
+    file: Path | None = None
+    _renderer: apsw.Connection | None = field(default=None, init=False, repr=False)
 
     def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
         self.connection.close()
+
+    def renderer(self) -> apsw.Connection:
+        """The same data through apsw's own SQLite, whose quote() writes every REAL exactly (the
+        system's SQLite may be older than 3.43 and not): what writes SQL literals for libSQL."""
+        if self._renderer is None:
+            if self.file is not None:
+                flags = apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
+                self._renderer = apsw.Connection(_read_only_uri(self.file), flags=flags)
+            else:
+                self._renderer = apsw.Connection(":memory:")
+                self._renderer.deserialize("main", self.connection.serialize())
+        return self._renderer
 
     def __enter__(self) -> PreviewData:
         return self
@@ -152,73 +173,76 @@ class PreviewTable(Sequence[tuple[Any, ...]]):
             self._rows = list(self)
         return self._rows[index]
 
-    def sql_value_blocks(self, real_columns: frozenset[int] = frozenset()) -> Iterator[list[str]]:
+    def sql_value_blocks(self) -> Iterator[list[str]]:
         """The rows as SQL `(…)` tuples of literals, a block of rows at a time, written by SQLite's
-        quote() (C, not Python). quote() is not exact for every REAL and stops text at a NUL, so the
-        `real_columns` (by index) and any other column found holding a REAL are written by Python
-        (repr() is exact), and a row with a NUL in its text is written by Python whole."""
+        printf() (C, not Python): `%d` for a column of integers only, `%Q` for one of text and
+        NULLs, quote() for any other. Both stop text at a NUL, so a row with a NUL in its text is
+        written by Python."""
         if self.convert is not None:
             raise ValueError("rows converted in Python have no SQLite literals")
+        if not EXACT_QUOTE:
+            yield from python_value_blocks(self)
+            return
+        db = self.preview.renderer()
         distinct_types = ", ".join(f"group_concat(DISTINCT typeof({e}))" for e in self.select)
-        kinds = self.preview.connection.execute(
-            f"SELECT {distinct_types} FROM {quote(self.table)}"
-        ).fetchone()
+        kinds = next(db.execute(f"SELECT {distinct_types} FROM {quote(self.table)}"))
         types = [set(str(k).split(",")) if k else set() for k in kinds]
-        fragments: list[str] = []  # SQL giving the text between (and around) the REAL columns
-        reals: list[str] = []
-        run = ["'('"]
+        run: list[tuple[str, str]] = [("(", "")]  # (text or printf conversion, its argument)
         for i, expression in enumerate(self.select):
             if i:
-                run.append("','")
-            if i in real_columns or "real" in types[i]:
-                fragments.append(" || ".join(run))
-                reals.append(expression)
-                run = []
+                run.append((",", ""))
+            if types[i] <= {"integer"}:
+                run.append(("%d", expression))
+            elif types[i] <= {"text", "null"}:
+                run.append(("%Q", expression))
             else:
-                run.append(f"quote({expression})")
-        fragments.append(" || ".join([*run, "')'"]))
-        columns = [fragments[0]]
-        for real, fragment in zip(reals, fragments[1:], strict=True):
-            columns += [real, fragment]
-        flag = len(columns)
+                run.append(("%s", f"quote({expression})"))
+        run.append((")", ""))
         nul = [f"instr({e}, char(0))" for e, t in zip(self.select, types, strict=True) if "text" in t]
         check = f"coalesce({' OR '.join(nul)}, 0)" if nul else "0"
         try:
-            cursor = self.preview.connection.execute(
-                f"SELECT {', '.join(columns)}, {check}, rowid FROM {quote(self.table)}"
-            )
-        except sqlite3.OperationalError:  # a WITHOUT ROWID table: Python writes every row
+            cursor = db.execute(f"SELECT {_printf(run)}, {check}, rowid FROM {quote(self.table)}")
+        except apsw.SQLError:  # a WITHOUT ROWID table: Python writes every row
             yield from python_value_blocks(self)
             return
-        literal = sql_literal
-        exact_float = float.__repr__
-        while block := cursor.fetchmany(10_000):
-            if any(row[flag] for row in block):
-                yield [text for row in block for text in self._exact(row, flag)]
-            elif not reals:
-                yield [row[0] for row in block]
-            elif len(reals) == 1:  # the usual shape (one Float or Decimal column): the fast path
-                yield [
-                    row[0] + (exact_float(v) if type(v) is float and v - v == 0.0 else literal(v)) + row[2]
-                    for row in block
-                    for v in (row[1],)
-                ]
+        while block := list(itertools.islice(cursor, 10_000)):
+            if any(row[1] for row in block):
+                yield [self._python_literal(row) for row in block]
             else:
-                yield [
-                    "".join(value if i % 2 == 0 else literal(value) for i, value in enumerate(row[:flag]))
-                    for row in block
-                ]
+                yield [row[0] for row in block]
 
-    def _exact(self, row: tuple[Any, ...], flag: int) -> list[str]:
-        """One row's literal, by Python when SQLite's would not be exact."""
-        if row[flag]:
-            return [next(python_value_blocks(self._row(row[flag + 1])))[0]]
-        literal = sql_literal
-        return ["".join(value if i % 2 == 0 else literal(value) for i, value in enumerate(row[:flag]))]
-
-    def _row(self, rowid: int) -> list[tuple[Any, ...]]:
+    def _python_literal(self, row: tuple[str, int, int]) -> str:
+        """A rendered row's literal, or Python's when SQLite's stopped at a NUL."""
+        if not row[1]:
+            return row[0]
         sql = f"SELECT {', '.join(self.select)} FROM {quote(self.table)} WHERE rowid = ?"
-        return self.preview.connection.execute(sql, (rowid,)).fetchall()
+        return next(python_value_blocks(self.preview.renderer().execute(sql, (row[2],))))[0]
+
+
+# SQLite functions take at most 127 arguments (SQLITE_MAX_FUNCTION_ARG's default in older builds).
+PRINTF_ARGUMENTS = 100
+# quote() writes every REAL so that it reads back exactly since SQLite 3.43.
+EXACT_QUOTE = tuple(int(n) for n in apsw.sqlite_lib_version().split(".")[:2]) >= (3, 43)
+
+
+def _printf(run: list[tuple[str, str]]) -> str:
+    """SQL that writes a run of (text or printf conversion, argument) pairs: printf() calls of at
+    most PRINTF_ARGUMENTS arguments each, joined with ||."""
+    parts: list[str] = []
+    text: list[str] = []
+    arguments: list[str] = []
+    for piece, argument in run:
+        text.append(piece)
+        if argument:
+            arguments.append(argument)
+        if len(arguments) == PRINTF_ARGUMENTS:
+            parts.append(f"printf({string_literal(''.join(text))}, {', '.join(arguments)})")
+            text, arguments = [], []
+    if arguments:
+        parts.append(f"printf({string_literal(''.join(text))}, {', '.join(arguments)})")
+    elif text:
+        parts.append(string_literal("".join(text)))
+    return " || ".join(parts)
 
 
 def python_value_blocks(rows: Iterable[tuple[Any, ...]], size: int = 10_000) -> Iterator[list[str]]:
@@ -246,10 +270,8 @@ def open_preview(path: Path, schema: PrismaSchema | None = None) -> PreviewData:
         raise DataError(f"cannot read preview data {path}: {exc.strerror or exc}") from None
     checksum = hashlib.sha256(raw).hexdigest()
     if raw.startswith(SQLITE_MAGIC):
-        connection = sqlite3.connect(
-            f"file:{path.resolve()}?mode=ro&immutable=1", uri=True, check_same_thread=False
-        )
-        return PreviewData(connection, checksum, str(path))
+        connection = sqlite3.connect(_read_only_uri(path), uri=True, check_same_thread=False)
+        return PreviewData(connection, checksum, str(path), path)
     try:
         script = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -260,6 +282,11 @@ def open_preview(path: Path, schema: PrismaSchema | None = None) -> PreviewData:
             raise DataError(f"{path} holds no CREATE TABLE statements; give the Prisma schema too")
         prelude = schema_ddl(schema, "sqlite")
     return PreviewData(_load_dump(prelude, script, path), checksum, str(path))
+
+
+def _read_only_uri(path: Path) -> str:
+    """A URI opening the SQLite file at `path` read-only; `immutable`: nothing else writes it."""
+    return f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro&immutable=1"
 
 
 def _load_dump(prelude: str, script: str, path: Path) -> sqlite3.Connection:

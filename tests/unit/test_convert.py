@@ -201,23 +201,58 @@ preview_values = st.one_of(
 )
 
 
-@given(
-    st.lists(st.tuples(preview_values, preview_values, preview_values), min_size=1, max_size=30),
-    st.booleans(),
-)
-def test_sqlite_rendered_rows_read_back_exactly(rows: list[tuple[Any, ...]], real_first: bool) -> None:
-    """A libSQL import sends preview rows as SQL literals written mostly by SQLite; a server with a
-    correct number parser (the sandbox's SQLite) must read back exactly what the preview holds."""
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE t (a, b, c)")
-    db.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
-    stored = db.execute("SELECT a, b, c FROM t ORDER BY rowid").fetchall()
-    table = PreviewTable(PreviewData(db, "", "memory"), "t", ['"a"', '"b"', '"c"'])
-    texts = [
-        text for block in table.sql_value_blocks(frozenset({0} if real_first else {2})) for text in block
-    ]
+def assert_rendered_rows_read_back(db: sqlite3.Connection, table: str, columns: list[str]) -> None:
+    """Every row SQLite renders for `table` reads back on another SQLite (the server's) exactly."""
+    select = [f'"{c}"' for c in columns]
+    stored = db.execute(f'SELECT {", ".join(select)} FROM "{table}" ORDER BY rowid').fetchall()  # noqa: S608
+    rendered = PreviewTable(PreviewData(db, "", "memory"), table, select)
+    texts = [text for block in rendered.sql_value_blocks() for text in block]
     server = apsw.Connection(":memory:")
+    assert len(texts) == len(stored)
     for text, want in zip(texts, stored, strict=True):
         got = next(server.execute(f"SELECT * FROM (VALUES {text})"))  # noqa: S608
         assert got == want
         assert [type(v) for v in got] == [type(v) for v in want]
+
+
+@given(st.lists(st.tuples(preview_values, preview_values, preview_values), min_size=1, max_size=30))
+def test_sqlite_rendered_rows_read_back_exactly(rows: list[tuple[Any, ...]]) -> None:
+    """A libSQL import sends preview rows as SQL literals written by SQLite; a server with a correct
+    number parser (the sandbox's SQLite) must read back exactly what the preview holds."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (a, b, c)")
+    db.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    assert_rendered_rows_read_back(db, "t", ["a", "b", "c"])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-(2**63), 2**63 - 1),
+            st.text() | st.none(),
+            st.floats(allow_nan=False) | st.none(),
+            st.integers(-(2**63), 2**63 - 1) | st.none(),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_uniform_columns_render_through_their_printf_conversions(rows: list[tuple[Any, ...]]) -> None:
+    """Columns of integers only (%d) and of text and NULLs (%Q), as preview tables usually are."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (i INTEGER, s TEXT, r REAL, n INTEGER)")
+    db.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+    assert_rendered_rows_read_back(db, "t", ["i", "s", "r", "n"])
+
+
+def test_a_table_wider_than_one_printf_call_renders_whole() -> None:
+    columns = [f"c{i}" for i in range(250)]
+    db = sqlite3.connect(":memory:")
+    db.execute(f"CREATE TABLE wide ({', '.join(columns)})")
+    marks = ", ".join("?" * len(columns))
+    db.executemany(
+        f"INSERT INTO wide VALUES ({marks})",  # noqa: S608
+        [tuple(i * 1000 + c if c % 3 else f"'{c}\x00" for c in range(len(columns))) for i in range(3)]
+        + [tuple(range(len(columns)))],
+    )
+    assert_rendered_rows_read_back(db, "wide", columns)
