@@ -18,7 +18,7 @@ from components.database.ddl import quote
 from components.database.errors import ConnectionFailed, redact_url
 from components.database.executors import RendersSqlValues, Statement, StatementFailed, TableRows
 from components.database.preview_data import python_value_blocks
-from components.turso.libsql import LibsqlClient, LibsqlError, ResultSet, Transaction
+from components.turso.libsql import EncodedBatch, LibsqlClient, LibsqlError, ResultSet, Transaction
 
 # One INSERT carries rows up to about this much SQL text (SQLite's own limit is far higher; Turso's
 # request limits are not published, so requests stay moderate).
@@ -37,11 +37,7 @@ def insert_statements(batch: TableRows, max_bytes: int | None = None) -> Iterato
     head = f"INSERT INTO {quote(batch.table)} ({columns}) VALUES "
     tail = " ON CONFLICT DO NOTHING" if batch.skip_existing else ""
     rows = batch.rows
-    blocks = (
-        rows.sql_value_blocks()
-        if isinstance(rows, RendersSqlValues)
-        else python_value_blocks(rows)
-    )
+    blocks = rows.sql_value_blocks() if isinstance(rows, RendersSqlValues) else python_value_blocks(rows)
     per_statement = 0
     pending: list[str] = []
     for block in blocks:
@@ -58,6 +54,8 @@ def insert_statements(batch: TableRows, max_bytes: int | None = None) -> Iterato
 
 # A statement of a libSQL batch, the table whose rows it inserts (None for others).
 Owned = tuple[str, list[Any], TableRows | None]
+# A request's statements, and the request encoded.
+Rendered = tuple[list[Owned], EncodedBatch]
 
 
 def request_groups(tables: Sequence[TableRows], max_bytes: int | None = None) -> Iterator[list[Owned]]:
@@ -146,9 +144,9 @@ class LibsqlExecutor:
                 owner.inserted += result.rows_affected
 
     def _stream(self, tx: Transaction, head: list[Owned], groups: Iterator[list[Owned]]) -> None:
-        """Send `head`, then request after request on one transaction, rendering the next (in another
-        thread, mostly inside SQLite's C code) while the server runs the current one."""
-        ready: queue.Queue[list[Owned] | BaseException | None] = queue.Queue(maxsize=2)
+        """Send `head`, then request after request on one transaction, rendering and encoding the
+        next (in another thread, mostly in SQLite's C code) while the server runs the current one."""
+        ready: queue.Queue[Rendered | BaseException | None] = queue.Queue(maxsize=2)
         stop = threading.Event()
 
         def render() -> None:
@@ -156,7 +154,7 @@ class LibsqlExecutor:
                 for group in groups:
                     if stop.is_set():
                         return
-                    ready.put(group)
+                    ready.put((group, Transaction.encode_batch([(sql, args) for sql, args, _ in group])))
                 ready.put(None)
             except BaseException as exc:  # handed to the sending thread, which raises it
                 ready.put(exc)
@@ -168,7 +166,8 @@ class LibsqlExecutor:
             while (item := ready.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
-                self._send(tx.batch, item)
+                group, encoded = item
+                self._send(lambda _, batch=encoded: tx.run_encoded(batch), group)
         finally:
             stop.set()
             while worker.is_alive():  # let a blocked put() finish so the thread can see `stop`

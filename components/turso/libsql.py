@@ -20,6 +20,8 @@
 - Every failure is a `LibsqlError` with a message, a code (Hrana's, e.g. `SQLITE_CONSTRAINT`,
   or `UNAUTHORIZED`, `NOT_FOUND`, `CONNECTION_ERROR`…), the HTTP status and, for `batch` and
   `executemany`, the index of the failing statement. It never carries the token.
+- `Transaction.encode_batch` encodes a batch ahead (in any thread) and `run_encoded` sends it, so
+  a bulk load can encode its next request while the server runs the current one.
 - Only requests that cannot have reached the server are retried (a connection that could not
   be opened, before any stream exists); nothing that may have run is ever sent twice.
 """
@@ -27,9 +29,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,7 +44,16 @@ from components.localhost import LoopbackTransport, is_localhost_name
 from components.turso.hrana import Args, Value, encode_args, encode_stmt
 from components.turso.results import LibsqlError, ResultSet, Statement, http_error, statement_error
 
-__all__ = ["Args", "LibsqlClient", "LibsqlError", "ResultSet", "Statement", "Transaction", "Value"]
+__all__ = [
+    "Args",
+    "EncodedBatch",
+    "LibsqlClient",
+    "LibsqlError",
+    "ResultSet",
+    "Statement",
+    "Transaction",
+    "Value",
+]
 
 PIPELINE = "v3/pipeline"
 SQL_ID = 1  # the id under which executemany stores its SQL text on the stream
@@ -59,6 +72,17 @@ def _as_statement(item: str | Statement | tuple[str, Args]) -> Statement:
     if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
         return Statement(item[0], item[1])
     raise TypeError("a statement is SQL text, (sql, args) or a Statement")
+
+
+@dataclass(frozen=True)
+class EncodedBatch:
+    """A batch's pipeline request, already JSON (see `Transaction.encode_batch`); `texts` are its
+    statements' SQL, for error messages."""
+
+    request: bytes
+    texts: Sequence[str]
+    steps: int
+    first: int
 
 
 def http_base_url(url: str) -> tuple[str, str | None]:
@@ -93,7 +117,8 @@ class _Executor:
     def _run(self, requests: list[dict[str, Any]]) -> list[Any]:
         raise NotImplementedError
 
-    def _steps(self, stmts: list[dict[str, Any]], atomic: bool) -> tuple[list[dict[str, Any]], int]:
+    @staticmethod
+    def _steps(stmts: list[dict[str, Any]], atomic: bool) -> tuple[list[dict[str, Any]], int]:
         """Batch steps for `stmts`, each run only if the one before succeeded; with `atomic`,
         inside BEGIN … COMMIT with a ROLLBACK on failure. Returns the steps and the index of
         the first statement's step."""
@@ -145,16 +170,24 @@ class _Executor:
         results = self._run([*prefix, {"type": "batch", "batch": {"steps": steps}}, *suffix])
         for result in results[: len(prefix)]:
             self._response(result)
-        batch = self._response(results[len(prefix)])["result"]
+        names = [str(step["stmt"].get("sql")) for step in steps]
+        return self._batch_results(results[len(prefix)], texts, len(steps), first, names)
+
+    def _batch_results(
+        self, result: Any, texts: Sequence[str], steps: int, first: int, names: Sequence[str] = ()
+    ) -> list[ResultSet]:
+        """The statements' results from a batch's pipeline result; a failed step raises, naming
+        its statement (`texts`) or, for the steps around them, its SQL (`names`)."""
+        batch = self._response(result)["result"]
         step_results, step_errors = batch.get("step_results") or [], batch.get("step_errors") or []
-        if len(step_results) != len(steps) or len(step_errors) != len(steps):
+        if len(step_results) != steps or len(step_errors) != steps:
             raise LibsqlError("the server's batch result does not match the request", code="INVALID_RESPONSE")
         for i, error in enumerate(step_errors):
             if error is not None:
-                index = i - first if first <= i < first + len(stmts) else None
-                sql = texts[index] if index is not None else str(steps[i]["stmt"].get("sql"))
+                index = i - first if first <= i < first + len(texts) else None
+                sql = texts[index] if index is not None else (names[i] if i < len(names) else "")
                 raise statement_error(error, index, sql)
-        ran = step_results[first : first + len(stmts)]
+        ran = step_results[first : first + len(texts)]
         if any(result is None for result in ran):  # skipped, yet nothing failed before it
             raise LibsqlError("the batch did not run to the end", code="BATCH_INCOMPLETE")
         return [ResultSet.from_hrana(result) for result in ran]
@@ -213,9 +246,22 @@ class LibsqlClient(_Executor):
         """Send raw Hrana stream requests; returns the next baton (None: stream closed) and the
         results. Only a request that opens a stream is retried, and only if it never connected."""
         body = {"baton": baton, "requests": requests}
+        return self._post(lambda: self._http.post(PIPELINE, json=body), len(requests), baton)
+
+    def pipeline_encoded(
+        self, requests: bytes, count: int, baton: str | None
+    ) -> tuple[str | None, list[Any]]:
+        """`pipeline` for `count` requests already encoded as a JSON array."""
+        body = b'{"baton":' + json.dumps(baton).encode() + b',"requests":' + requests + b"}"
+        headers = {"Content-Type": "application/json"}
+        return self._post(lambda: self._http.post(PIPELINE, content=body, headers=headers), count, baton)
+
+    def _post(
+        self, send: Callable[[], httpx.Response], count: int, baton: str | None
+    ) -> tuple[str | None, list[Any]]:
         for attempt in range(self.retries + 1):
             try:
-                response = self._http.post(PIPELINE, json=body)
+                response = send()
                 break
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if baton is not None or attempt == self.retries:
@@ -239,7 +285,7 @@ class LibsqlClient(_Executor):
             raise LibsqlError(
                 "the server's answer is not a Hrana pipeline response", code="INVALID_RESPONSE"
             ) from None
-        if not isinstance(results, list) or len(results) != len(requests):
+        if not isinstance(results, list) or len(results) != count:
             raise LibsqlError("the server answered a different number of requests", code="INVALID_RESPONSE")
         next_baton = payload.get("baton")
         return (str(next_baton) if next_baton is not None else None), results
@@ -300,10 +346,13 @@ class Transaction(_Executor):
         return self.state == "open"
 
     def _run(self, requests: list[dict[str, Any]]) -> list[Any]:
+        return self._send(lambda baton: self._client.pipeline(requests, baton))
+
+    def _send(self, post: Callable[[str], tuple[str | None, list[Any]]]) -> list[Any]:
         if self._baton is None:
             raise LibsqlError(f"the transaction is over ({self.state})", code="STREAM_CLOSED")
         baton, self._baton, self.state = self._baton, None, "lost"  # until the server answers
-        self._baton, results = self._client.pipeline(requests, baton)
+        self._baton, results = post(baton)
         if self._baton is None:
             raise LibsqlError(
                 "the server closed the stream; the transaction was rolled back", code="STREAM_CLOSED"
@@ -315,6 +364,23 @@ class Transaction(_Executor):
         """Run statements in order inside this transaction, stopping at the first failure."""
         items = [_as_statement(s) for s in statements]
         return self._batch([encode_stmt(s.sql, s.args) for s in items], [s.sql for s in items], False)
+
+    @classmethod
+    def encode_batch(cls, statements: Iterable[str | Statement | tuple[str, Args]]) -> EncodedBatch:
+        """`statements` as the request `batch` would send, encoded now (no I/O: any thread)."""
+        items = [_as_statement(s) for s in statements]
+        steps, first = cls._steps([encode_stmt(s.sql, s.args) for s in items], False)
+        request = json.dumps(
+            [{"type": "batch", "batch": {"steps": steps}}], ensure_ascii=False, separators=(",", ":")
+        ).encode()
+        return EncodedBatch(request, [s.sql for s in items], len(steps), first)
+
+    def run_encoded(self, batch: EncodedBatch) -> list[ResultSet]:
+        """Run a batch from `encode_batch` inside this transaction, like `batch`."""
+        if not batch.texts:
+            return []
+        results = self._send(lambda baton: self._client.pipeline_encoded(batch.request, 1, baton))
+        return self._batch_results(results[0], batch.texts, batch.steps, batch.first)
 
     def executemany(self, sql: str, rows: Iterable[Args]) -> list[ResultSet]:
         """Run one statement once per row of arguments inside this transaction."""

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from components.localhost import LoopbackTransport
 from components.turso.client import TursoClient
 from components.turso.hrana import decode_value, encode_args, encode_value
-from components.turso.libsql import LibsqlClient, LibsqlError, Statement, http_base_url
+from components.turso.libsql import LibsqlClient, LibsqlError, Statement, Transaction, http_base_url
 from sandbox import server
 from sandbox.endpoint import SandboxEndpoint
 
@@ -249,6 +249,27 @@ def test_a_transaction_spans_calls_and_is_isolated_until_commit(db: Db) -> None:
         assert other.execute("SELECT count(*) FROM account").scalar() == 5
         with pytest.raises(LibsqlError, match="transaction is over"):
             tx.execute("SELECT 1")
+
+
+def test_a_batch_encoded_ahead_runs_like_batch_and_names_its_failing_statement(db: Db) -> None:
+    """A bulk load encodes its next request in another thread: the encoded batch must run, count
+    rows and fail exactly as `batch` would."""
+    ready = Transaction.encode_batch(
+        [("INSERT INTO note (body) VALUES (?), (?)", ["a", "é"]), "INSERT INTO note (body) VALUES ('b')"]
+    )
+    broken = Transaction.encode_batch(
+        ["INSERT INTO note (body) VALUES ('c')", "INSERT INTO nowhere VALUES (1)"]
+    )
+    with db.client() as client:
+        client.execute("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        with client.transaction() as tx:
+            assert [r.rows_affected for r in tx.run_encoded(ready)] == [2, 1]
+            assert tx.run_encoded(Transaction.encode_batch([])) == []
+            with pytest.raises(LibsqlError, match="no such table: nowhere") as failed:
+                tx.run_encoded(broken)
+            assert failed.value.statement_index == 1
+        bodies = client.execute("SELECT body FROM note ORDER BY id").rows
+        assert list(bodies) == [("a",), ("é",), ("b",), ("c",)]
 
 
 def test_a_read_only_token_reads_but_cannot_write(db: Db, turso: TursoClient) -> None:
