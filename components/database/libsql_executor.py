@@ -1,9 +1,10 @@
 """The executor for Turso (and the sandbox): libSQL over HTTP through `LibsqlClient`.
 
-Everything a migration or an import writes goes out as one transactional batch: one HTTP request,
-BEGIN … COMMIT on the server, ROLLBACK if any statement fails. Bulk rows travel as multi-row
-INSERTs with the values written as SQL literals: the server parses them in C instead of decoding
-one JSON object per value, which is what makes a large import fast.
+A migration or a small import goes out as one transactional batch: one HTTP request, BEGIN …
+COMMIT on the server, ROLLBACK if any statement fails. A large import streams requests on one
+transaction (see `_stream`). Bulk rows travel as multi-row INSERTs with the values written as SQL
+literals by SQLite itself: the server parses them in C instead of decoding one JSON object per
+value, which is what makes a large import fast.
 """
 
 from __future__ import annotations
