@@ -256,3 +256,10 @@ def test_a_table_wider_than_one_printf_call_renders_whole() -> None:
         + [tuple(range(len(columns)))],
     )
     assert_rendered_rows_read_back(db, "wide", columns)
+
+
+def test_a_without_rowid_table_is_written_by_python() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE w (k TEXT PRIMARY KEY, v REAL) WITHOUT ROWID")
+    db.executemany("INSERT INTO w VALUES (?, ?)", [("a", 0.1), ("b\x00c", 1e308)])
+    assert_rendered_rows_read_back(db, "w", ["k", "v"])
