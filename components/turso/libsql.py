@@ -170,14 +170,13 @@ class _Executor:
         results = self._run([*prefix, {"type": "batch", "batch": {"steps": steps}}, *suffix])
         for result in results[: len(prefix)]:
             self._response(result)
-        names = [str(step["stmt"].get("sql")) for step in steps]
-        return self._batch_results(results[len(prefix)], texts, len(steps), first, names)
+        return self._batch_results(results[len(prefix)], texts, len(steps), first, steps)
 
     def _batch_results(
-        self, result: Any, texts: Sequence[str], steps: int, first: int, names: Sequence[str] = ()
+        self, result: Any, texts: Sequence[str], steps: int, first: int, sent: Sequence[dict[str, Any]] = ()
     ) -> list[ResultSet]:
         """The statements' results from a batch's pipeline result; a failed step raises, naming
-        its statement (`texts`) or, for the steps around them, its SQL (`names`)."""
+        its statement (`texts`) or, for the steps around them (BEGIN, COMMIT), its SQL (`sent`)."""
         batch = self._response(result)["result"]
         step_results, step_errors = batch.get("step_results") or [], batch.get("step_errors") or []
         if len(step_results) != steps or len(step_errors) != steps:
@@ -185,7 +184,7 @@ class _Executor:
         for i, error in enumerate(step_errors):
             if error is not None:
                 index = i - first if first <= i < first + len(texts) else None
-                sql = texts[index] if index is not None else (names[i] if i < len(names) else "")
+                sql = texts[index] if index is not None else (str(sent[i]["stmt"].get("sql")) if sent else "")
                 raise statement_error(error, index, sql)
         ran = step_results[first : first + len(texts)]
         if any(result is None for result in ran):  # skipped, yet nothing failed before it
