@@ -121,8 +121,35 @@ class StrictModel(BaseModel):
     )
 
 
-def _path(value: Path | None, field: str) -> Path | None:
-    if value is not None and not value.exists():
+# A spec sent to the deploy service names its files by upload (`upload:<sha256>`, made by
+# POST /api/uploads), never by host path: the service must not read files a tenant points at.
+UPLOAD_REF = re.compile(r"^upload:([0-9a-f]{64})$")
+UPLOAD_ROUTE_FIX = "upload the file or folder with POST /api/uploads and give its reference (upload:<sha256>)"
+
+
+def uploads_only(info: ValidationInfo) -> bool:
+    """Whether this validation is for the deploy service (paths must be upload references)."""
+    return bool(isinstance(info.context, dict) and info.context.get("uploads"))
+
+
+def upload_ref(value: Path | str) -> str | None:
+    """The sha256 an `upload:<sha256>` reference names, or None for anything else."""
+    found = UPLOAD_REF.match(str(value))
+    return found.group(1) if found else None
+
+
+def _reference(value: Path) -> Path:
+    if upload_ref(value) is None:
+        raise ValueError(f"is a host path; the deploy service takes files only as uploads: {UPLOAD_ROUTE_FIX}")
+    return value
+
+
+def _path(value: Path | None, field: str, info: ValidationInfo) -> Path | None:
+    if value is None:
+        return None
+    if uploads_only(info):
+        return _reference(value)
+    if not value.exists():
         raise ValueError(f"{str(value)!r} does not exist; give the path to the app's {field}")
     return value
 
@@ -140,7 +167,7 @@ class DatabaseSource(StrictModel):
     @field_validator("prisma_schema", "migrations", "preview_data")
     @classmethod
     def _exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return _path(value, str(info.field_name).replace("_", " "))
+        return _path(value, str(info.field_name).replace("_", " "), info)
 
 
 class TursoDatabaseSpec(DatabaseSource):
@@ -218,7 +245,9 @@ class WebSpec(StrictModel):
 
     @field_validator("build_dir")
     @classmethod
-    def _build_dir(cls, value: Path) -> Path:
+    def _build_dir(cls, value: Path, info: ValidationInfo) -> Path:
+        if uploads_only(info):
+            return _reference(value)
         if not value.is_dir():
             raise ValueError(f"{str(value)!r} is not a directory; build the app and point at its output")
         if not any(p.is_file() for p in value.rglob("*")):
@@ -279,7 +308,9 @@ def _bundle_id(value: str | None) -> str | None:
     return value
 
 
-def _icon(value: Path | None) -> Path | None:
+def _icon(value: Path | None, info: ValidationInfo) -> Path | None:
+    if value is not None and uploads_only(info):
+        return _reference(value)
     if value is not None and not value.is_file():
         raise ValueError(f"{str(value)!r} is not a file; give a square PNG of at least 1024x1024 pixels")
     return value
@@ -290,8 +321,8 @@ class NativeSpec(StrictModel):
 
     @field_validator("icon", check_fields=False)
     @classmethod
-    def _icon(cls, value: Path | None) -> Path | None:
-        return _icon(value)
+    def _icon(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _icon(value, info)
 
     @field_validator("platforms", check_fields=False)
     @classmethod
@@ -443,6 +474,27 @@ class AppSpec(StrictModel):
             raise ValueError("needs a `web` section: the app wraps the hosted site")
         return value
 
+    def upload_refs(self) -> dict[str, str]:
+        """Dotted field name -> sha256 of every file field given as an upload reference."""
+        found: dict[str, str] = {}
+        for dotted, value in self.file_fields().items():
+            sha = upload_ref(value)
+            if sha is not None:
+                found[dotted] = sha
+        return found
+
+    def file_fields(self) -> dict[str, Path]:
+        """Dotted camelCase field name -> value of every file or folder field that is set."""
+        fields: dict[str, Path | None] = {
+            "database.prismaSchema": self.database.prisma_schema,
+            "database.migrations": self.database.migrations,
+            "database.previewData": self.database.preview_data,
+            "web.buildDir": self.web.build_dir if self.web else None,
+            "mobile.icon": self.mobile.icon if self.mobile else None,
+            "desktop.icon": self.desktop.icon if self.desktop else None,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
     # -- derived names -------------------------------------------------------------------------
 
     @property
@@ -469,12 +521,15 @@ class AppSpec(StrictModel):
     # -- parsing and (de)serialisation ---------------------------------------------------------
 
     @staticmethod
-    def parse(data: Any) -> AppSpec:
-        """Validate a mapping; raises SpecError naming each bad field. Relative paths: the cwd."""
+    def parse(data: Any, *, uploads: bool = False) -> AppSpec:
+        """Validate a mapping; raises SpecError naming each bad field. Relative paths: the cwd.
+
+        With `uploads`, every file field must be an upload reference and nothing on disk is read.
+        """
         if not isinstance(data, dict):
             raise SpecError.single("(spec)", "must be a mapping of fields, e.g. {id: app-123}")
         try:
-            return AppSpec.model_validate(data)
+            return AppSpec.model_validate(data, context={"uploads": uploads})
         except ValidationError as exc:
             raise SpecError.from_validation(exc) from None
 
@@ -514,7 +569,7 @@ class AppSpec(StrictModel):
         return values
 
     @staticmethod
-    def from_public(data: Any, secrets: dict[str, str]) -> AppSpec:
+    def from_public(data: Any, secrets: dict[str, str], *, uploads: bool = False) -> AppSpec:
         """Rebuild a spec written by `public_dict()`, filling secrets back in from `secrets`."""
 
         def fill(node: Any) -> Any:
@@ -527,7 +582,7 @@ class AppSpec(StrictModel):
                 return {key: fill(value) for key, value in node.items()}
             return node
 
-        return AppSpec.parse(fill(data))
+        return AppSpec.parse(fill(data), uploads=uploads)
 
     @staticmethod
     def json_schema() -> dict[str, Any]:
