@@ -294,6 +294,15 @@ def default_bundle_id(owner: str, app_id: str) -> str:
     return f"com.{bundle_segment(owner, 'u')}.{bundle_segment(app_id, 'app')}"
 
 
+def owned_vendor_name(app_id: str) -> str:
+    """The Turso database and Pages project name that app `app_id` owns: the app id itself.
+
+    The deploy service gives an app id to one user forever (even after a destroy), so a name
+    derived from it is that user's alone; recovery adopts a resource only under such a name.
+    """
+    return app_id
+
+
 def _bundle_id(value: str | None) -> str | None:
     if value is None:
         return None
@@ -512,11 +521,12 @@ class AppSpec(StrictModel):
     @property
     def database_name(self) -> str:
         """The Turso database name (Turso only)."""
-        return self.database.name or self.id if isinstance(self.database, TursoDatabaseSpec) else self.id
+        owned = owned_vendor_name(self.id)
+        return self.database.name or owned if isinstance(self.database, TursoDatabaseSpec) else owned
 
     @property
     def pages_project_name(self) -> str:
-        return (self.web.project_name if self.web else None) or self.id
+        return (self.web.project_name if self.web else None) or owned_vendor_name(self.id)
 
     # -- parsing and (de)serialisation ---------------------------------------------------------
 
