@@ -8,7 +8,11 @@ being in the state, and the next deploy would create it again (a name conflict, 
 `recover(app_id)` removes a dead update's lock, then settles every pending operation against the
 real resources: a pending create whose vendor id is known from its inputs (Turso database name,
 Pages project name, custom domain) is put into the state with that id and read back by a refresh;
-the provider's `read` adopts it when it exists and drops it when it does not. Pending creates of
+the provider's `read` adopts it when it exists and drops it when it does not. Only what provably
+belongs to the stack is adopted: a name derived from the app id (`owned_vendor_name`; the service
+gives an app id to one user forever), or a custom domain under that Pages project. A pending create
+under any other name is dropped with a warning, never adopted: a same-named resource may be another
+app's, and adopting it would let this stack's destroy delete it. Pending creates of
 resources with nothing remote (generated secrets, BYO checks) or that re-run safely (migrations,
 preview import) are dropped; so are pending updates and deletes, whose resources the refresh reads.
 The state is exported and imported encrypted: secrets never appear in plaintext on the way.
@@ -35,6 +39,7 @@ from automation.operations import EventSink, _ErrorCollector
 from automation.pulumi_state import SECRET_SIG, SIG_KEY
 from automation.urns import resource_name, resource_type
 from automation.workspace import DeployError, NoSelectWorkspace, open_stack
+from components.spec import owned_vendor_name
 from sandbox.endpoint import REPO_ROOT
 
 # Component type -> the input that is the provider's resource id (what `read` looks the resource up by).
@@ -42,6 +47,14 @@ ADOPTABLE_IDS: dict[str, str] = {
     "oneclick:turso:Database": "name",
     "oneclick:cloudflare:PagesProject": "project_name",
     "oneclick:cloudflare:CustomDomain": "domain",
+}
+# Component type -> the input that proves the resource is the stack's own when it holds the name
+# derived from the app id: the resource's own name, or for a custom domain the Pages project it sits
+# under (its `read` looks the domain up in that project only).
+OWNERSHIP_INPUTS: dict[str, str] = {
+    "oneclick:turso:Database": "name",
+    "oneclick:cloudflare:PagesProject": "project_name",
+    "oneclick:cloudflare:CustomDomain": "project_name",
 }
 # Created with an id the vendor picks, so a killed create cannot be found again from the state.
 UNFINDABLE = {"oneclick:neon:Project"}
@@ -114,9 +127,12 @@ def recover(app_id: str, *, force: bool = False, on_event: EventSink | None = No
         urn = str(resource.get("urn", ""))
         if operation.get("type") != "creating":
             report.cleared.append(resource_name(urn))
-        elif (candidate := _adoption_candidate(resource)) is not None:
+        elif (candidate := _adoption_candidate(resource)) is not None and _owned(app_id, resource):
             deployment.setdefault("resources", []).append(candidate)
             adopting.append(urn)
+        elif candidate is not None:
+            report.dropped.append(resource_name(urn))
+            report.warnings.append(_not_adopted(app_id, resource))
         else:
             report.dropped.append(resource_name(urn))
             if resource_type(urn) in UNFINDABLE:
@@ -152,6 +168,29 @@ def _adoption_candidate(resource: dict[str, Any]) -> dict[str, Any] | None:
         outputs.setdefault(key, {SIG_KEY: SECRET_SIG, "plaintext": json.dumps("")})
     candidate.update(id=resource_id, outputs=outputs)
     return candidate
+
+
+def _owned(app_id: str, resource: dict[str, Any]) -> bool:
+    """Whether the pending create's vendor resource provably belongs to app `app_id`'s stack."""
+    key = OWNERSHIP_INPUTS.get(resource_type(str(resource.get("urn", ""))))
+    value = (resource.get("inputs") or {}).get(key) if key else None
+    return isinstance(value, str) and value == owned_vendor_name(app_id)
+
+
+def _not_adopted(app_id: str, resource: dict[str, Any]) -> str:
+    """Why a pending create named by another name was dropped, and what the owner can do."""
+    urn = str(resource.get("urn", ""))
+    inputs = resource.get("inputs") or {}
+    kind = resource_type(urn)
+    name = inputs.get(ADOPTABLE_IDS[kind])
+    owner_key = OWNERSHIP_INPUTS[kind]
+    where = f" of Pages project {inputs.get(owner_key)!r}" if owner_key != ADOPTABLE_IDS[kind] else ""
+    return (
+        f"{resource_name(urn)}: its create was interrupted; a {kind} named {name!r}{where} may exist, "
+        f"but only names derived from the app id ({owned_vendor_name(app_id)!r}) prove a resource is "
+        "this app's, so it was not adopted (and this stack will never delete it); if this app made it, "
+        "delete it in the vendor's console before deploying again"
+    )
 
 
 def _lock_files(app_id: str) -> list[Path] | None:

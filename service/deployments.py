@@ -23,6 +23,7 @@ from components.spec import AppSpec
 from service.errors import ApiError, not_found
 from service.tiers import Subscription, check_spec
 from service.vault import Binding, Vault
+from service.vendor_names import check_vendor_names
 
 Kind = Literal["web", "database", "migrate-data", "domain", "destroy"]
 AppStatus = Literal["provisioning", "deploying", "active", "failed", "suspended"]
@@ -134,6 +135,7 @@ def submit(
                 field="id",
                 fix="settle the account's open invoices or contact support to lift the suspension",
             )
+        check_vendor_names(spec)  # names derived from the app id only: no squatting
         check_spec(conn, sub, spec)
         if spec.custom_domain:
             taken = conn.execute(

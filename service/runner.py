@@ -29,9 +29,11 @@ from automation.workspace import DeployError, StackLocked, StackNotFound
 from components.errors import SpecError
 from components.http import VendorError
 from components.targets import TargetError
-from service import deployments
+from service import deployments, vendor_names
 from service.deployments import Deployment
+from service.isolation import DeployLimits, Outcome, run_isolated
 from service.recovery import PreviousAttempt, UpdateStillRunning, recover_stack
+from service.uploads import materialize_spec
 from service.vault import DecryptionError, Vault
 
 log = logging.getLogger("oneclick.service.runner")
@@ -54,6 +56,9 @@ class WorkerRuntime:
 
     pool: ConnectionPool
     vault: Vault
+    # Where each deploy's child process finds the database, and the limits it runs under.
+    conninfo: str = ""
+    limits: DeployLimits = field(default_factory=DeployLimits.from_env)
     host: str = field(default_factory=socket.gethostname)
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
@@ -94,7 +99,8 @@ def _database_url(app_id: str, outputs: dict[str, Any]) -> str:
     return str(url or "")
 
 
-def _deploy(runtime: WorkerRuntime, conn: psycopg.Connection, deployment: Deployment) -> None:
+def deploy_recorded(runtime: WorkerRuntime, conn: psycopg.Connection, deployment: Deployment) -> None:
+    """The deploy (or destroy) itself; runs in the confined child process (service/deploy_process.py)."""
     recorder = StepRecorder(conn, deployment)
     if deployment.kind == "destroy":
         recorder.single("destroy", "Resources deleted", "running")
@@ -107,10 +113,29 @@ def _deploy(runtime: WorkerRuntime, conn: psycopg.Connection, deployment: Deploy
         deployments.finish(conn, deployment, ok=True, changes=result.changes)
         return
     spec = deployment.app_spec(runtime.vault)
+    if (refused := vendor_names.spec_error(spec)) is not None:
+        raise refused  # recorded before names had to follow the app id: never deploy it
     result = operations.deploy(spec, on_status=recorder)
     database_url = _database_url(spec.id, result.outputs)
     deployments.app_deployed(conn, runtime.vault, deployment, result.outputs, database_url)
     deployments.finish(conn, deployment, ok=True, outputs=result.outputs, changes=result.changes)
+
+
+def _run_child(runtime: WorkerRuntime, deployment: Deployment) -> Outcome:
+    env = {**os.environ, "ONECLICK_SERVICE_DATABASE_URL": runtime.conninfo}
+    return run_isolated(deployment.id, runtime.limits, env)
+
+
+def classify(exc: BaseException) -> Outcome:
+    """How a deploy's exception is recorded: retried, failed with its message, or an internal error."""
+    if isinstance(exc, RETRYABLE):
+        return Outcome("retry", str(exc))
+    if isinstance(exc, PERMANENT):
+        return Outcome("failed", str(exc))
+    if isinstance(exc, MemoryError):
+        return Outcome("failed", "the deploy used more memory than its limit allows and was stopped")
+    # Not the user's doing: recorded without details that could hold secrets.
+    return Outcome("internal", f"internal error ({type(exc).__name__})")
 
 
 def run_deployment(runtime: WorkerRuntime, deployment_id: str, *, final_attempt: bool) -> None:
@@ -135,7 +160,15 @@ def run_deployment(runtime: WorkerRuntime, deployment_id: str, *, final_attempt:
                     "deployment %s of %s recovered: %s", deployment_id, current.app_id, report.as_dict()
                 )
                 deployments.add_event(conn, deployment_id, "recovered", report.as_dict())
-            _deploy(runtime, conn, current)
+            outcome = _run_child(runtime, current)
+            if outcome.kind == "retry":
+                raise UpdateStillRunning(outcome.error or "the stack is busy")
+            if outcome.kind == "failed":
+                deployments.finish(conn, current, ok=False, error=outcome.error)
+                raise DeploymentFailed(outcome.error or "failed")
+            if outcome.kind == "internal":
+                deployments.finish(conn, current, ok=False, error=outcome.error or "internal error")
+                raise DeploymentFailed(outcome.error or "internal error")
         except RETRYABLE as exc:
             if final_attempt:
                 deployments.finish(conn, current, ok=False, error=str(exc))

@@ -11,7 +11,7 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from components.http import VendorNotFound
+from components.http import VendorConflict, VendorNotFound
 from components.turso.client import Database, TursoClient
 
 # Inputs that identify the database: changing any of them means a different database.
@@ -38,8 +38,19 @@ def outputs(props: dict[str, Any], db: Database, auth_token: str) -> dict[str, A
 
 class TursoDatabaseProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
+        name = str(props["name"])
         with client_for(props) as turso:
-            db = turso.create_database(str(props["name"]), str(props["group"]))
+            try:
+                db = turso.create_database(name, str(props["group"]))
+            except VendorConflict:
+                # Names are global in the org: one that exists may be another app's. Never take it over.
+                raise VendorConflict(
+                    "Turso",
+                    409,
+                    f"database.name: a Turso database named {name!r} already exists in this organization "
+                    "and was not made by this deploy, so it is left alone; choose another name (or "
+                    "delete that database first if it is this app's)",
+                ) from None
             token = turso.create_database_token(db.name)
         return CreateResult(id_=db.name, outs=outputs(props, db, token))
 

@@ -50,3 +50,38 @@ def test_a_killed_process_left_unreaped_is_not_running() -> None:
     assert not recover.process_running(child.pid)
     child.wait()
     assert not recover.process_running(child.pid)
+
+
+PAGES = (
+    "urn:pulumi:a::oneclick::oneclick:app:App$oneclick:cloudflare:PagesProject"
+    "$pulumi-python:dynamic:Resource::a-site"
+)
+DOMAIN = (
+    "urn:pulumi:a::oneclick::oneclick:app:App$oneclick:cloudflare:CustomDomain"
+    "$pulumi-python:dynamic:Resource::a-domain"
+)
+
+
+def test_only_names_derived_from_the_app_id_prove_a_resource_is_the_stacks() -> None:
+    assert recover._owned("a", {"urn": TURSO, "inputs": {"name": "a"}})
+    assert recover._owned("a", {"urn": PAGES, "inputs": {"project_name": "a"}})
+    # A custom domain is the stack's when it sits under the stack's own Pages project.
+    assert recover._owned("a", {"urn": DOMAIN, "inputs": {"domain": "x.example.com", "project_name": "a"}})
+
+    assert not recover._owned("a", {"urn": TURSO, "inputs": {"name": "victims-db"}})
+    assert not recover._owned("a", {"urn": PAGES, "inputs": {"project_name": "victims-site"}})
+    assert not recover._owned("a", {"urn": DOMAIN, "inputs": {"domain": "a", "project_name": "victim"}})
+    assert not recover._owned("a", {"urn": TURSO, "inputs": {"name": ENCRYPTED}})  # cannot be read
+    assert not recover._owned("a", {"urn": SECRET, "inputs": {"bytes": 32}})
+
+
+def test_a_pending_create_under_another_name_is_explained_not_adopted() -> None:
+    warning = recover._not_adopted("a", {"urn": TURSO, "inputs": {"name": "victims-db"}})
+    assert warning.startswith("a-db: its create was interrupted")
+    assert "'victims-db'" in warning
+    assert "'a'" in warning  # the name the app owns
+    assert "not adopted" in warning
+    domain = recover._not_adopted(
+        "a", {"urn": DOMAIN, "inputs": {"domain": "x.example.com", "project_name": "v"}}
+    )
+    assert "'x.example.com' of Pages project 'v'" in domain

@@ -1,3 +1,11 @@
+from typing import Any
+
+import httpx
+import pytest
+
+from components.http import VendorConflict
+from components.turso import provider
+from components.turso.client import TursoClient
 from components.turso.provider import TursoDatabaseProvider
 
 OLD = {"name": "db", "group": "default", "org": "o", "api_url": "http://x", "api_token": "t1"}
@@ -32,3 +40,21 @@ def test_rotated_api_token_updates_in_place() -> None:
         "hostname": "h",
         "api_token": "t2",
     }
+
+
+def test_a_create_whose_name_exists_refuses_and_takes_nothing_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turso answers 409 for a name the org has: the provider must fail, not adopt that database
+    (it may be another app's) nor mint a token for it."""
+    calls: list[tuple[str, str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append((request.method, request.url.path))
+        return httpx.Response(409, json={"error": "database with name db already exists"})
+
+    def fake_client(props: dict[str, Any]) -> TursoClient:
+        return TursoClient("t", "o", base_url="http://x", transport=httpx.MockTransport(answer))
+
+    monkeypatch.setattr(provider, "client_for", fake_client)
+    with pytest.raises(VendorConflict, match=r"database\.name: a Turso database named 'db' already exists"):
+        TursoDatabaseProvider().create(dict(OLD))
+    assert calls == [("POST", "/v1/organizations/o/databases")]
