@@ -22,6 +22,12 @@ def backend_url() -> str:
     return f"file://{directory}"
 
 
+def work_dir() -> Path:
+    """Where a worker unpacks uploads: ONECLICK_WORK_DIR, else .state/work."""
+    given = os.environ.get("ONECLICK_WORK_DIR", "").strip()
+    return Path(given).resolve() if given else state_root() / "work"
+
+
 def passphrase_env(target_is_sandbox: bool) -> dict[str, str]:
     """The passphrase variables for a stack; the fixed one only ever for sandbox stacks."""
     if os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):

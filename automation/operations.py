@@ -191,15 +191,22 @@ def deploy(
     on_status: StatusSink | None = None,
     targets: Targets | None = None,
     health_check: bool = True,
+    refresh: bool = False,
 ) -> OperationResult:
-    """Create or update the app's stack to match `spec`, then check the app is healthy."""
+    """Create or update the app's stack to match `spec`, then check the app is healthy.
+
+    With `refresh`, the stack is first read back from the vendors (`pulumi up --refresh`), so what
+    was deleted or changed behind its back is put right by this deploy.
+    """
     started = time.monotonic()
     status = DeployStatus.for_keys(spec.id, step_keys(spec), on_status)
     targets = targets or resolve_targets(vendors_for(spec))
     stack = init_stack(spec, targets)
     collector = _ErrorCollector(EngineStepTracker(status), on_event)
     try:
-        result = stack.up(on_event=collector, color="never", show_secrets=False, suppress_progress=True)
+        result = stack.up(
+            on_event=collector, color="never", show_secrets=False, suppress_progress=True, refresh=refresh
+        )
     except auto.CommandError as exc:
         status.finish_all(failed=True)
         raise collector.failure("deploy", spec.id, exc) from None

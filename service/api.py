@@ -15,16 +15,15 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
 import procrastinate
 import psycopg
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from starlette.concurrency import run_in_threadpool
@@ -36,9 +35,12 @@ from components.http import VendorError
 from components.spec import APP_ID, HOSTNAME, AppSpec
 from components.targets import TargetError, vendor_target
 from components.turso.client import TursoClient
-from service import deployments
+from service import deployments, uploads
+from service.archives import UploadLimits
 from service.auth import AuthError, Caller, authenticate
+from service.body_limit import BodyLimit
 from service.deployments import Deployment, Kind
+from service.domains import blocking, refuse_foreign_dns, taken_reason
 from service.errors import ApiError, not_found, validation_problems
 from service.jobs import build_queue, defer_deployment
 from service.store import open_pool
@@ -55,6 +57,7 @@ class ServiceContext:
     queue: procrastinate.App
     poll_seconds: float
     stream_limit_seconds: float
+    upload_limits: UploadLimits
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -133,7 +136,21 @@ class Apps(CamelModel):
 
 class MigrateDataRequest(CamelModel):
     app_id: str = Field(description="The app whose production database receives the data.")
-    preview_data: Path = Field(description="The browser's SQLite export: a .sql dump or a .sqlite file.")
+    preview_data: str = Field(
+        max_length=80,
+        description="The browser's SQLite export (a .sql dump or a .sqlite file) as an upload reference, "
+        "`upload:<sha256>` from POST /api/uploads.",
+    )
+
+
+class UploadInfo(CamelModel):
+    upload: str = Field(description="The reference to put in a spec's file field: upload:<sha256>.")
+    sha256: str
+    kind: Literal["archive", "file"]
+    name: str
+    size: int
+    files: int
+    unpacked_bytes: int
 
 
 class DomainCheckRequest(CamelModel):
@@ -247,10 +264,12 @@ def _submit(ctx: ServiceContext, caller: Caller, spec: AppSpec, kind: Kind) -> D
             field="owner",
             fix="omit owner (the token's user owns the app) or set it to your own user id",
         )
+    refuse_foreign_dns(spec)  # before anything is recorded: a name with someone else's DNS record
     with ctx.connection() as conn:
         sub = load_subscription(conn, caller.user_id)
         # The subscription decides the tier, whatever the request says.
         spec = spec.model_copy(update={"owner": caller.user_id, "tier": sub.tier})
+        uploads.check_references(conn, caller.user_id, spec)
         recorded = deployments.submit(conn, ctx.vault, sub, spec, kind)
     return _queue(ctx, recorded)
 
@@ -267,7 +286,7 @@ def _latest_spec(ctx: ServiceContext, caller: Caller, app_id: str) -> tuple[AppS
         found = deployments.get(conn, latest[0]) if latest else None
     if found is None:
         raise not_found(f"a deploy of app {app_id!r}", "deploy the app first")
-    return found.app_spec(ctx.vault), app
+    return found.app_spec(ctx.vault, uploads=True), app
 
 
 def _rebuild(ctx: ServiceContext, spec: AppSpec, changes: dict[str, Any]) -> AppSpec:
@@ -279,7 +298,7 @@ def _rebuild(ctx: ServiceContext, spec: AppSpec, changes: dict[str, Any]) -> App
         for key in parents:
             node = node[key]
         node[last] = value
-    return AppSpec.from_public(data, spec.secret_values())
+    return AppSpec.from_public(data, spec.secret_values(), uploads=True)
 
 
 # -- the server-sent event stream ----------------------------------------------------------------
@@ -391,6 +410,23 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
         )
 
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable: %s", type(exc).__name__)
+        return _error_response(
+            ApiError(503, "unavailable", "the service's database cannot be reached", fix="try again shortly"),
+            {"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception) -> JSONResponse:
+        # Logged here, answered without details: tracebacks and host paths stay on the server.
+        log.error("unexpected error", exc_info=exc)
+        return _error_response(
+            ApiError(500, "internal", "internal error", fix="try again; if it persists, contact the operator")
+        )
+
     @app.exception_handler(DecryptionError)
     async def undecryptable(_: Request, exc: DecryptionError) -> JSONResponse:
         log.error("vault: %s", exc)
@@ -409,13 +445,14 @@ def create_app(
 ) -> FastAPI:
     """The API on the database at `conninfo` (migrated already: `oneclick service migrate`)."""
     vault = vault or Vault.from_env()
+    upload_limits = UploadLimits.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await run_in_threadpool(open_pool, conninfo, max_size=pool_size, name="oneclick-api")
         queue = build_queue(conninfo)
         queue.open()
-        app.state.ctx = ServiceContext(pool, vault, queue, poll_seconds, stream_limit_seconds)
+        app.state.ctx = ServiceContext(pool, vault, queue, poll_seconds, stream_limit_seconds, upload_limits)
         try:
             yield
         finally:
@@ -424,6 +461,7 @@ def create_app(
 
     app = FastAPI(title="oneclick deploy API", version="1.0.0", description=__doc__, lifespan=lifespan)
     _install_error_handlers(app)
+    app.add_middleware(BodyLimit, upload_bytes=upload_limits.max_upload_bytes)
     app.include_router(router)
     return app
 
@@ -461,8 +499,23 @@ def health() -> dict[str, bool]:
     return {"ok": True}
 
 
+def spec_body(
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            description="An AppSpec (schemas/appspec.schema.json). Files and folders are given as "
+            "`upload:<sha256>` references from POST /api/uploads, never as paths.",
+        ),
+    ],
+) -> AppSpec:
+    return AppSpec.parse(body, uploads=True)
+
+
+SpecBody = Annotated[AppSpec, Depends(spec_body)]
+
+
 @router.post("/api/deploy/web", status_code=202, responses=ERRORS, tags=["deploy"])
-def deploy_web(spec: AppSpec, ctx: Ctx, who: Auth) -> DeployAccepted:
+def deploy_web(who: Auth, ctx: Ctx, spec: SpecBody) -> DeployAccepted:
     """Full-stack web deployment: database, schema, data, Pages site, optional domain, health."""
     if spec.web is None:
         raise ApiError(
@@ -476,7 +529,7 @@ def deploy_web(spec: AppSpec, ctx: Ctx, who: Auth) -> DeployAccepted:
 
 
 @router.post("/api/deploy/database", status_code=202, responses=ERRORS, tags=["deploy"])
-def deploy_database(spec: AppSpec, ctx: Ctx, who: Auth) -> DeployAccepted:
+def deploy_database(who: Auth, ctx: Ctx, spec: SpecBody) -> DeployAccepted:
     """Database-only provisioning (with schema and preview data when given)."""
     if spec.web is not None or spec.custom_domain:
         raise ApiError(
@@ -646,7 +699,7 @@ def migrate_data(body: MigrateDataRequest, ctx: Ctx, who: Auth) -> DeployAccepte
 @router.post("/api/domains/check", responses=ERRORS, tags=["domains"])
 def check_domain(body: DomainCheckRequest, ctx: Ctx, who: Auth) -> DomainCheck:
     """Whether a custom domain can be used: free on this platform, its DNS zone in the account,
-    and custom domains in the user's plan."""
+    no DNS record at the name that oneclick did not make, and custom domains in the user's plan."""
     domain = _check_domain(body.domain)
     with ctx.connection() as conn:
         sub = load_subscription(conn, who.user_id)
@@ -662,6 +715,7 @@ def check_domain(body: DomainCheckRequest, ctx: Ctx, who: Auth) -> DomainCheck:
         target = vendor_target("cloudflare")
         with CloudflareClient(target.api_token, target.account, base_url=target.api_url) as cf:
             zone = cf.find_zone(domain)
+            records = cf.list_dns_records(zone.id, name=domain) if zone else []
     except (TargetError, VendorError) as exc:
         raise _vendor_unavailable("Cloudflare", exc) from None
     if zone is None:
@@ -670,6 +724,14 @@ def check_domain(body: DomainCheckRequest, ctx: Ctx, who: Auth) -> DomainCheck:
             available=False,
             reason="no DNS zone for it in the Cloudflare account; add the domain's zone first",
             zone=None,
+            allowed_by_tier=allowed,
+        )
+    if (record := blocking(records, None)) is not None:
+        return DomainCheck(
+            domain=domain,
+            available=False,
+            reason=taken_reason(record),
+            zone=zone.name,
             allowed_by_tier=allowed,
         )
     reason = "available" if allowed else "available, but custom domains need the Pro tier or above"
@@ -744,3 +806,56 @@ def delete_turso_database(database_id: str, ctx: Ctx, who: Auth) -> DeployAccept
             )
         recorded = deployments.submit_destroy(conn, who.user_id, owner["app_id"])
     return _queue(ctx, recorded)
+
+
+@router.post(
+    "/api/uploads",
+    status_code=201,
+    responses={**ERRORS, 413: {"model": ErrorBody}},
+    tags=["uploads"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def upload(
+    request: Request,
+    ctx: Ctx,
+    who: Auth,
+    name: Annotated[
+        str, Query(max_length=100, description="File name, e.g. out.tar.gz or preview.sql")
+    ] = "upload",
+) -> UploadInfo:
+    """Upload build output, a Prisma schema, migrations or preview data for a later deploy.
+
+    A folder is sent as a tar (plain or gzip) or zip archive, a single file as itself. The answer's
+    `upload` reference goes into the spec's field (`web.buildDir`, `database.prismaSchema`, …). Links,
+    devices, `..` and absolute names, and archives that unpack past the limits are refused.
+    """
+    content = await request.body()
+
+    def keep() -> uploads.Upload:
+        with ctx.connection() as conn:
+            return uploads.store(conn, who.user_id, name, content, ctx.upload_limits)
+
+    return UploadInfo.model_validate((await run_in_threadpool(keep)).as_dict())
+
+
+@router.get("/api/uploads/{sha256}", responses=ERRORS, tags=["uploads"])
+def upload_info(sha256: str, ctx: Ctx, who: Auth) -> UploadInfo:
+    """One of your uploads (its content is never served back)."""
+    with ctx.connection() as conn:
+        found = uploads.find(conn, who.user_id, sha256.removeprefix("upload:")[:64])
+    if found is None:
+        raise not_found(f"upload {sha256[:80]!r}", "upload it with POST /api/uploads")
+    return UploadInfo.model_validate(found.as_dict())
+
+
+@router.delete("/api/uploads/{sha256}", status_code=204, responses=ERRORS, tags=["uploads"])
+def delete_upload(sha256: str, ctx: Ctx, who: Auth) -> None:
+    """Forget one of your uploads (deploys already made keep their files)."""
+    with ctx.connection() as conn:
+        if not uploads.delete(conn, who.user_id, sha256.removeprefix("upload:")[:64]):
+            raise not_found(f"upload {sha256[:80]!r}", "list your deploys' uploads in their specs")

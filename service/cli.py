@@ -156,7 +156,7 @@ def worker(
         vault = Vault.from_env()
         pool = open_pool(url, max_size=concurrency + 2, name="oneclick-worker")
     try:
-        runtime = WorkerRuntime(pool, vault)
+        runtime = WorkerRuntime(pool, vault, conninfo=url)
         click.echo(f"worker {runtime.worker} running up to {concurrency} deploy(s) at once", err=True)
         asyncio.run(
             run_worker(

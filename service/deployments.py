@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from automation.operations import step_keys
 from automation.steps import STEP_TITLES
 from components.spec import AppSpec
+from service.domains import domain_race
 from service.errors import ApiError, not_found
 from service.tiers import Subscription, check_spec
 from service.vault import Binding, Vault
@@ -81,8 +82,9 @@ class Deployment:
         values: dict[str, str] = json.loads(plain)
         return values
 
-    def app_spec(self, vault: Vault) -> AppSpec:
-        return AppSpec.from_public(self.spec, self.secrets(vault))
+    def app_spec(self, vault: Vault, *, uploads: bool) -> AppSpec:
+        """The requested spec with its secrets; with `uploads`, file fields must be upload references."""
+        return AppSpec.from_public(self.spec, self.secrets(vault), uploads=uploads)
 
 
 _COLUMNS = (
@@ -124,7 +126,7 @@ def submit(
     One transaction per user at a time (an advisory lock), so two requests cannot both take the
     last free app slot.
     """
-    with conn.transaction():
+    with domain_race(spec.custom_domain), conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('oneclick-deploy-user:' || %s))", [sub.user_id])
         app = _owned_app(conn, spec.id, sub.user_id)
         if app is not None and app["status"] == "suspended" and app["destroyed_at"] is None:

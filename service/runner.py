@@ -112,10 +112,12 @@ def deploy_recorded(runtime: WorkerRuntime, conn: psycopg.Connection, deployment
         deployments.app_destroyed(conn, deployment.app_id)
         deployments.finish(conn, deployment, ok=True, changes=result.changes)
         return
-    spec = deployment.app_spec(runtime.vault)
+    # The tenant's files arrive as uploads, unpacked here; nothing else on this host is read.
+    spec = materialize_spec(conn, deployment.user_id, deployment.app_spec(runtime.vault, uploads=True))
     if (refused := vendor_names.spec_error(spec)) is not None:
         raise refused  # recorded before names had to follow the app id: never deploy it
-    result = operations.deploy(spec, on_status=recorder)
+    # Refreshed first, so a resource deleted or changed behind the stack's back is healed.
+    result = operations.deploy(spec, on_status=recorder, refresh=True)
     database_url = _database_url(spec.id, result.outputs)
     deployments.app_deployed(conn, runtime.vault, deployment, result.outputs, database_url)
     deployments.finish(conn, deployment, ok=True, outputs=result.outputs, changes=result.changes)
@@ -163,12 +165,6 @@ def run_deployment(runtime: WorkerRuntime, deployment_id: str, *, final_attempt:
             outcome = _run_child(runtime, current)
             if outcome.kind == "retry":
                 raise UpdateStillRunning(outcome.error or "the stack is busy")
-            if outcome.kind == "failed":
-                deployments.finish(conn, current, ok=False, error=outcome.error)
-                raise DeploymentFailed(outcome.error or "failed")
-            if outcome.kind == "internal":
-                deployments.finish(conn, current, ok=False, error=outcome.error or "internal error")
-                raise DeploymentFailed(outcome.error or "internal error")
         except RETRYABLE as exc:
             if final_attempt:
                 deployments.finish(conn, current, ok=False, error=str(exc))
@@ -183,3 +179,7 @@ def run_deployment(runtime: WorkerRuntime, deployment_id: str, *, final_attempt:
             log.exception("deployment %s failed unexpectedly", deployment_id)
             deployments.finish(conn, current, ok=False, error=f"internal error ({type(exc).__name__})")
             raise
+        if outcome.kind in ("failed", "internal"):
+            error = outcome.error or "internal error"
+            deployments.finish(conn, current, ok=False, error=error)
+            raise DeploymentFailed(error)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 import uuid
@@ -211,9 +214,71 @@ def make_user(url: str, tier: str = "starter", status: str = "active", **limits:
         return user_id, create_token(conn, user_id, "tests")
 
 
-def client(api: ApiServer, token: str | None) -> httpx.Client:
+FILE_FIELDS = {
+    "database": ("prismaSchema", "migrations", "previewData"),
+    "web": ("buildDir",),
+    "mobile": ("icon",),
+    "desktop": ("icon",),
+}
+
+
+def pack(path: Path) -> bytes:
+    """A folder as a gzip tar with fixed times and owners, so the same files give the same upload."""
+    buffer = io.BytesIO()
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w") as tar,
+    ):
+        for item in sorted(path.rglob("*")):
+            info = tar.gettarinfo(str(item), arcname=item.relative_to(path).as_posix())
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            if item.is_file():
+                with item.open("rb") as handle:
+                    tar.addfile(info, handle)
+            else:
+                tar.addfile(info)
+    return buffer.getvalue()
+
+
+class ServiceClient(httpx.Client):
+    """An API client that sends specs as a platform does: the local files and folders a spec names
+    are uploaded first (POST /api/uploads) and replaced by their `upload:` references. Paths that do
+    not exist are sent as they are (so tests can see them refused)."""
+
+    def upload(self, path: Path) -> str:
+        content = pack(path) if path.is_dir() else path.read_bytes()
+        name = f"{path.name}.tar.gz" if path.is_dir() else path.name
+        response = super().post("/api/uploads", params={"name": name}, content=content)
+        assert response.status_code == 201, response.text
+        reference: str = response.json()["upload"]
+        return reference
+
+    def with_uploads(self, spec: Any) -> Any:
+        if not isinstance(spec, dict):
+            return spec
+        out = dict(spec)
+        for section, keys in FILE_FIELDS.items():
+            node = out.get(section)
+            if isinstance(node, dict):
+                node = dict(node)
+                for key in keys:
+                    value = node.get(key)
+                    if isinstance(value, str) and value.startswith("/") and Path(value).exists():
+                        node[key] = self.upload(Path(value))
+                out[section] = node
+        if isinstance(out.get("previewData"), str) and Path(out["previewData"]).exists():
+            out["previewData"] = self.upload(Path(out["previewData"]))  # POST /api/deploy/migrate-data
+        return out
+
+    def post(self, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        if str(url).startswith("/api/deploy/") and "json" in kwargs:
+            kwargs["json"] = self.with_uploads(kwargs["json"])
+        return super().post(url, *args, **kwargs)
+
+
+def client(api: ApiServer, token: str | None) -> ServiceClient:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=api.url, headers=headers, timeout=30)
+    return ServiceClient(base_url=api.url, headers=headers, timeout=30)
 
 
 def web_spec(app: str, site: Path | None = None, **extra: Any) -> dict[str, Any]:
