@@ -108,6 +108,10 @@ RESERVED_ENV_VARS = frozenset(
     {"DATABASE_URL", "TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN", "NEXTAUTH_URL", "NEXTAUTH_SECRET"}
 )
 
+# Cloudflare's limits on a Pages project's variables (Workers: 128 variables of at most 5 KB each).
+MAX_ENV_VARS = 128
+MAX_ENV_VALUE_BYTES = 5 * 1024
+
 Tier = Literal["free", "starter", "pro", "business", "enterprise"]
 
 
@@ -140,7 +144,9 @@ def upload_ref(value: Path | str) -> str | None:
 
 def _reference(value: Path) -> Path:
     if upload_ref(value) is None:
-        raise ValueError(f"is a host path; the deploy service takes files only as uploads: {UPLOAD_ROUTE_FIX}")
+        raise ValueError(
+            f"is a host path; the deploy service takes files only as uploads: {UPLOAD_ROUTE_FIX}"
+        )
     return value
 
 
@@ -173,7 +179,11 @@ class DatabaseSource(StrictModel):
 class TursoDatabaseSpec(DatabaseSource):
     provider: Literal["turso"] = "turso"
     name: str | None = Field(default=None, description="Database name; defaults to the app id.")
-    group: str = Field(default="default", description="Turso group (its location) the database lives in.")
+    group: str = Field(
+        default="default",
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
+        description="Turso group (its location) the database lives in.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -266,15 +276,31 @@ class WebSpec(StrictModel):
     @field_validator("env", "secret_env")
     @classmethod
     def _env_names(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name in value:
-            if not ENV_VAR_NAME.match(name):
-                raise ValueError(f"env var name {name!r} is invalid; use letters, digits and underscores")
+        if len(value) > MAX_ENV_VARS:
+            raise ValueError(
+                f"has {len(value)} variables; Cloudflare allows at most {MAX_ENV_VARS} per project"
+            )
+        for name, item in value.items():
+            if len(name) > 256 or not ENV_VAR_NAME.match(name):
+                raise ValueError(
+                    f"env var name {name[:80]!r} is invalid; use at most 256 letters, digits and underscores"
+                )
+            text = item.get_secret_value() if isinstance(item, SecretStr) else str(item)
+            if len(text.encode()) > MAX_ENV_VALUE_BYTES:
+                # Never quote the value: it may be a secret.
+                raise ValueError(
+                    f"{name} is longer than {MAX_ENV_VALUE_BYTES} bytes, Cloudflare's limit per variable"
+                )
             if name in RESERVED_ENV_VARS:
                 raise ValueError(f"env var {name} is set by the deploy itself; remove it from the spec")
         return value
 
     @model_validator(mode="after")
     def _plain_or_secret(self) -> WebSpec:
+        if len(self.env) + len(self.secret_env) > MAX_ENV_VARS:
+            raise ValueError(
+                f"env and secretEnv hold more than {MAX_ENV_VARS} variables together; keep fewer"
+            )
         both = set(self.env) & set(self.secret_env)
         if both:
             raise ValueError(f"{', '.join(sorted(both))} is both plain and secret; keep one")
@@ -425,7 +451,7 @@ class DesktopSpec(NativeSpec):
 class AppSpec(StrictModel):
     id: str = Field(description="App id; also the Pulumi stack name.")
     owner: str = Field(default="local", description="The platform user who owns the app.")
-    name: str | None = Field(default=None, description="Display name; defaults to the id.")
+    name: str | None = Field(default=None, max_length=200, description="Display name; defaults to the id.")
     tier: Tier = Field(default="free", description="The owner's subscription tier.")
     database: DatabaseSpec = Field(default_factory=TursoDatabaseSpec)
     web: WebSpec | None = Field(default=None, description="The site to host; omit for a database only.")

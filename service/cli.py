@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import click
 import psycopg
 import psycopg_pool
 
+from components.targets import SANDBOX_PASSPHRASE
 from service.migrate import MigrationError
 from service.vault import DecryptionError, VaultConfigError
 
@@ -34,6 +35,26 @@ def _user_errors() -> Iterator[None]:
             f"cannot reach the service's database ({first_line}); check --database-url, "
             "or start the local one with `oneclick postgres start`"
         ) from None
+
+
+def service_passphrase_problem(env: Mapping[str, str]) -> str | None:
+    """Why the worker may not encrypt its stacks' secrets with the passphrase it has, or None.
+
+    Service stacks hold every tenant's secrets, so their key is the service's own, never the fixed
+    sandbox passphrase that anyone can read in this repository, even when the vendors are the sandbox.
+    """
+    if env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        return None
+    given = env.get("PULUMI_CONFIG_PASSPHRASE", "")
+    if not given or given == SANDBOX_PASSPHRASE:
+        return (
+            "the deploy service encrypts its stacks' secrets with a passphrase of its own: set "
+            "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) on every worker to the service's "
+            "secret (e.g. `openssl rand -base64 32`); the fixed sandbox passphrase is refused"
+        )
+    if len(given) < 16:
+        return "PULUMI_CONFIG_PASSPHRASE is shorter than 16 characters; use a long random secret"
+    return None
 
 
 def _database(given: str | None) -> str:
@@ -152,6 +173,9 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per vendor call is noise here
     url = _database(database_url)
+    problem = service_passphrase_problem(os.environ)
+    if problem:
+        raise click.ClickException(problem)
     with _user_errors():
         vault = Vault.from_env()
         pool = open_pool(url, max_size=concurrency + 2, name="oneclick-worker")

@@ -33,6 +33,8 @@ from service.vault import Vault, generate_key
 
 SHOP = REPO_ROOT / "examples" / "shop"
 KEY_V1 = generate_key("v1")
+# The workers' own secrets passphrase: service stacks never use the fixed sandbox one.
+SERVICE_PASSPHRASE = f"service-{uuid.uuid4().hex}"
 T = TypeVar("T")
 
 
@@ -195,7 +197,12 @@ def api(service_db: str, vault: Vault) -> Iterator[ApiServer]:
 
 @pytest.fixture
 def workers(service_db: str, tmp_path: Path) -> Iterator[Workers]:
-    env = {**os.environ, "CREDENTIALS_ENCRYPTION_KEY": KEY_V1, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "CREDENTIALS_ENCRYPTION_KEY": KEY_V1,
+        "PULUMI_CONFIG_PASSPHRASE": SERVICE_PASSPHRASE,
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("CREDENTIALS_ENCRYPTION_KEYS", None)
     pool = Workers(service_db, env)
     yield pool
