@@ -175,6 +175,7 @@ class App(pulumi.ComponentResource):
                         target=self.pages.subdomain,
                         api_url=cloudflare.api_url,
                         api_token=cloudflare.api_token,
+                        app_id=spec.id,
                     ),
                     pulumi.ResourceOptions(parent=self, depends_on=[self.pages]),
                 )

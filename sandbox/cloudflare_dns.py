@@ -25,6 +25,7 @@ HOST = re.compile(
     r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 )
 ZONE_NAME = re.compile(r"^([a-z0-9][-a-z0-9]*\.)+[-a-z0-9]{2,20}$")
+TAG = re.compile(r"^[A-Za-z0-9_-]+:[^\r\n]*$")  # `name:value`, as the contract's tags are
 
 
 def dns_error(message: str, code: int = 1004) -> CloudflareApiError:
@@ -94,11 +95,14 @@ def validated(zone: dict[str, Any], body: dict[str, Any], record_id: str | None)
     if proxied and kind not in PROXIABLE:
         raise dns_error(f"This record type cannot be proxied: {kind}", 9004)
     comment = body.get("comment")
-    if comment is not None and not isinstance(comment, str):
-        raise dns_error("DNS Validation Error: comment must be a string")
+    if comment is not None and (not isinstance(comment, str) or "\n" in comment or "\r" in comment):
+        raise dns_error("DNS Validation Error: comment must be a string without line breaks")
     tags = body.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise dns_error("DNS Validation Error: tags must be a list of strings")
+    if not isinstance(tags, list) or not all(isinstance(t, str) and TAG.match(t) for t in tags):
+        raise dns_error(
+            "DNS Validation Error: tags must be a list of 'name:value' strings whose names hold only "
+            "letters, digits, '-' and '_'"
+        )
     for other in zone["records"].values():
         if other["id"] == record_id or other["name"] != name:
             continue

@@ -10,7 +10,7 @@ from pulumi.dynamic import Resource
 
 from components.cloudflare.domain_provider import CustomDomainProvider
 from components.errors import SpecError
-from components.spec import HOSTNAME
+from components.spec import APP_ID, HOSTNAME
 
 SECRET_OUTPUTS = ["api_token"]
 OUTPUTS = (
@@ -36,6 +36,7 @@ class CustomDomainArgs:
     target: pulumi.Input[str]  # the project's subdomain (PagesProject.subdomain)
     api_url: str
     api_token: pulumi.Input[str]
+    app_id: str  # the owner of the DNS record made for the domain: it carries this app's mark
     wait_seconds: float = 15.0  # how long create/update wait for `active` before reporting `pending`
 
     def __post_init__(self) -> None:
@@ -48,6 +49,8 @@ class CustomDomainArgs:
             raise SpecError.single(
                 "custom_domain", f"{self.domain} is a Pages or local name already; use a domain you own"
             )
+        if not APP_ID.match(self.app_id):
+            raise SpecError.single("app_id", f"{self.app_id!r} is not an app id; use the spec's id")
         if not 0 <= self.wait_seconds <= 600:
             raise SpecError.single("wait_seconds", "must be between 0 and 600 seconds")
 
@@ -83,6 +86,7 @@ class CustomDomain(pulumi.ComponentResource):
                 "api_url": args.api_url,
                 "api_token": pulumi.Output.secret(args.api_token),
                 "wait_seconds": args.wait_seconds,
+                "app_id": args.app_id,
             },
             pulumi.ResourceOptions(parent=self, additional_secret_outputs=SECRET_OUTPUTS),
         )

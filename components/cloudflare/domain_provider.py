@@ -2,7 +2,9 @@
 
 When the domain's zone is on the same Cloudflare account, the provider makes (or corrects) a
 proxied CNAME `domain -> <project subdomain>`; otherwise it says which record to create by hand.
-A CNAME it found already in place is adopted but left alone on delete (`dns_record_managed`).
+The records it makes carry the app's mark (components/cloudflare/ownership.py). A name that already
+has a record without that mark is refused before anything is changed: such a record is never
+patched, adopted or deleted, so a custom domain cannot take over another site's DNS name.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 
 from components.cloudflare.client import CloudflareClient
 from components.cloudflare.models import DnsRecord, PagesDomain, Zone
+from components.cloudflare.ownership import foreign, kind_of, made_for, record_mark, whose
 from components.http import VendorConflict, VendorError, VendorNotFound
 
 IDENTITY = ("account_id", "project_name", "domain", "api_url")
-INPUTS = (*IDENTITY, "target", "api_token", "wait_seconds")
+INPUTS = (*IDENTITY, "target", "api_token", "wait_seconds", "app_id")
 POLL_SECONDS = 0.5
 
 
 class DnsConflictError(RuntimeError):
-    """The zone already has an address record where the CNAME must go."""
+    """The name already has a DNS record this app did not make: it is left exactly as it is."""
 
 
 def client_for(props: Mapping[str, Any]) -> CloudflareClient:
@@ -45,30 +48,44 @@ def instructions(domain: str, target: str) -> str:
     )
 
 
-def ensure_cname(cf: CloudflareClient, zone: Zone, domain: str, target: str) -> tuple[DnsRecord, bool]:
-    """The CNAME for `domain` in `zone`, pointing at `target`, proxied; and whether oneclick made it."""
-    existing = cf.list_dns_records(zone.id, name=domain)
-    cnames = [r for r in existing if r.type == "CNAME"]
-    if cnames:
-        record = cnames[0]
-        if record.content.rstrip(".").lower() != target or not record.proxied:
-            record = cf.patch_dns_record(zone.id, record.id, content=target, proxied=True)
-        return record, (record.comment or "").startswith("oneclick:")  # made by an earlier run of ours
-    blocking = [r for r in existing if r.type in ("A", "AAAA")]
-    if blocking:
+def app_of(props: Mapping[str, Any]) -> str:
+    """The app whose mark the records carry ("" in a state written before marks: only records
+    with the earlier mark naming the project's subdomain are then its own)."""
+    return str(props.get("app_id") or "")
+
+
+def refuse_foreign(zone: Zone, domain: str, records: list[DnsRecord], app_id: str, target: str) -> None:
+    """Raise DnsConflictError when a record at `domain` is not this app's."""
+    others = foreign(records, app_id, target)
+    if others:
+        record = others[0]
         raise DnsConflictError(
-            f"custom_domain: {domain} already has an {blocking[0].type} record in zone {zone.name} "
-            f"({blocking[0].content}); remove it so a CNAME to {target} can be created"
+            f"customDomain: {domain} already has {kind_of(record)} in zone {zone.name} that "
+            f"{whose(record)}; oneclick never changes or removes such a record. Choose another "
+            "customDomain, or have the zone's owner delete that record first"
         )
-    record = cf.create_dns_record(
-        zone.id,
-        type="CNAME",
-        name=domain,
-        content=target,
-        proxied=True,
-        comment=f"oneclick: Pages custom domain of {target}",
+
+
+def ensure_cname(cf: CloudflareClient, zone: Zone, domain: str, target: str, app_id: str) -> DnsRecord:
+    """The app's CNAME for `domain` in `zone`, pointing at `target`, proxied and marked as the app's."""
+    existing = cf.list_dns_records(zone.id, name=domain)
+    refuse_foreign(zone, domain, existing, app_id, target)
+    mark = record_mark(app_id)
+    cnames = [r for r in existing if r.type == "CNAME"]
+    if cnames:  # made by an earlier run for this app (an interrupted create, a recovered state)
+        record = cnames[0]
+        if record.content.rstrip(".").lower() != target or not record.proxied or record.comment != mark:
+            record = cf.patch_dns_record(zone.id, record.id, content=target, proxied=True, comment=mark)
+        return record
+    return cf.create_dns_record(
+        zone.id, type="CNAME", name=domain, content=target, proxied=True, comment=mark
     )
-    return record, True
+
+
+def own_record(cf: CloudflareClient, zone: Zone, domain: str, app_id: str, target: str) -> DnsRecord | None:
+    """This app's record at `domain`, found by name (a state that lost its record id)."""
+    records = cf.list_dns_records(zone.id, name=domain)
+    return next((r for r in records if r.type == "CNAME" and made_for(r, app_id, target)), None)
 
 
 def wait_until_active(
@@ -117,17 +134,22 @@ def outputs(
 
 
 class CustomDomainProvider(ResourceProvider):
-    def _apply(self, cf: CloudflareClient, props: Mapping[str, Any]) -> dict[str, Any]:
+    def _apply(self, cf: CloudflareClient, props: Mapping[str, Any], zone: Zone | None) -> dict[str, Any]:
         domain, project = str(props["domain"]), str(props["project_name"])
         target = cname_target(str(props["target"]))
-        zone = cf.find_zone(domain)
-        record, managed = ensure_cname(cf, zone, domain, target) if zone else (None, False)
+        record = ensure_cname(cf, zone, domain, target, app_of(props)) if zone else None
         state = wait_until_active(cf, project, domain, float(props.get("wait_seconds") or 0))
-        return outputs(props, state, zone, record, managed)
+        return outputs(props, state, zone, record, record is not None)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         domain, project = str(props["domain"]), str(props["project_name"])
         with client_for(props) as cf:
+            zone = cf.find_zone(domain)
+            if zone is not None:
+                # Before the domain joins the project: a refused name is left without any trace.
+                target = cname_target(str(props["target"]))
+                existing = cf.list_dns_records(zone.id, name=domain)
+                refuse_foreign(zone, domain, existing, app_of(props), target)
             try:
                 cf.add_domain(project, domain)
             except VendorConflict:
@@ -139,10 +161,12 @@ class CustomDomainProvider(ResourceProvider):
                         f"custom_domain: {domain} is already a custom domain of another Pages project; "
                         "remove it there first",
                     ) from None
-            outs = self._apply(cf, props)
+            outs = self._apply(cf, props, zone)
         return CreateResult(id_=domain, outs=outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        target = cname_target(str(props["target"])) if props.get("target") else None
+        app_id = app_of(props)
         with client_for(props) as cf:
             try:
                 state = cf.get_domain(str(props["project_name"]), id_)
@@ -153,7 +177,10 @@ class CustomDomainProvider(ResourceProvider):
             if zone is not None and props.get("dns_record_id") and zone.id == props.get("zone_id"):
                 with contextlib.suppress(VendorNotFound):
                     record = cf.get_dns_record(zone.id, str(props["dns_record_id"]))
-        outs = outputs(props, state, zone, record, bool(props.get("dns_record_managed")))
+            elif zone is not None and target is not None:
+                record = own_record(cf, zone, id_, app_id, target)  # e.g. a create adopted by recovery
+        managed = record is not None and made_for(record, app_id, target)
+        outs = outputs(props, state, zone, record, managed)
         return ReadResult(id_, outs, {key: outs[key] for key in INPUTS})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -161,7 +188,9 @@ class CustomDomainProvider(ResourceProvider):
         changed = (
             bool(replaces)
             or not olds.get("dns_in_sync", True)
-            or any(olds.get(key) != news.get(key) for key in ("target", "api_token", "wait_seconds"))
+            or any(
+                olds.get(key) != news.get(key) for key in ("target", "api_token", "wait_seconds", "app_id")
+            )
         )
         return DiffResult(
             changes=changed,
@@ -173,13 +202,17 @@ class CustomDomainProvider(ResourceProvider):
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         with client_for(news) as cf:
-            return UpdateResult(outs=self._apply(cf, news))
+            return UpdateResult(outs=self._apply(cf, news, cf.find_zone(str(news["domain"]))))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        target = cname_target(str(props["target"])) if props.get("target") else None
         with client_for(props) as cf:
             zone_id, record_id = props.get("zone_id"), props.get("dns_record_id")
-            if props.get("dns_record_managed") and zone_id and record_id:
+            if zone_id and record_id:
                 with contextlib.suppress(VendorNotFound):
-                    cf.delete_dns_record(str(zone_id), str(record_id))
+                    # Read again: only a record that carries this app's mark now is removed.
+                    record = cf.get_dns_record(str(zone_id), str(record_id))
+                    if made_for(record, app_of(props), target):
+                        cf.delete_dns_record(str(zone_id), str(record_id))
             with contextlib.suppress(VendorNotFound):
                 cf.delete_domain(str(props["project_name"]), id_)

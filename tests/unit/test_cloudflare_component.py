@@ -150,6 +150,7 @@ def test_domain_outputs_and_secret_token(monitor: Monitor) -> Any:
             target=pulumi.Output.from_input("shop.pages.dev"),
             api_url="http://127.0.0.1:1/client/v4",
             api_token="cf-token",
+            app_id="shop",
         ),
     )
 
@@ -163,6 +164,7 @@ def test_domain_outputs_and_secret_token(monitor: Monitor) -> Any:
         inputs = MessageToDict(request.object)
         assert rpc.is_rpc_secret(inputs["api_token"])
         assert inputs["target"] == "shop.pages.dev"
+        assert inputs["app_id"] == "shop", "the owner the DNS record's mark names"
 
     return pulumi.Output.all(domain.url, domain.status, domain.instructions).apply(check)
 
@@ -213,4 +215,5 @@ def test_invalid_domain_names_the_field(domain: str, message: str) -> None:
             target="shop.pages.dev",
             api_url="http://x",
             api_token="t",
+            app_id="shop",
         )

@@ -243,6 +243,7 @@ def domain_props(endpoint: SandboxEndpoint, project: str, domain: str, **changes
         "api_url": f"{endpoint.url}/client/v4",
         "api_token": endpoint.api_token,
         "wait_seconds": 5.0,
+        "app_id": project,
         **changes,
     }
 
@@ -265,6 +266,7 @@ def test_custom_domain_in_a_sandbox_zone_gets_a_cname_and_turns_active(
     assert outs["url"] == f"https://{name}.example.com"
     record = cf.get_dns_record(outs["zone_id"], outs["dns_record_id"])
     assert (record.type, record.content, record.proxied) == ("CNAME", f"{name}.pages.localhost", True)
+    assert record.comment == f"managed by oneclick: app {name}", "marked as the app's own"
     assert provider.diff(inputs["domain"], outs, inputs).changes is False
 
     deleted = admin(endpoint, "DELETE", f"/cloudflare/zones/example.com/dns_records/{outs['dns_record_id']}")
@@ -309,11 +311,12 @@ def test_custom_domain_refuses_to_replace_an_address_record(
     zone = cf.find_zone(domain)
     assert zone is not None
     cf.create_dns_record(zone.id, type="A", name=domain, content="192.0.2.7")
-    with pytest.raises(DnsConflictError, match=r"custom_domain: .* already has an A record"):
+    with pytest.raises(DnsConflictError, match=r"customDomain: .* already has an A record .*did not make"):
         CustomDomainProvider().create(domain_props(endpoint, name, domain))
+    assert cf.list_domains(name) == [], "refused before the domain joined the project"
 
 
-def test_a_hand_made_cname_is_adopted_and_left_in_place(
+def test_a_hand_made_cname_is_refused_and_left_as_it_was(
     endpoint: SandboxEndpoint, cf: CloudflareClient, project: dict[str, Any]
 ) -> None:
     name = project["project_name"]
@@ -321,13 +324,10 @@ def test_a_hand_made_cname_is_adopted_and_left_in_place(
     zone = cf.find_zone(domain)
     assert zone is not None
     mine = cf.create_dns_record(zone.id, type="CNAME", name=domain, content="old.example.net")
-    provider = CustomDomainProvider()
-    outs = provider.create(domain_props(endpoint, name, domain)).outs
-    assert outs["dns_record_id"] == mine.id
-    assert outs["dns_record_managed"] is False
-    assert cf.get_dns_record(zone.id, mine.id).content == f"{name}.pages.localhost", "corrected"
-    provider.delete(domain, outs)
-    assert [r.id for r in cf.list_dns_records(zone.id, name=domain)] == [mine.id]
+    with pytest.raises(DnsConflictError, match=r"customDomain: .* CNAME record .*did not make"):
+        CustomDomainProvider().create(domain_props(endpoint, name, domain))
+    assert cf.get_dns_record(zone.id, mine.id) == mine, "never patched"
+    assert cf.list_domains(name) == []
 
 
 def test_domain_diff_replaces_on_a_new_domain_and_deletes_first_on_a_new_project() -> None:
