@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 
+from components.database.executors import PostgresExecutor
 from components.localhost import LoopbackTransport
 from components.turso.libsql import LibsqlClient
 
@@ -45,6 +46,13 @@ def check_database(provider: str, url: str, auth_token: str | None) -> str:
         if provider == "turso":
             with LibsqlClient(url, auth_token or "") as client:
                 client.execute("select 1")
+        elif provider == "byo":
+            # A tenant's own server: in the deploy service, its network policy and pinning apply.
+            executor = PostgresExecutor.connect(url, connect_timeout=5, byo=True)
+            try:
+                executor.query("select 1")
+            finally:
+                executor.close()
         else:
             with psycopg.connect(url, connect_timeout=5) as conn:
                 conn.execute("select 1")

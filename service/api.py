@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from components.cloudflare.client import CloudflareClient
+from components.database.byo_policy import check_service_spec
 from components.errors import SpecError
 from components.http import VendorError
 from components.spec import APP_ID, HOSTNAME, AppSpec
@@ -264,6 +265,7 @@ def _submit(ctx: ServiceContext, caller: Caller, spec: AppSpec, kind: Kind) -> D
             field="owner",
             fix="omit owner (the token's user owns the app) or set it to your own user id",
         )
+    check_service_spec(spec)  # 422 on database.url: a BYO host must be public (no SSRF)
     refuse_foreign_dns(spec)  # before anything is recorded: a name with someone else's DNS record
     with ctx.connection() as conn:
         sub = load_subscription(conn, caller.user_id)

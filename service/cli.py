@@ -165,6 +165,7 @@ def worker(
 
     Stops on SIGINT/SIGTERM after finishing the deploys in progress.
     """
+    from components.database.byo_policy import enforce_in_this_process
     from service.jobs import run_worker
     from service.runner import WorkerRuntime
     from service.store import open_pool
@@ -172,6 +173,8 @@ def worker(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per vendor call is noise here
+    # Tenants' BYO database URLs may reach only public hosts, here and in every deploy process.
+    enforce_in_this_process()
     url = _database(database_url)
     problem = service_passphrase_problem(os.environ)
     if problem:

@@ -39,7 +39,7 @@ def validate_byo_url(
 ) -> ByoCheck:
     """Connect to `url` and check it can take this app; raises ByoError (`kind` says which failure)."""
     target = parse_postgres_url(url)
-    executor = PostgresExecutor.connect(url, connect_timeout=connect_timeout)
+    executor = PostgresExecutor.connect(url, connect_timeout=connect_timeout, byo=True)
     try:
         version = str(executor.query("SHOW server_version")[0][0])
         tables = sorted(executor.table_names())

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import psycopg
 
+from components.database import byo_policy
 from components.database.ddl import quote
 from components.database.errors import ConnectionFailed, redact_url
 from components.database.postgres_url import explain_connect_error, libpq_url, parse_postgres_url
@@ -93,13 +94,20 @@ class PostgresExecutor:
         self.connection = connection
 
     @staticmethod
-    def connect(url: str, connect_timeout: int = 10) -> PostgresExecutor:
-        """Connect to a PostgreSQL URL as apps write it for Prisma; failures say what to fix."""
+    def connect(url: str, connect_timeout: int = 10, *, byo: bool = False) -> PostgresExecutor:
+        """Connect to a PostgreSQL URL as apps write it for Prisma; failures say what to fix.
+
+        A tenant's own database (`byo`) goes through the deploy service's network policy first
+        (components/database/byo_policy.py), which pins the connection to the address it checked.
+        """
         parse_postgres_url(url)
+        pinned = byo_policy.connect_kwargs(url) if byo else {}
         try:
-            connection = psycopg.connect(libpq_url(url), connect_timeout=connect_timeout, autocommit=True)
+            connection = psycopg.connect(
+                libpq_url(url), connect_timeout=connect_timeout, autocommit=True, **pinned
+            )
         except psycopg.Error as exc:
-            raise explain_connect_error(exc, url) from None
+            raise explain_connect_error(exc, url, opaque=bool(pinned)) from None
         return PostgresExecutor(connection)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -243,11 +251,14 @@ class SqliteExecutor:
 # --- choosing an executor from a URL ---------------------------------------------------------------
 
 
-def connect(url: str, auth_token: str | None = None) -> Executor:
-    """An executor for `postgresql://…`, `libsql://…` / `http(s)://…` (Turso) or `file:PATH` (SQLite)."""
+def connect(url: str, auth_token: str | None = None, *, byo: bool = False) -> Executor:
+    """An executor for `postgresql://…`, `libsql://…` / `http(s)://…` (Turso) or `file:PATH` (SQLite).
+
+    `byo`: the URL is a tenant's own database (see PostgresExecutor.connect).
+    """
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme in ("postgres", "postgresql"):
-        return PostgresExecutor.connect(url)
+        return PostgresExecutor.connect(url, byo=byo)
     if scheme in ("libsql", "http", "https", "wss", "ws"):
         from components.database.libsql_executor import LibsqlExecutor
 

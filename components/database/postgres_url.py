@@ -99,8 +99,12 @@ def libpq_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote)))
 
 
-def explain_connect_error(exc: psycopg.Error, url: str) -> ByoError:
-    """The user-fixable reason a connection failed; libpq's text is kept only where it has no secret."""
+def explain_connect_error(exc: psycopg.Error, url: str, *, opaque: bool = False) -> ByoError:
+    """The user-fixable reason a connection failed; libpq's text is kept only where it has no secret.
+
+    `opaque` (the deploy service): every failure to reach a server gets the same answer, so that
+    a tenant cannot tell a closed port from a silent one or read another service's banner.
+    """
     try:
         target = parse_postgres_url(url)
     except ByoError as malformed:
@@ -124,6 +128,13 @@ def explain_connect_error(exc: psycopg.Error, url: str) -> ByoError:
             NO_DATABASE,
             f"{FIELD}: database {target.database!r} does not exist on {target.where}; create it "
             f'(CREATE DATABASE "{target.database}") or fix the database name in {FIELD}',
+        )
+    if opaque:
+        return ByoError(
+            UNREACHABLE,
+            f"{FIELD}: cannot connect to a PostgreSQL server at {target.where}; check the host and port "
+            f"in {FIELD}, that the server runs and accepts connections from the internet, and its TLS "
+            f"setting (?sslmode=require or disable)",
         )
     for marker, reason in (
         ("could not translate host name", "the host name does not resolve"),
