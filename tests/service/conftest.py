@@ -277,7 +277,7 @@ class ServiceClient(httpx.Client):
             out["previewData"] = self.upload(Path(out["previewData"]))  # POST /api/deploy/migrate-data
         return out
 
-    def post(self, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def post(self, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
         if str(url).startswith("/api/deploy/") and "json" in kwargs:
             kwargs["json"] = self.with_uploads(kwargs["json"])
         return super().post(url, *args, **kwargs)
