@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,12 +25,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from service.gateway import proxy, usage_api, webhooks
+from service.gateway import messaging, proxy, usage_api, webhooks
+from service.gateway.dbpool import create_pool
 from service.gateway.errors import GatewayError, MethodNotAllowed, NotFound
 from service.gateway.journal import Journal
-from service.gateway.keys import KeyCache
+from service.gateway.keys import FailedLookups, KeyCache
 from service.gateway.metering import Alert, UsageWriter, settle_expired_reservations
-from service.gateway.settings import GatewaySettings
+from service.gateway.settings import GatewayConfigError, GatewaySettings
 from service.gateway.spend import ReservationConnections
 from service.gateway.upstreams import RelayResponse, Scrubber, Upstream
 
@@ -44,25 +45,38 @@ ROUTES_HELP = (
 )
 
 
+def _default_sender(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return messaging.parse_address(value).email.lower()
+    except GatewayError:
+        raise GatewayConfigError(
+            f"PLATFORM_EMAIL_FROM: {value!r} is not an email address (write a@b.c or Name <a@b.c>)"
+        ) from None
+
+
 class Gateway:
     """Everything the routes share: settings, the pool, the key cache, the writer, upstream clients."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         self.scrub = Scrubber(settings.upstreams.master_keys())
-        self.pool = AsyncConnectionPool(
-            settings.database_url,
-            min_size=settings.pool_min_size,
-            max_size=settings.pool_max_size,
-            kwargs={"autocommit": True},
-            open=False,
+        self.pool = create_pool(
+            settings.database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
         )
-        self.keys = KeyCache(self.pool, ttl=settings.key_cache_seconds)
+        self.keys = KeyCache(
+            self.pool,
+            ttl=settings.key_cache_seconds,
+            failed=FailedLookups(settings.failed_key_limit, settings.failed_key_window_seconds),
+        )
         self.reservations = ReservationConnections(self.pool)
         self.journal: Journal | None = None
         self._writer: UsageWriter | None = None
         self._upstreams: dict[str, Upstream] = {}
         self._subaccounts: dict[tuple[str, str], tuple[float, str | None]] = {}
+        self._senders: dict[str, tuple[float, frozenset[str]]] = {}
+        self.default_sender = _default_sender(settings.upstreams.email_from)
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -94,6 +108,22 @@ class Gateway:
             row = await cursor.fetchone()
         value = str(row[0]) if row else None
         self._subaccounts[(user_id, provider)] = (now + 60.0, value)
+        return value
+
+    async def verified_senders(self, user_id: str) -> frozenset[str]:
+        """The user's verified email senders (addresses and @domains), remembered a short while."""
+        now = time.monotonic()
+        cached = self._senders.get(user_id)
+        if cached and cached[0] > now:
+            return cached[1]
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT sender FROM email_senders WHERE user_id = %s AND verified_at IS NOT NULL", [user_id]
+            )
+            value = frozenset(str(row[0]) for row in await cursor.fetchall())
+        if len(self._senders) > 100_000:
+            self._senders.clear()
+        self._senders[user_id] = (now + self.settings.sender_cache_seconds, value)
         return value
 
     def _on_alerts(self, alerts: list[Alert]) -> None:

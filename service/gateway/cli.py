@@ -188,6 +188,44 @@ def key_revoke(ctx: click.Context, key_or_prefix: str, database_url: str | None)
     click.echo(f"revoked {count} key(s)")
 
 
+@gateway.group("sender")
+def sender() -> None:
+    """Email senders a user's platform-key emails may use (besides the platform's default)."""
+
+
+@sender.command("add")
+@click.argument("user_id")
+@click.argument("sender_address")
+@database_option
+@click.pass_context
+def sender_add(ctx: click.Context, user_id: str, sender_address: str, database_url: str | None) -> None:
+    """Let USER_ID send as SENDER_ADDRESS (news@shop.example) or a whole domain (shop.example).
+
+    Run it once the user has shown they control the address or domain (e.g. the email vendor's
+    sender or domain verification). A sender belongs to one user."""
+    from service.gateway.senders import add_sender
+
+    with _user_errors(), psycopg.connect(_url(ctx, database_url), autocommit=True) as conn:
+        value = add_sender(conn, user_id, sender_address)
+    click.echo(f"{user_id} may send as {value} (gateways apply it within 30 s)")
+
+
+@sender.command("remove")
+@click.argument("user_id")
+@click.argument("sender_address")
+@database_option
+@click.pass_context
+def sender_remove(ctx: click.Context, user_id: str, sender_address: str, database_url: str | None) -> None:
+    """Stop USER_ID sending as SENDER_ADDRESS (an address or a domain, as added)."""
+    from service.gateway.senders import remove_sender
+
+    with _user_errors(), psycopg.connect(_url(ctx, database_url), autocommit=True) as conn:
+        count = remove_sender(conn, user_id, sender_address)
+    if not count:
+        raise GatewayCommandError(f"{user_id} has no sender {sender_address!r}")
+    click.echo(f"removed {sender_address} from {user_id}'s senders")
+
+
 @gateway.command("limit")
 @click.argument("user_id")
 @click.argument("dollars")

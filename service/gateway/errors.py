@@ -26,6 +26,9 @@ class GatewayError(Exception):
     def body(self) -> bytes:
         return json.dumps({"error": {"type": self.code, "message": self.message, **self.details}}).encode()
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class BadRequest(GatewayError):
     pass
@@ -50,6 +53,11 @@ class SpendLimitReached(GatewayError):
     code = "spend_limit_reached"
 
 
+class SenderNotVerified(GatewayError):
+    status = 403
+    code = "sender_not_verified"
+
+
 class NotFound(GatewayError):
     status = 404
     code = "unknown_route"
@@ -63,6 +71,21 @@ class MethodNotAllowed(GatewayError):
 class PayloadTooLarge(GatewayError):
     status = 413
     code = "payload_too_large"
+
+
+class TooManyFailedKeys(GatewayError):
+    status = 429
+    code = "too_many_failed_keys"
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(self.details.get("retry_after_seconds", 60))}
+
+
+class CallerLeft(GatewayError):
+    """The caller disconnected before the upstream answered (nobody reads this answer)."""
+
+    status = 499
+    code = "caller_left"
 
 
 class UnsupportedMediaType(GatewayError):

@@ -3,12 +3,17 @@
 Keys are 32 random bytes, so a plain SHA-256 is as strong as a slow password hash would be and
 costs a microsecond on the hot path. The cache keeps a key's record for `ttl` seconds (a revoked
 key stops working within that time) and remembers unknown keys briefly, so a client retrying a
-bad key does not cost a database round trip per request.
+bad key does not cost a database round trip per request. A client that keeps presenting new
+unknown keys is answered 429 without a query once it has had `FailedLookups.limit` of them in a
+window: guessing keys cannot become a load on the database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import math
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -17,8 +22,12 @@ from dataclasses import dataclass
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from service.gateway.errors import TooManyFailedKeys
+
 KEY_PREFIX = "ocgw_"
 MODES = ("platform", "byo")
+# What create_key makes: the prefix and token_urlsafe(32), always 43 characters.
+_KEY_SHAPE = re.compile(r"ocgw_[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +47,7 @@ def hash_key(key: str) -> bytes:
 
 
 def looks_like_key(value: str) -> bool:
-    return value.startswith(KEY_PREFIX) and 20 <= len(value) <= 100
+    return _KEY_SHAPE.fullmatch(value) is not None
 
 
 def create_key(
@@ -72,19 +81,61 @@ def revoke_key(conn: psycopg.Connection[tuple[object, ...]], key_or_prefix: str)
     return cursor.rowcount
 
 
+class FailedLookups:
+    """Unknown keys per client address in fixed windows, for as many addresses as `size`."""
+
+    def __init__(self, limit: int = 20, window: float = 60.0, size: int = 100_000) -> None:
+        self.limit = limit
+        self.window = window
+        self._size = size
+        self._clients: OrderedDict[str, list[float]] = OrderedDict()  # address → [window start, count]
+
+    def retry_after(self, client: str, now: float) -> float | None:
+        """Seconds until `client` may try unknown keys again, or None if it may now."""
+        entry = self._clients.get(client)
+        if entry is None or now - entry[0] >= self.window or entry[1] < self.limit:
+            return None
+        return entry[0] + self.window - now
+
+    def failed(self, client: str, now: float) -> None:
+        entry = self._clients.get(client)
+        if entry is None or now - entry[0] >= self.window:
+            self._clients[client] = [now, 1]
+        else:
+            entry[1] += 1
+        self._clients.move_to_end(client)
+        while len(self._clients) > self._size:
+            self._clients.popitem(last=False)
+
+    def refund(self, client: str) -> None:
+        """Take back a lookup counted in advance that found a key."""
+        entry = self._clients.get(client)
+        if entry is not None and entry[1] > 0:
+            entry[1] -= 1
+
+
 class KeyCache:
     """hash → record (or None for an unknown key), bounded, each entry valid for a while."""
 
     def __init__(
-        self, pool: AsyncConnectionPool, ttl: float = 30.0, miss_ttl: float = 5.0, size: int = 100_000
+        self,
+        pool: AsyncConnectionPool,
+        ttl: float = 30.0,
+        miss_ttl: float = 5.0,
+        size: int = 100_000,
+        failed: FailedLookups | None = None,
     ):
         self._pool = pool
         self._ttl = ttl
         self._miss_ttl = miss_ttl
         self._size = size
         self._entries: OrderedDict[bytes, tuple[float, GatewayKey | None]] = OrderedDict()
+        self.failed = failed or FailedLookups()
+        self.queries = 0  # database lookups made (the rest were answered from memory)
+        self._pending: dict[bytes, asyncio.Future[GatewayKey | None]] = {}
 
-    async def lookup(self, key: str) -> GatewayKey | None:
+    async def lookup(self, key: str, client: str = "") -> GatewayKey | None:
+        """The key's record, None if unknown; TooManyFailedKeys if `client` guessed too often."""
         if not looks_like_key(key):
             return None
         digest = hash_key(key)
@@ -92,6 +143,43 @@ class KeyCache:
         entry = self._entries.get(digest)
         if entry is not None and entry[0] > now:
             return entry[1]
+        pending = self._pending.get(digest)
+        if pending is not None:  # the same key is being looked up: share that answer
+            return await asyncio.shield(pending)
+        wait = self.failed.retry_after(client, now)
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            raise TooManyFailedKeys(
+                f"too many unrecognised gateway keys from this address; try again in {seconds} s "
+                "with a valid key (create one for the app if it was revoked)",
+                retry_after_seconds=seconds,
+            )
+        # Counted before the query, so concurrent guesses cannot all pass the check first.
+        self.failed.failed(client, now)
+        self.queries += 1
+        pending = self._pending[digest] = asyncio.get_running_loop().create_future()
+        try:
+            record = await self._query(digest)
+        except BaseException as exc:
+            self.failed.refund(client)  # the database failed, not the key
+            if isinstance(exc, Exception):
+                pending.set_exception(exc)
+                pending.exception()  # retrieved here: nobody else may be waiting
+            else:
+                pending.cancel()
+            raise
+        finally:
+            del self._pending[digest]
+        if record is not None:
+            self.failed.refund(client)
+        self._entries[digest] = (now + (self._ttl if record else self._miss_ttl), record)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        pending.set_result(record)
+        return record
+
+    async def _query(self, digest: bytes) -> GatewayKey | None:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
                 "SELECT user_id, app_id, mode, key_prefix FROM gateway_keys "
@@ -99,12 +187,7 @@ class KeyCache:
                 [digest],
             )
             row = await cursor.fetchone()
-        record = GatewayKey(*row) if row else None
-        self._entries[digest] = (now + (self._ttl if record else self._miss_ttl), record)
-        self._entries.move_to_end(digest)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-        return record
+        return GatewayKey(*row) if row else None
 
     def forget(self) -> None:
         self._entries.clear()

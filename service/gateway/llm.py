@@ -7,7 +7,9 @@ The maximum is an upper bound, because the spend limit is checked against it:
 - output tokens ≤ max_tokens (or its newer names) times n, or a configured default when absent.
 The real count comes from the response's `usage`, or for a stream from its final usage chunk
 (OpenAI, with `stream_options.include_usage`, which the gateway turns on) or from the
-`message_start` / `message_delta` events (Anthropic).
+`message_start` / `message_delta` events (Anthropic). A count that is not a non-negative whole
+number is refused (`InvalidUsage`): the call is then billed at its reserved maximum, as when the
+usage is missing, so an upstream's negative count cannot lower anyone's spend.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from typing import Any
 from service.gateway.errors import BadRequest, NotFound
 
 IMAGE_TOKEN_ALLOWANCE = 2000
+# Bounds on the request fields the maximum cost is computed from: larger values are refused with a
+# 400 (no model allows as much), which keeps every amount inside the database's number types.
+MAX_OUTPUT_TOKENS = 10_000_000
+MAX_CHOICES = 128
+_MAX_LINE = 1 << 20  # bytes of an unfinished SSE line kept while waiting for its end
 # An image part: OpenAI's `"image_url": {...}`, Anthropic's `"type": "image"`.
 _IMAGE_PART = re.compile(rb'"image_url"\s*:|"type"\s*:\s*"image"')
 
@@ -42,15 +49,26 @@ class LlmCall:
         return self.max_input_tokens + self.max_output_tokens
 
 
-def _positive_int(body: dict[str, Any], *names: str) -> int | None:
+class InvalidUsage(ValueError):
+    """An upstream reported a token count that is not a non-negative whole number."""
+
+
+def _positive_int(body: dict[str, Any], *names: str, most: int) -> int | None:
     for name in names:
         value = body.get(name)
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise BadRequest(f"{name}: must be a non-negative integer, got {value!r}", field=name)
+            raise BadRequest(f"{name}: must be a non-negative integer, got {_short(value)}", field=name)
+        if value > most:
+            raise BadRequest(f"{name}: at most {most}, got {_short(value)}", field=name)
         return value
     return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def inspect_call(service: str, endpoint: str, raw: bytes, body: Any, default_max_output: int) -> LlmCall:
@@ -72,21 +90,37 @@ def inspect_call(service: str, endpoint: str, raw: bytes, body: Any, default_max
     if endpoint == "v1/embeddings":
         max_output = 0
     else:
-        named = _positive_int(body, "max_completion_tokens", "max_tokens", "max_output_tokens")
+        named = _positive_int(
+            body, "max_completion_tokens", "max_tokens", "max_output_tokens", most=MAX_OUTPUT_TOKENS
+        )
         max_output = default_max_output if named is None else named
-        choices = _positive_int(body, "n")
+        choices = _positive_int(body, "n", most=MAX_CHOICES)
         max_output *= max(choices or 1, 1)
     max_input = len(raw) + IMAGE_TOKEN_ALLOWANCE * len(_IMAGE_PART.findall(raw))
     if stream and service == "openai" and endpoint in _INCLUDE_USAGE:
         options = body.get("stream_options")
         if not isinstance(options, dict) or options.get("include_usage") is not True:
             body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
-            raw = json.dumps(body).encode()
+            try:
+                raw = json.dumps(body).encode()
+            except (RecursionError, ValueError):
+                raise BadRequest("the request body is nested too deeply; flatten it") from None
     return LlmCall(endpoint, model, stream, max_input, max_output, raw)
 
 
+def _count(usage: dict[str, Any], name: str) -> int | None:
+    value = usage.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidUsage(f"usage.{name} is {_short(value)}")
+    return value
+
+
 def usage_tokens(service: str, payload: Any) -> int | None:
-    """Total tokens in a non-streamed response body (parsed JSON), if it says."""
+    """Total tokens in a non-streamed response body (parsed JSON), if it says.
+
+    Raises `InvalidUsage` for a count that is negative or not a whole number."""
     if not isinstance(payload, dict):
         return None
     usage = payload.get("usage")
@@ -96,15 +130,15 @@ def usage_tokens(service: str, payload: Any) -> int | None:
     if not isinstance(usage, dict):
         return None
     if service == "openai":
-        total = usage.get("total_tokens")
-        if isinstance(total, int):
-            return total
+        total = _count(usage, "total_tokens")
         parts = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens")
     else:
+        total = None
         parts = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
-    values = [usage.get(p) for p in parts]
-    counted = [v for v in values if isinstance(v, int)]
-    return sum(counted) if counted else None
+    counted = [v for v in (_count(usage, p) for p in parts) if v is not None]
+    if total is None:
+        return sum(counted) if counted else None
+    return max(total, sum(counted))  # a total below its own parts is not believed
 
 
 class StreamMeter:
@@ -119,6 +153,7 @@ class StreamMeter:
         self._buffer = b""
         self.events = 0
         self.total: int | None = None
+        self.invalid = False  # a usage count was negative or not a whole number
         # Anthropic reports input at the start and (cumulative) output at each message_delta.
         self._anthropic_input = 0
         self._anthropic_output = 0
@@ -128,6 +163,8 @@ class StreamMeter:
         data = self._buffer + chunk
         lines = data.split(b"\n")
         self._buffer = lines.pop()
+        if len(self._buffer) > _MAX_LINE:  # no SSE line is this long: do not hold it
+            self._buffer = b""
         for line in lines:
             if not line.startswith(b"data:"):
                 continue
@@ -138,10 +175,19 @@ class StreamMeter:
     def _parse(self, data: bytes) -> None:
         try:
             event = json.loads(data)
+        except RecursionError:  # a usage event nested past reading: its count is unknown
+            self.invalid = True
+            return
         except ValueError:
             return
         if not isinstance(event, dict):
             return
+        try:
+            self._read_usage(event)
+        except InvalidUsage:
+            self.invalid = True
+
+    def _read_usage(self, event: dict[str, Any]) -> None:
         if self.service == "openai":
             tokens = usage_tokens("openai", event)
             if tokens is not None:
@@ -153,13 +199,14 @@ class StreamMeter:
             return
         self._anthropic_seen = True
         inputs = [
-            usage.get(k) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+            _count(usage, k)
+            for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
         ]
-        counted_input = sum(v for v in inputs if isinstance(v, int))
+        counted_input = sum(v for v in inputs if v is not None)
         if counted_input:
             self._anthropic_input = counted_input
-        output = usage.get("output_tokens")
-        if isinstance(output, int):
+        output = _count(usage, "output_tokens")
+        if output is not None:
             self._anthropic_output = output
         if event.get("type") == "message_delta":
             self.total = self._anthropic_input + self._anthropic_output

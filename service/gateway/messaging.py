@@ -52,6 +52,11 @@ def _address(value: Any, field: str) -> Address:
     return Address(match["angle"], match["name"] or None)
 
 
+def parse_address(value: str) -> Address:
+    """One address, written a@b.c or Name <a@b.c> (BadRequest otherwise)."""
+    return _address(value, "from")
+
+
 def _addresses(body: dict[str, Any], field: str) -> list[Address]:
     value = body.get(field)
     if value is None:

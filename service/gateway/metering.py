@@ -7,7 +7,9 @@ queued, and the caller gets its answer at once. A background task writes the que
 - delete the calls' reservation rows; only calls whose reservation was still there are written,
   so settling the same call twice (a journal replayed after a crash) counts it once;
 - insert the usage rows, move each reservation's maximum from `reserved_cents` to the real cost in
-  `spent_cents` (never more than the maximum: the limit check was made with it);
+  `spent_cents` (never more than the maximum: the limit check was made with it); the units recorded,
+  which are what Stripe is billed for, are capped at the reservation's maximum units the same way,
+  and a negative count or cost is settled at the maximum (it cannot lower the spend);
 - add the calls to the monthly roll-ups (`api_usage_monthly`, `api_usage_app_monthly`);
 - record the alert thresholds the new spend crossed (`usage_alerts`).
 
@@ -35,6 +37,8 @@ from psycopg_pool import AsyncConnectionPool
 from service.gateway.journal import Journal
 
 log = logging.getLogger("oneclick.gateway.metering")
+
+MAX_UNITS = 10**12  # api_usage.units and its roll-ups are BIGINTs: far below their range
 
 # api_usage_monthly's column pair for each unit of each service.
 MONTHLY_COLUMNS: dict[tuple[str, str], tuple[str, str]] = {
@@ -115,13 +119,14 @@ async def write_settlements(conn: AsyncConnection[Any], settlements: list[Settle
     if not settlements:
         return []
     billable = [s for s in settlements if s.billable]
-    live: dict[uuid.UUID, tuple[str, date, Decimal]] = {}
+    live: dict[uuid.UUID, tuple[str, date, Decimal, int]] = {}
     if billable:
         cursor = await conn.execute(
-            "DELETE FROM api_reservations WHERE id = ANY(%s) RETURNING id, user_id, period, max_cost_cents",
+            "DELETE FROM api_reservations WHERE id = ANY(%s) "
+            "RETURNING id, user_id, period, max_cost_cents, max_units",
             [[s.id for s in billable]],
         )
-        live = {row[0]: (row[1], row[2], row[3]) for row in await cursor.fetchall()}
+        live = {row[0]: (row[1], row[2], row[3], row[4]) for row in await cursor.fetchall()}
     rows: list[Settlement] = []
     spend: dict[tuple[str, date], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for s in settlements:
@@ -129,14 +134,23 @@ async def write_settlements(conn: AsyncConnection[Any], settlements: list[Settle
             reservation = live.get(s.id)
             if reservation is None:
                 continue  # already settled (a replay), or settled from its reservation after a crash
-            user_id, period, max_cost = reservation
+            user_id, period, max_cost, max_units = reservation
+            if s.units < 0 or s.cost_cents < 0:
+                s.metadata["reported_units"] = str(s.units)[:40]
+                s.units, s.cost_cents = max_units, max_cost
             if s.cost_cents > max_cost:
-                s.metadata["uncapped_cost_cents"] = str(s.cost_cents)
+                s.metadata["uncapped_cost_cents"] = str(s.cost_cents)[:40]
                 s.cost_cents = max_cost
+            if s.units > max_units:
+                s.metadata["uncapped_units"] = str(s.units)[:40]
+                s.units = max_units
             s.period = period
             totals = spend[(user_id, period)]
             totals[0] += s.cost_cents
             totals[1] += max_cost
+        elif not 0 <= s.units <= MAX_UNITS:  # unbilled, but it must still fit its column
+            s.metadata["reported_units"] = str(s.units)[:40]
+            s.units = min(max(s.units, 0), MAX_UNITS)
         rows.append(s)
     if not rows:
         return []

@@ -1,31 +1,37 @@
 """The `/api/proxy/*` routes: authenticate, reserve the maximum cost, forward, settle the real cost.
 
 Every path from a reservation ends in exactly one settlement (`CallMeter.finish`): the real units
-on success, nothing on a failure the vendor does not bill, an estimate for a stream cut short.
+on success, nothing on a failure the vendor does not bill, an estimate for a stream cut short or a
+caller who left before the answer, the reserved maximum when the usage is missing or not believable.
+No settlement is negative or above the call's reserved maximum.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.gateway import llm, messaging, storage
+from service.gateway import llm, messaging, senders, storage
 from service.gateway.connections import UpstreamResponse
 from service.gateway.errors import (
     BadRequest,
+    CallerLeft,
     GatewayError,
     MalformedJson,
     PayloadTooLarge,
+    SenderNotVerified,
     ServiceNotOffered,
     Unauthorized,
     UpstreamFailed,
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("oneclick.gateway.proxy")
 JSON = "application/json"
+T = TypeVar("T")
 
 
 def _gateway(request: Request) -> Gateway:
@@ -70,7 +77,8 @@ async def authenticate(request: Request) -> GatewayKey:
         raise Unauthorized(
             "missing gateway key: send it as `Authorization: Bearer ocgw_…` (or `X-Oneclick-Key: ocgw_…`)"
         )
-    key = await _gateway(request).keys.lookup(presented)
+    client = request.client.host if request.client else ""
+    key = await _gateway(request).keys.lookup(presented, client)
     if key is None:
         raise Unauthorized("gateway key not recognised or revoked; create a new key for this app")
     return key
@@ -79,7 +87,7 @@ async def authenticate(request: Request) -> GatewayKey:
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):
             raise BadRequest("Content-Length must be a number of bytes")
         if int(declared) > limit:
             raise PayloadTooLarge(
@@ -106,6 +114,44 @@ def parse_json(raw: bytes) -> Any:
         raise MalformedJson(
             f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise MalformedJson("the request body is nested too deeply; flatten it") from None
+    except ValueError:  # e.g. an integer of more digits than Python converts
+        raise MalformedJson("the request body holds a number too large to read") from None
+
+
+def _response_json(content: bytes) -> Any:
+    """An upstream's JSON answer, None if it cannot be read (treated as usage missing)."""
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+
+
+async def _caller_gone(request: Request, task: asyncio.Task[Any], left: list[bool]) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    left.append(True)
+    task.cancel()
+
+
+async def unless_caller_leaves(request: Request, call: Awaitable[T]) -> T:
+    """Await `call` (an upstream request), abandoning it if the caller disconnects first.
+
+    Raises CallerLeft then, so the call is settled at once instead of holding its reservation
+    until the upstream's own time-out."""
+    task = asyncio.current_task()
+    assert task is not None
+    left: list[bool] = []
+    watcher = asyncio.create_task(_caller_gone(request, task, left))
+    try:
+        return await call
+    except asyncio.CancelledError:
+        if left and task.uncancel() == 0:  # our cancellation only, not the server's
+            raise CallerLeft("the caller disconnected before the upstream answered") from None
+        raise
+    finally:
+        watcher.cancel()
 
 
 def _current_period() -> date:
@@ -123,6 +169,7 @@ class CallMeter:
         endpoint: str,
         price: Price,
         reservation: Reservation | None,
+        max_units: int,
     ) -> None:
         self.gateway = gateway
         self.key = key
@@ -130,12 +177,17 @@ class CallMeter:
         self.endpoint = endpoint
         self.price = price
         self.reservation = reservation
+        self.max_units = max_units
         self.done = False
 
     def finish(self, units: int, **metadata: Any) -> None:
         if self.done:
             return
         self.done = True
+        if not 0 <= units <= self.max_units:
+            # The limit was checked against the maximum: never bill past it, never below nothing.
+            metadata["reported_units"] = str(units)[:40]
+            units = self.max_units
         reservation = self.reservation
         billable = reservation is not None
         if not billable:
@@ -175,7 +227,7 @@ async def _meter(
             max_cost_cents=price.cost(max_units),
             instance_id=gateway.instance_id,
         )
-    return CallMeter(gateway, key, service, endpoint, price, reservation)
+    return CallMeter(gateway, key, service, endpoint, price, reservation, max_units)
 
 
 def _bearer(request: Request, what: str) -> str:
@@ -212,8 +264,16 @@ def _credentials(
     return up.anthropic_url, {"x-api-key": up.anthropic_key.reveal()}
 
 
-def _usage_missing(meter: CallMeter, call: llm.LlmCall) -> None:
-    meter.finish(call.max_tokens, model=call.model, usage="missing: billed at the reserved maximum")
+def _usage_missing(meter: CallMeter, call: llm.LlmCall, why: str = "missing", **metadata: Any) -> None:
+    meter.finish(
+        call.max_tokens, model=call.model, usage=f"{why}: billed at the reserved maximum", **metadata
+    )
+
+
+def _caller_left(meter: CallMeter, call: llm.LlmCall) -> None:
+    # The upstream may have read the prompt: billed as much as a stream cut before its first event.
+    estimate = min(call.max_input_tokens // 4, call.max_tokens)
+    meter.finish(estimate, model=call.model, usage="estimated: the caller left before the answer")
 
 
 async def llm_proxy(request: Request) -> Response | RelayResponse:
@@ -235,15 +295,27 @@ async def llm_proxy(request: Request) -> Response | RelayResponse:
     meter = await _meter(gateway, key, service, endpoint, price, call.max_tokens)
     relayed = False
     try:
-        upstream = await gateway.upstream(service).send(
-            "POST", f"{base_url}/{endpoint}", headers, call.body, stream=call.stream
-        )
+        try:
+            upstream = await unless_caller_leaves(
+                request,
+                gateway.upstream(service).send(
+                    "POST", f"{base_url}/{endpoint}", headers, call.body, stream=call.stream
+                ),
+            )
+        except CallerLeft:
+            _caller_left(meter, call)
+            raise
         if call.stream and upstream.status == 200:
             stream_meter = llm.StreamMeter(service)
 
             def on_end(complete: bool) -> None:
-                if complete and stream_meter.total is not None:
-                    meter.finish(stream_meter.total, model=call.model, stream=True)
+                if stream_meter.invalid:
+                    _usage_missing(meter, call, "not a count of tokens", stream=True)
+                elif complete:
+                    if stream_meter.total is None:
+                        _usage_missing(meter, call, stream=True)
+                    else:
+                        meter.finish(stream_meter.total, model=call.model, stream=True)
                 else:
                     estimate = min(stream_meter.estimate(call.max_input_tokens // 4), call.max_tokens)
                     meter.finish(estimate, model=call.model, stream=True, usage="estimated: stream cut short")
@@ -262,13 +334,14 @@ async def llm_proxy(request: Request) -> Response | RelayResponse:
             raise rejected_credentials(service, status)
         if 200 <= status < 300:
             try:
-                tokens = llm.usage_tokens(service, json.loads(content))
-            except ValueError:
-                tokens = None
-            if tokens is None:
-                _usage_missing(meter, call)
+                tokens = llm.usage_tokens(service, _response_json(content))
+            except llm.InvalidUsage:
+                _usage_missing(meter, call, "not a count of tokens")
             else:
-                meter.finish(tokens, model=call.model)
+                if tokens is None:
+                    _usage_missing(meter, call)
+                else:
+                    meter.finish(tokens, model=call.model)
         else:
             meter.finish(0, model=call.model, status=status)  # vendors do not bill refused calls
         return Response(gateway.scrub(content), status, headers=_headers(upstream))
@@ -298,6 +371,7 @@ async def email_send(request: Request) -> Response:
             raise ServiceNotOffered(
                 f"email is not offered by this gateway (no platform {provider} key configured)"
             )
+        await _check_sender(gateway, key, email.sender.email)
         headers["authorization"] = f"Bearer {secret.reveal()}"
         subuser = await gateway.subaccount(key.user_id, "sendgrid") if provider == "sendgrid" else None
         if subuser:
@@ -309,7 +383,13 @@ async def email_send(request: Request) -> Response:
     price = gateway.settings.prices.for_service("email")
     meter = await _meter(gateway, key, "email", provider, price, email.recipients)
     try:
-        upstream = await gateway.upstream("email").send("POST", url, headers, json.dumps(payload).encode())
+        try:
+            upstream = await unless_caller_leaves(
+                request, gateway.upstream("email").send("POST", url, headers, json.dumps(payload).encode())
+            )
+        except CallerLeft:  # the vendor may have sent it
+            meter.finish(email.recipients, provider=provider, usage="the caller left: billed as sent")
+            raise
         if upstream.status in (401, 403) and not key.byo:
             raise rejected_credentials(provider, upstream.status)
         if not 200 <= upstream.status < 300:
@@ -318,7 +398,8 @@ async def email_send(request: Request) -> Response:
         if provider == "sendgrid":
             message_id = upstream.header("x-message-id")
         else:
-            message_id = json.loads(upstream.body).get("id") if upstream.body else None
+            answer = _response_json(upstream.body)
+            message_id = answer.get("id") if isinstance(answer, dict) else None
         meter.finish(email.recipients, provider=provider)
         result = {"id": message_id, "provider": provider, "recipients": email.recipients}
         return Response(json.dumps(result), 200, media_type=JSON)
@@ -358,22 +439,32 @@ async def sms_send(request: Request) -> Response:
     price = gateway.settings.prices.for_service("sms")
     meter = await _meter(gateway, key, "sms", "twilio", price, sms.segments)
     try:
-        upstream = await gateway.upstream("sms").send(
-            "POST",
-            f"{up.twilio_url}/2010-04-01/Accounts/{account_sid}/Messages.json",
-            {"authorization": authorization, "content-type": "application/x-www-form-urlencoded"},
-            urlencode({"To": sms.to, "From": sms.sender, "Body": sms.body}).encode(),
-        )
+        try:
+            upstream = await unless_caller_leaves(
+                request,
+                gateway.upstream("sms").send(
+                    "POST",
+                    f"{up.twilio_url}/2010-04-01/Accounts/{account_sid}/Messages.json",
+                    {"authorization": authorization, "content-type": "application/x-www-form-urlencoded"},
+                    urlencode({"To": sms.to, "From": sms.sender, "Body": sms.body}).encode(),
+                ),
+            )
+        except CallerLeft:  # the vendor may have sent it
+            meter.finish(sms.segments, usage="the caller left: billed as sent")
+            raise
         if upstream.status in (401, 403) and not key.byo:
             raise rejected_credentials("twilio", upstream.status)
         if not 200 <= upstream.status < 300:
             meter.finish(0, status=upstream.status)
             return Response(gateway.scrub(upstream.body), upstream.status, headers=_headers(upstream))
-        message = json.loads(upstream.body)
+        answer = _response_json(upstream.body)
+        message = answer if isinstance(answer, dict) else {}
         reported = str(message.get("num_segments") or "")
-        segments = (
-            min(int(reported), sms.segments) if reported.isdigit() and int(reported) > 0 else sms.segments
-        )
+        # Fewer segments than counted if Twilio says so (a reported count that is unreadable, zero or
+        # larger is not believed); never more.
+        segments = sms.segments
+        if reported.isascii() and reported.isdigit() and len(reported) <= 3 and int(reported) > 0:
+            segments = min(int(reported), sms.segments)
         meter.finish(segments, sid=message.get("sid"))
         result = {"sid": message.get("sid"), "status": message.get("status"), "segments": segments}
         return Response(json.dumps(result), 200, media_type=JSON)
@@ -411,7 +502,13 @@ async def storage_upload(request: Request) -> Response:
     meter = await _meter(gateway, key, "storage", "upload", price, len(content))
     try:
         url = str(target.copy_with(raw_path=storage.quote_path(path).encode()))
-        upstream = await gateway.upstream("storage").send("PUT", url, headers, content)
+        try:
+            upstream = await unless_caller_leaves(
+                request, gateway.upstream("storage").send("PUT", url, headers, content)
+            )
+        except CallerLeft:  # the bucket may have stored it
+            meter.finish(len(content), key=name, usage="the caller left: billed as stored")
+            raise
         if upstream.status in (401, 403):
             raise rejected_credentials("storage", upstream.status)
         if not 200 <= upstream.status < 300:
@@ -424,5 +521,19 @@ async def storage_upload(request: Request) -> Response:
         meter.finish(0, error="not stored")
 
 
+async def _check_sender(gateway: Gateway, key: GatewayKey, address: str) -> None:
+    """A platform-key email goes out as the platform's default sender or one the user verified."""
+    default = gateway.default_sender
+    if default is not None and address.lower() == default:
+        return
+    if senders.allowed(address, await gateway.verified_senders(key.user_id)):
+        return
+    raise SenderNotVerified(
+        f"from: {address[:200]!r} is not a verified sender of this account; leave `from` out to send as "
+        "the platform's sender, or verify the address or its domain first (oneclick gateway sender add)",
+        field="from",
+    )
+
+
 def error_response(exc: GatewayError) -> Response:
-    return Response(exc.body(), exc.status, media_type=JSON)
+    return Response(exc.body(), exc.status, media_type=JSON, headers=exc.headers())

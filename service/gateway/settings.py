@@ -140,6 +140,11 @@ class GatewaySettings:
     # A reservation older than this is a crashed call's: settled at its reserved maximum.
     reservation_ttl_seconds: float = 900.0
     key_cache_seconds: float = 30.0
+    # Unknown keys one client address may present per window before it is answered 429, unqueried.
+    failed_key_limit: int = 20
+    failed_key_window_seconds: float = 60.0
+    # How long a user's verified email senders are remembered (a removed sender works this long).
+    sender_cache_seconds: float = 30.0
     pool_min_size: int = 4  # opening a connection mid-burst costs milliseconds
     pool_max_size: int = 10
     # Platform-side token for the usage API (`?user_id=`); without it only gateway keys work.

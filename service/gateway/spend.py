@@ -19,9 +19,11 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from service.gateway.dbpool import check_connection
 from service.gateway.errors import PaymentRequired, SpendLimitReached
 
 ACTIVE_STATUSES = ("active", "trialing")
@@ -91,9 +93,13 @@ class ReservationConnections:
                 yield conn
             return
         async with self._lock:
+            if self._held is not None and not self._held.broken:
+                with contextlib.suppress(psycopg.Error):
+                    await check_connection(self._held)  # a round trip only if the server spoke
             if self._held is None or self._held.closed or self._held.broken:
                 if self._held is not None:
                     await self.pool.putconn(self._held)  # the pool discards a broken connection
+                    self._held = None
                 self._held = await self.pool.getconn()
             yield self._held
 

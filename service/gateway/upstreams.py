@@ -67,13 +67,52 @@ class Scrubber:
     """Replaces every platform credential in bytes bound for a caller."""
 
     def __init__(self, secrets: list[str]) -> None:
-        self._needles = sorted({s.encode() for s in secrets if len(s) >= 8}, key=len, reverse=True)
+        self.needles = sorted({s.encode() for s in secrets if len(s) >= 8}, key=len, reverse=True)
 
     def __call__(self, data: bytes) -> bytes:
-        for needle in self._needles:
+        for needle in self.needles:
             if needle in data:
                 data = data.replace(needle, REDACTED)
         return data
+
+    def stream(self) -> StreamScrubber:
+        return StreamScrubber(self)
+
+
+class StreamScrubber:
+    """Scrubs a body sent in pieces, so a credential split across two chunks is caught too.
+
+    The end of a chunk that could be the start of a credential is held back until the next chunk
+    shows whether it is one. Ordinary chunks (SSE events end in a newline) are passed on whole.
+    """
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self._scrub = scrubber
+        self._held = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self._scrub(self._held + chunk)
+        keep = self._partial_tail(data)
+        self._held = data[len(data) - keep :] if keep else b""
+        return data[: len(data) - keep]
+
+    def end(self) -> bytes:
+        """What is still held at the end of the body; a long start of a credential is redacted."""
+        held, self._held = self._held, b""
+        return REDACTED if len(held) >= 8 else held
+
+    def _partial_tail(self, data: bytes) -> int:
+        """The length of the longest end of `data` that begins some credential (0 if none)."""
+        longest = 0
+        for needle in self._scrub.needles:
+            window = data[-(len(needle) - 1) :]
+            start = window.find(needle[:1])
+            while start != -1 and len(window) - start > longest:  # later starts are shorter
+                if needle.startswith(window[start:]):
+                    longest = len(window) - start
+                    break
+                start = window.find(needle[:1], start + 1)
+        return longest
 
 
 def rejected_credentials(service: str, status: int) -> UpstreamFailed:
@@ -97,12 +136,12 @@ class RelayResponse:
         upstream: UpstreamResponse,
         on_chunk: Callable[[bytes], None],
         on_end: Callable[[bool], None],
-        scrub: Callable[[bytes], bytes],
+        scrub: Scrubber,
     ) -> None:
         self.upstream = upstream
         self.on_chunk = on_chunk
         self.on_end = on_end
-        self.scrub = scrub
+        self.scrub = scrub.stream()
         self._ended = False
 
     def _end(self, complete: bool) -> None:
@@ -132,12 +171,14 @@ class RelayResponse:
         try:
             async for chunk in self.upstream.aiter_raw():
                 self.on_chunk(chunk)
-                await send({"type": "http.response.body", "body": self.scrub(chunk), "more_body": True})
+                scrubbed = self.scrub.feed(chunk)
+                if scrubbed:
+                    await send({"type": "http.response.body", "body": scrubbed, "more_body": True})
         except UpstreamConnectionError as exc:
             log.warning("upstream stream broke off (%s)", "timed out" if exc.timeout else "connection lost")
             return  # the caller sees a truncated stream; usage is settled from what passed
         self._end(True)  # journaled before the caller sees the end of the stream
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send({"type": "http.response.body", "body": self.scrub.end(), "more_body": False})
 
     @staticmethod
     async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:

@@ -163,7 +163,9 @@ async def history(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     user_id = await _user(request)
     raw_months = request.query_params.get("months", "6")
-    if not raw_months.isdigit() or not 1 <= int(raw_months) <= 36:
+    if not (raw_months.isascii() and raw_months.isdigit() and len(raw_months) <= 2) or not (
+        1 <= int(raw_months) <= 36
+    ):
         raise BadRequest("months: a whole number from 1 to 36", field="months")
     first = _shift(_period(None), 1 - int(raw_months))
     async with gateway.pool.connection() as conn:

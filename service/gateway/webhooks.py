@@ -4,6 +4,11 @@ platform-key call checks ("billing active") as part of its reservation.
 Only Stripe-signed events are accepted (`STRIPE_WEBHOOK_SECRET`). Subscription events set the
 status (active, trialing, past_due, canceled, …) and the current period; other events are
 acknowledged and ignored.
+
+Stripe does not deliver events in order and retries them for days, so each is applied only if it
+is newer than the last one applied to the row (by the event's `created`, kept with its id); an
+older one, or the same one again, is acknowledged and ignored. A canceled (or expired) subscription
+stays so: Stripe never re-activates one, so no event about it may.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from service.gateway.errors import BadRequest, ServiceNotOffered
-from service.gateway.proxy import read_body
+from service.gateway.proxy import JSON, read_body
 
 if TYPE_CHECKING:
     from service.gateway.app import Gateway
@@ -27,6 +32,30 @@ SUBSCRIPTION_EVENTS = (
     "customer.subscription.paused",
     "customer.subscription.resumed",
 )
+
+
+# A row's subscription leaves these only for a new subscription (another id).
+FINAL_STATUSES = ("canceled", "incomplete_expired")
+
+_APPLY = """
+UPDATE user_subscriptions SET status = %(status)s,
+  current_period_start = coalesce(to_timestamp(%(start)s::bigint), current_period_start),
+  current_period_end = coalesce(to_timestamp(%(end)s::bigint), current_period_end),
+  stripe_event_created = to_timestamp(%(created)s::bigint), stripe_event_id = %(event)s,
+  updated_at = now()
+WHERE (stripe_subscription_id = %(id)s
+       OR (stripe_subscription_id IS NULL AND stripe_customer_id = %(customer)s))
+  AND (stripe_event_created IS NULL OR stripe_event_created < to_timestamp(%(created)s::bigint)
+       OR (stripe_event_created = to_timestamp(%(created)s::bigint) AND stripe_event_id <> %(event)s))
+  AND NOT (stripe_subscription_id = %(id)s AND status = ANY(%(final)s) AND status <> %(status)s)
+"""
+
+
+def _seconds(value: Any) -> int | None:
+    """A Unix time as Stripe sends it, None if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**37:
+        return None
+    return value
 
 
 def _period(subscription: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -53,23 +82,28 @@ async def stripe_webhook(request: Request) -> Response:
         raise BadRequest(
             "not a Stripe-signed event (Stripe-Signature header missing, stale or wrong)"
         ) from None
-    if event.type in SUBSCRIPTION_EVENTS:
-        subscription = event.data.object.to_dict()
-        start, end = _period(subscription)
-        async with gateway.pool.connection() as conn:
-            await conn.execute(
-                "UPDATE user_subscriptions SET status = %(status)s, "
-                "current_period_start = coalesce(to_timestamp(%(start)s::bigint), current_period_start), "
-                "current_period_end = coalesce(to_timestamp(%(end)s::bigint), current_period_end), "
-                "updated_at = now() "
-                "WHERE stripe_subscription_id = %(id)s "
-                "OR (stripe_subscription_id IS NULL AND stripe_customer_id = %(customer)s)",
-                {
-                    "status": subscription.get("status"),
-                    "start": start,
-                    "end": end,
-                    "id": subscription.get("id"),
-                    "customer": subscription.get("customer"),
-                },
-            )
-    return Response('{"received":true}', media_type="application/json")
+    if event.type not in SUBSCRIPTION_EVENTS:
+        return Response('{"received":true}', media_type=JSON)
+    created = _seconds(event.to_dict().get("created"))
+    if created is None:
+        raise BadRequest(
+            "created: a subscription event needs its creation time (Unix seconds)", field="created"
+        )
+    subscription = event.data.object.to_dict()
+    start, end = (_seconds(value) for value in _period(subscription))
+    async with gateway.pool.connection() as conn:
+        cursor = await conn.execute(
+            _APPLY,
+            {
+                "status": subscription.get("status"),
+                "start": start,
+                "end": end,
+                "id": subscription.get("id"),
+                "customer": subscription.get("customer"),
+                "created": created,
+                "event": event.id,
+                "final": list(FINAL_STATUSES),
+            },
+        )
+    applied = "true" if cursor.rowcount else "false"
+    return Response(f'{{"received":true,"applied":{applied}}}', media_type=JSON)

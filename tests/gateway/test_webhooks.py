@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -29,11 +30,12 @@ def signed(payload: bytes, secret: str = SECRET) -> dict[str, str]:
     return {"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"}
 
 
-def event(kind: str, subscription: dict[str, object]) -> bytes:
+def event(kind: str, subscription: dict[str, object], created: int | None = None) -> bytes:
     body = {
-        "id": "evt_1",
+        "id": f"evt_{uuid.uuid4().hex[:16]}",
         "object": "event",
         "type": kind,
+        "created": created or int(time.time()),
         "data": {"object": {"object": "subscription", **subscription}},
     }
     return json.dumps(body).encode()
