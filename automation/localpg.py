@@ -1,7 +1,9 @@
 """A throwaway PostgreSQL cluster for tests, the sandbox and the service, on loopback only.
 
-The `postgres` superuser connects without a password (trust); every other role must present its
-password (SCRAM), so connection URIs handed out for sandbox databases are checked for real.
+Every role, the `postgres` superuser included, must present its password (SCRAM), over TCP and the
+unix socket alike: the deploy service's workers run next to this cluster, and no login may work
+without a password. The superuser's password is generated once and kept in the data directory
+(`superuser.password`, mode 0600, readable only by the cluster's owner); `url` carries it.
 
 Data lives in a git-ignored directory (.state/postgres by default); the server runs as the
 `postgres` system user when we are root, because PostgreSQL refuses to run as root.
@@ -12,20 +14,21 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from sandbox.endpoint import state_root
 
 DEFAULT_PORT = 54329
 
 HBA = """\
-# Written by oneclick (automation/localpg.py) on every start.
-local all all trust
-host all postgres 127.0.0.1/32 trust
+# Written by oneclick (automation/localpg.py) on every start. No trust: every login needs a password.
+local all all scram-sha-256
 host all all 127.0.0.1/32 scram-sha-256
 """
 
@@ -56,17 +59,42 @@ class LocalPostgres:
         return LocalPostgres(Path(os.environ.get("ONECLICK_PG_DIR", state_root() / "postgres")), port)
 
     @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+    def password_file(self) -> Path:
+        return self.data_dir / "superuser.password"
 
-    def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    @property
+    def url(self) -> str:
+        """The superuser's URL, password included (after the first `start`)."""
+        try:
+            password = quote(self.password_file.read_text().strip(), safe="")
+        except FileNotFoundError:
+            password = ""
+        credentials = f"postgres:{password}" if password else "postgres"
+        return f"postgresql://{credentials}@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         bin_dir = server_bin()
         if bin_dir is None:
             raise PostgresError("PostgreSQL server is not installed: run ./scripts/setup")
         command = [str(bin_dir / tool), *args]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, check=False)
+        return subprocess.run(command, capture_output=True, text=True, check=False, input=stdin)
+
+    def _set_superuser_password(self) -> None:
+        """Give `postgres` a new random password, through a single-user backend (no login, no
+        network), then keep it in `password_file` (0600). The server must be stopped."""
+        password = secrets.token_urlsafe(24)  # letters, digits, '-' and '_': safe in SQL and URLs
+        done = self._run(
+            "postgres", "--single", "-D", str(self.data_dir), "postgres",
+            stdin=f"ALTER ROLE postgres PASSWORD '{password}';\n",
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise PostgresError(f"could not set the superuser's password: {done.stderr.strip()[-500:]}")
+        self.password_file.unlink(missing_ok=True)
+        descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(password + "\n")
 
     def _own(self) -> None:
         if os.geteuid() == 0:
@@ -91,6 +119,10 @@ class LocalPostgres:
                     f"initdb failed: {init.stderr.strip()} (the postgres user must be able to reach "
                     f"{self.data_dir}; set ONECLICK_PG_DIR to a directory it can)"
                 )
+        if not self.password_file.exists():
+            # A new cluster, or one made when the superuser logged in without a password.
+            self.stop()
+            self._set_superuser_password()
         hba = self.data_dir / "pg_hba.conf"
         if hba.read_text() != HBA:
             hba.write_text(HBA)

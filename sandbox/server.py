@@ -94,10 +94,13 @@ def start(
     api_token = SandboxStore(directory).api_token
     log = (directory / "sandbox.log").open("ab")
     command = [sys.executable, "-m", "sandbox", "--dir", str(directory), "--host", host, "--port", str(port)]
+    env = dict(os.environ)
     if postgres_url:
-        command += ["--postgres-url", postgres_url]
+        # Through the environment, not argv: the URL holds the superuser's password.
+        env["ONECLICK_SANDBOX_PG_URL"] = postgres_url
     process = subprocess.Popen(
         command,
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -106,9 +106,10 @@ def test_free_tier_and_lapsed_subscriptions_need_payment(api: ApiServer, service
 
 def test_neon_needs_business_and_byo_needs_enterprise(api: ApiServer, service_db: str) -> None:
     neon = {"id": "tier-neon", "database": {"provider": "neon"}}
+    # A public address: the service refuses BYO hosts that do not resolve to one (no worker runs here).
     byo = {
         "id": "tier-byo",
-        "database": {"provider": "byo", "url": "postgresql://u:pw-s3cret@db.example.com/app"},
+        "database": {"provider": "byo", "url": "postgresql://u:pw-s3cret@8.8.8.8/app"},
     }
     for tier, spec, required in [
         ("starter", neon, "business"),
