@@ -20,6 +20,7 @@ from automation.progress import ProgressPrinter
 from automation.render import StepRenderer
 from components.database import DatabaseError
 from components.errors import SpecError
+from components.files import FileRefused
 from components.http import VendorError
 from components.spec import AppSpec
 from components.targets import TargetError
@@ -40,6 +41,7 @@ USER_ERRORS = (
     DatabaseError,
     GatewayCommandError,
     ServiceCommandError,
+    FileRefused,
 )
 
 

@@ -11,30 +11,46 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from components.files import ICON_CAP, FileRefused, read_capped
+
 # Below this the downscaled icons get visibly soft; the stores ask for 1024x1024.
 MIN_SOURCE = 512
+MAX_PIXELS = 8192 * 8192
 
 
 class IconError(ValueError):
     """The source image cannot make icons; the message says what to give instead."""
 
 
-def load_source(path: Path | None, background: str = "#4f46e5") -> Image.Image:
-    """The square RGBA source: the given image, or a plain placeholder when the spec has none."""
+def load_source(path: Path | None, background: str = "#4f46e5", field: str = "icon") -> Image.Image:
+    """The square RGBA source: the given image, or a plain placeholder when the spec has none.
+
+    The file is read safely (a regular file of at most ICON_CAP bytes) and decoded only when its
+    header says it has at most MAX_PIXELS pixels: a small file can claim a huge image."""
     if path is None:
         image = Image.new("RGBA", (1024, 1024), background)
         draw = ImageDraw.Draw(image)
         draw.ellipse((256, 256, 768, 768), fill="#ffffff")
         return image
     try:
-        with Image.open(path) as opened:
-            image = opened.convert("RGBA")
-    except (OSError, ValueError):
-        raise IconError(f"{path.name} is not an image Pillow can read; give a PNG") from None
+        content = read_capped(path, field, ICON_CAP)
+    except FileRefused as exc:
+        raise IconError(str(exc)) from None
+    try:
+        with Image.open(io.BytesIO(content)) as opened:
+            size = opened.size
+            decoded = opened.convert("RGBA") if size[0] * size[1] <= MAX_PIXELS else None
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise IconError(f"{field}: {path.name} is not an image Pillow can read; give a PNG") from None
+    if decoded is None:
+        raise IconError(
+            f"{field}: {path.name} is {size[0]}x{size[1]}; give a square PNG of at most 8192x8192"
+        )
+    image = decoded
     if image.width != image.height:
-        raise IconError(f"{path.name} is {image.width}x{image.height}; give a square image")
+        raise IconError(f"{field}: {path.name} is {image.width}x{image.height}; give a square image")
     if image.width < MIN_SOURCE:
-        raise IconError(f"{path.name} is {image.width}px wide; give at least 1024x1024")
+        raise IconError(f"{field}: {path.name} is {image.width}px wide; give at least 1024x1024")
     return image
 
 

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.errors import SpecError
+from components.files import SPEC_CAP, FileRefused, read_text_capped
 
 # Stack names double as app ids: keep them DNS- and file-name-safe.
 APP_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -571,15 +572,19 @@ class AppSpec(StrictModel):
 
     @staticmethod
     def load(path: Path) -> AppSpec:
-        """Read a YAML or JSON spec file; paths in it are relative to the file."""
+        """Read a YAML or JSON spec file; paths in it are relative to the file.
+
+        Whatever the file holds, every problem is a SpecError naming the file or field: the file is
+        read safely (a regular UTF-8 file of at most SPEC_CAP bytes), and its shape (depth, size,
+        NUL characters) is checked before anything else walks it."""
         try:
-            text = path.read_text()
-        except OSError as exc:
-            raise SpecError.single(str(path), f"cannot be read ({exc.strerror}); check the path") from None
-        try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise SpecError.single(str(path), f"is not valid YAML/JSON: {exc}") from None
+            text = read_text_capped(path, str(path), SPEC_CAP)
+        except FileRefused as exc:
+            raise SpecError.single(str(path), f"{exc.problem}; {exc.fix}") from None
+        data = _decode_spec(text, path)
+        problem = _shape_problem(data)
+        if problem is not None:
+            raise SpecError.single(*problem)
         if isinstance(data, dict):
             data = _resolve_paths(data, path.parent.resolve())
         return AppSpec.parse(data)
@@ -647,3 +652,54 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
                     node[key] = str((base / value).resolve())
             out[section] = node
     return out
+
+
+# A spec is a few levels deep and a few hundred values; far more is a mistake or an attack.
+MAX_SPEC_DEPTH = 32
+MAX_SPEC_VALUES = 100_000
+
+
+def _decode_spec(text: str, path: Path) -> Any:
+    """The spec file's data; a SpecError naming the line and the problem (not the text) otherwise."""
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except RecursionError:
+        problem = f"nests deeper than Python can read; a spec is at most {MAX_SPEC_DEPTH} levels deep"
+        raise SpecError.single(str(path), problem) from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        problem = f"is not valid YAML/JSON ({where}: {exc.msg}); fix the file"
+        raise SpecError.single(str(path), problem) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        what = getattr(exc, "problem", None) or "cannot be parsed"
+        raise SpecError.single(str(path), f"is not valid YAML/JSON ({where}{what}); fix the file") from None
+    except ValueError as exc:  # e.g. a number too long to convert
+        raise SpecError.single(str(path), f"is not valid YAML/JSON ({exc}); fix the file") from None
+
+
+def _shape_problem(data: Any) -> tuple[str, str] | None:
+    """(field, problem) if `data` nests too deep, holds too many values (YAML aliases can repeat
+    a node exponentially) or a string with a NUL character (no path or env value can hold one);
+    walked without recursion, stopping at the first problem."""
+    pending: list[tuple[Any, int, str]] = [(data, 0, "")]
+    seen = 0
+    while pending:
+        node, depth, where = pending.pop()
+        seen += 1
+        if seen > MAX_SPEC_VALUES:
+            return "(spec)", f"holds more than {MAX_SPEC_VALUES} values; a spec is a few hundred"
+        if depth > MAX_SPEC_DEPTH:
+            return where or "(spec)", f"nests deeper than {MAX_SPEC_DEPTH} levels; check the spec's layout"
+        if isinstance(node, dict):
+            for key, value in node.items():
+                name = f"{where}.{key}" if where else str(key)
+                if "\0" in name:
+                    return where or "(spec)", "has a field name with a NUL character; remove it"
+                pending.append((value, depth + 1, name))
+        elif isinstance(node, list):
+            pending.extend((value, depth + 1, f"{where}[{i}]") for i, value in enumerate(node))
+        elif isinstance(node, str) and "\0" in node:
+            return where or "(spec)", "contains a NUL character; remove it"
+    return None

@@ -16,6 +16,8 @@ from pathlib import Path, PurePosixPath
 
 from blake3 import blake3
 
+from components.files import PAGES_CONFIG_CAP, FileRefused, FileTooLarge, read_capped, regular_files
+
 # Wrangler's limits for direct upload (pages/constants.ts).
 MAX_ASSET_BYTES = 25 * 1024 * 1024
 MAX_ASSET_COUNT = 20_000
@@ -59,6 +61,7 @@ CONTENT_TYPES = {
     "webm": "video/webm",
 }
 _BUILTIN_TYPES = mimetypes.MimeTypes(filenames=())
+FIELD = "web.buildDir"  # the spec field naming the build, in errors
 
 
 class UploadError(ValueError):
@@ -93,39 +96,58 @@ class Asset:
         return content_type(self.path)
 
     def payload(self) -> dict[str, object]:
-        """The upload record for /pages/assets/upload (reads the file)."""
+        """The upload record for /pages/assets/upload (reads the file again, as safely as at first)."""
+        content = _read(self.file, MAX_ASSET_BYTES)
+        if hash_content(content, self.path) != self.hash:
+            raise UploadError(f"{FIELD}: {self.path} changed while it was uploaded; deploy again")
         return {
             "key": self.hash,
-            "value": base64.b64encode(self.file.read_bytes()).decode("ascii"),
+            "value": base64.b64encode(content).decode("ascii"),
             "metadata": {"contentType": self.content_type},
             "base64": True,
         }
 
 
+def _skipped(relative: Path) -> bool:
+    return relative.name in SKIPPED_ANYWHERE or (len(relative.parts) == 1 and relative.name in SKIPPED_ROOT)
+
+
 def _files(directory: Path) -> Iterator[tuple[str, Path]]:
-    for root, dirs, files in os.walk(directory):
-        relative_root = Path(root).relative_to(directory)
-        at_top = relative_root == Path(".")
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_ANYWHERE and not (at_top and d in SKIPPED_ROOT))
-        for name in sorted(files):
-            if name in SKIPPED_ANYWHERE or (at_top and name in SKIPPED_ROOT):
-                continue
-            yield "/" + (relative_root / name).as_posix().removeprefix("./"), Path(root) / name
+    """(URL path, file) of every regular file Pages serves; a link or special file is refused."""
+    try:
+        for relative, _ in regular_files(directory, FIELD, _skipped):
+            yield "/" + relative.as_posix(), directory / relative
+    except FileRefused as exc:
+        raise UploadError(str(exc)) from None
+
+
+def _read(file: Path, cap: int) -> bytes:
+    try:
+        return read_capped(file, FIELD, cap)
+    except FileRefused as exc:
+        raise UploadError(str(exc)) from None
 
 
 def collect_assets(directory: str | Path) -> dict[str, Asset]:
-    """Every file Pages would serve from `directory`, by URL path. Reads each file once."""
+    """Every file Pages would serve from `directory`, by URL path. Reads each file once.
+
+    Only regular files are read (a symbolic link, FIFO or device in the build is refused, naming it),
+    each of at most Pages' own limit."""
     root = Path(directory)
     if not root.is_dir():
         raise UploadError(f"{str(root)!r} is not a directory; build the app and point at its output")
     assets: dict[str, Asset] = {}
     for url_path, file in _files(root):
-        content = file.read_bytes()
-        if len(content) > MAX_ASSET_BYTES:
+        try:
+            content = read_capped(file, FIELD, MAX_ASSET_BYTES)
+        except FileTooLarge as exc:
+            size = f"is {exc.size / 2**20:.1f} MiB" if exc.size is not None else "is too large"
             raise UploadError(
-                f"{url_path} is {len(content) / 2**20:.1f} MiB; Pages serves files of at most "
-                f"{MAX_ASSET_BYTES // 2**20} MiB, so move it to object storage"
-            )
+                f"{FIELD}: {url_path} {size}; Pages serves files of at most {MAX_ASSET_BYTES // 2**20} MiB, "
+                f"so move it to object storage"
+            ) from None
+        except FileRefused as exc:
+            raise UploadError(str(exc)) from None
         assets[url_path] = Asset(url_path, file, hash_content(content, url_path), len(content))
     if len(assets) > MAX_ASSET_COUNT:
         raise UploadError(f"{root} holds {len(assets)} files; Pages takes at most {MAX_ASSET_COUNT}")
@@ -140,7 +162,9 @@ def build_manifest(directory: str | Path) -> dict[str, str]:
 def config_files(directory: str | Path) -> dict[str, bytes]:
     """The Pages configuration files present at the top of the build (`_headers`, `_redirects`, ...)."""
     root = Path(directory)
-    return {name: (root / name).read_bytes() for name in CONFIG_FILES if (root / name).is_file()}
+    return {
+        name: _read(root / name, PAGES_CONFIG_CAP) for name in CONFIG_FILES if os.path.lexists(root / name)
+    }
 
 
 def config_hashes(directory: str | Path) -> dict[str, str]:

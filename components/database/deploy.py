@@ -4,8 +4,9 @@ Both are dynamic resources whose inputs identify the content that matters (the s
 migration's and the preview file's sha256) so that a redeploy with nothing new does nothing, while a
 new migration or new preview data runs on the next deploy. No input holds a file's content (inputs
 are plaintext in the state, and a spec can name any file): the program reads each file safely and
-checks it before any resource exists, and the provider reads it again, refusing it if it changed. Neither ever drops anything: deleting
-the app's database removes the data; a BYO database is left as it is.
+checks it before any resource exists, and the provider reads it again, refusing it if it changed.
+Neither ever drops anything: deleting the app's database removes the data; a BYO database is left
+as it is.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ class PreviewDataProvider(ResourceProvider):
         preview = open_preview(path, schema)
         try:
             if preview.checksum != props["checksum"]:
-                raise DataError(f"database.previewData: {shown(path)} changed during the deploy; deploy again")
+                changed = f"{shown(path)} changed during the deploy; deploy again"
+                raise DataError(f"database.previewData: {changed}")
             with _executor(props) as executor:
                 try:
                     report = import_preview(
@@ -170,7 +172,8 @@ class PreviewDataProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         token_only = olds.get("auth_token") != news.get("auth_token")
         legacy = LEGACY_SCHEMA_TEXT in olds
-        return DiffResult(changes=not self._same_data(olds, news) or token_only or legacy, replaces=[], stables=[])
+        changes = not self._same_data(olds, news) or token_only or legacy
+        return DiffResult(changes=changes, replaces=[], stables=[])
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if self._same_data(olds, news):

@@ -21,15 +21,17 @@ class DataError(DatabaseError):
 
 
 class MigrationError(DatabaseError):
-    """A migration failed; the database was left as it was before that migration."""
+    """A migration failed; the database was left as it was before that migration.
 
-    def __init__(self, migration: str, statement: str, message: str) -> None:
+    `where` names the statement by number and line, never by its text: errors must not echo a file.
+    """
+
+    def __init__(self, migration: str, where: str, message: str) -> None:
         self.migration = migration
-        self.statement = statement
-        self.message = message
-        shown = statement if len(statement) <= 400 else statement[:400] + " …"
+        self.where = where
+        self.message = without_tokens(message)
         super().__init__(
-            f"migration {migration} failed and was rolled back: {message}\n  statement: {shown}\n"
+            f"migration {migration} failed and was rolled back: {where}: {self.message}\n"
             f"  fix: correct prisma/migrations/{migration}/migration.sql (or the schema) and deploy again"
         )
 
@@ -40,6 +42,24 @@ class ImportRefused(DatabaseError):
 
 class ConnectionFailed(DatabaseError):
     """The database could not be reached or refused the credentials."""
+
+
+# What SQLite, libSQL and PostgreSQL quote from the text when it does not parse: `near "x": syntax
+# error`, `syntax error at or near "x"`, `unrecognized token: "x"`. The text may be any file.
+_QUOTED_TOKEN = re.compile(
+    r"""\b(near|unrecognized token:?)\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|\S+)""", re.IGNORECASE
+)
+MAX_MESSAGE = 300
+
+
+def without_tokens(message: str) -> str:
+    """A database's error message without the piece of SQL text it quotes on a syntax error, and
+    at most MAX_MESSAGE characters: what is left is the kind of problem."""
+    message = _QUOTED_TOKEN.sub(
+        lambda m: "near a token (not shown)" if m.group(1).lower() == "near" else "unrecognized token",
+        message,
+    )
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + " …"
 
 
 _PASSWORD_IN_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@")

@@ -10,7 +10,9 @@ it was and nothing is recorded. Migrations already recorded are not applied agai
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 import time
 import uuid
 from collections.abc import Callable
@@ -23,8 +25,18 @@ from components.database.errors import DatabaseError, MigrationError
 from components.database.executors import Executor, Statement, StatementFailed
 from components.database.layout import build_layout
 from components.database.prisma_schema import PrismaSchema
-from components.database.sql_split import split_statements
+from components.database.sql_split import numbered_statements
+from components.files import (
+    MIGRATION_CAP,
+    MIGRATION_LOCK_CAP,
+    MIGRATIONS_TOTAL_CAP,
+    FileRefused,
+    read_capped,
+    shown,
+    size_text,
+)
 
+FIELD = "database.migrations"  # the spec field naming the folder, in errors
 MIGRATIONS_TABLE = "_prisma_migrations"
 INIT_MIGRATION = "0_init"
 # Prisma's advisory lock key for migrations on PostgreSQL: its own tools wait for us and we for them.
@@ -85,35 +97,67 @@ class MigrationReport:
         return f"schema migrated: {self.tables} tables, {self.indexes} indexes ({done})"
 
 
-def folder_provider(directory: Path) -> str | None:
+def folder_provider(directory: Path, field: str = FIELD) -> str | None:
     """The provider a migrations folder was written for, from migration_lock.toml if present."""
     lock = directory / "migration_lock.toml"
-    if lock.is_file():
-        match = _LOCK_PROVIDER.search(lock.read_text(encoding="utf-8"))
+    if os.path.lexists(lock):
+        match = _LOCK_PROVIDER.search(_read(lock, field, MIGRATION_LOCK_CAP).decode("utf-8", "replace"))
         if match:
             return "postgresql" if match.group(1) in ("postgresql", "postgres") else match.group(1)
     return None
 
 
-def read_migrations(directory: Path) -> list[Migration]:
-    """`<name>/migration.sql` of every subfolder, in name order (Prisma's order)."""
-    if not directory.is_dir():
+def read_migrations(directory: Path, field: str = FIELD) -> list[Migration]:
+    """`<name>/migration.sql` of every subfolder, in name order (Prisma's order).
+
+    Only regular files and folders are read (no links, FIFOs or devices), each migration.sql of at
+    most MIGRATION_CAP bytes and all of them together at most MIGRATIONS_TOTAL_CAP."""
+    try:
+        is_folder = stat.S_ISDIR(os.stat(directory).st_mode)
+    except (OSError, ValueError):
+        is_folder = False
+    if not is_folder:
         raise DatabaseError(
-            f"migrations folder {directory} does not exist; pass prisma/migrations or leave it out"
+            f"{field}: {shown(directory)} is not a folder; pass prisma/migrations or leave it out"
         )
     migrations = []
-    for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
-        script = folder / "migration.sql"
-        if not script.is_file():
+    total = 0
+    for folder in sorted(directory.iterdir()):
+        mode = os.lstat(folder).st_mode
+        if stat.S_ISLNK(mode):
             raise DatabaseError(
-                f"migration {folder.name} has no migration.sql; add it or remove the folder {folder}"
+                f"{field}: {shown(folder)} is a symbolic link; copy the migration into the folder instead"
             )
-        migrations.append(Migration(folder.name, script.read_text(encoding="utf-8"), _file_checksum(script)))
+        if not stat.S_ISDIR(mode):
+            continue
+        script = folder / "migration.sql"
+        if not os.path.lexists(script):
+            raise DatabaseError(
+                f"{field}: migration {folder.name} has no migration.sql; add it or remove the folder {folder}"
+            )
+        raw = _read(script, field, MIGRATION_CAP)
+        total += len(raw)
+        if total > MIGRATIONS_TOTAL_CAP:
+            raise DatabaseError(
+                f"{field}: {shown(directory)} holds more than {size_text(MIGRATIONS_TOTAL_CAP)} of "
+                f"migrations; squash them (prisma migrate diff) into fewer, smaller ones"
+            )
+        try:
+            sql = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise DatabaseError(
+                f"{field}: {shown(script)} is not UTF-8 text (line {line}); save it as UTF-8"
+            ) from None
+        migrations.append(Migration(folder.name, sql, hashlib.sha256(raw).hexdigest()))
     return migrations
 
 
-def _file_checksum(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _read(path: Path, field: str, cap: int) -> bytes:
+    try:
+        return read_capped(path, field, cap)
+    except FileRefused as exc:
+        raise DatabaseError(str(exc)) from None
 
 
 def generated_migration(schema: PrismaSchema, dialect: str) -> Migration:
@@ -158,11 +202,13 @@ def _sqlite_statement(statement: str) -> str | None:
     return statement
 
 
-def migration_statements(migration: Migration, dialect: str) -> list[str]:
-    statements = split_statements(migration.sql)
+def migration_statements(migration: Migration, dialect: str) -> list[tuple[int, str]]:
+    """(line in migration.sql, statement) for each statement the migration runs on `dialect`."""
+    statements = numbered_statements(migration.sql)
     if dialect != "sqlite":
         return statements
-    return [s for s in (_sqlite_statement(x) for x in statements) if s is not None]
+    converted = ((line, _sqlite_statement(x)) for line, x in statements)
+    return [(line, s) for line, s in converted if s is not None]
 
 
 def _record_statement(migration: Migration, dialect: str, started_ms: int) -> Statement:
@@ -273,10 +319,12 @@ def _apply(executor: Executor, migration: Migration) -> None:
     statements = migration_statements(migration, dialect)
     record = _record_statement(migration, dialect, int(time.time() * 1000))
     try:
-        executor.run_transaction([*(Statement(s) for s in statements), record])
+        executor.run_transaction([*(Statement(s) for _, s in statements), record])
     except StatementFailed as exc:
         if exc.index < len(statements):
-            raise MigrationError(migration.name, statements[exc.index], exc.message) from None
+            source = "the generated migration" if migration.generated else "migration.sql"
+            where = f"statement {exc.index + 1} ({source} line {statements[exc.index][0]})"
+            raise MigrationError(migration.name, where, exc.message) from None
         raise MigrationError(
-            migration.name, "(recording the migration in _prisma_migrations)", exc.message
+            migration.name, "recording the migration in _prisma_migrations", exc.message
         ) from None

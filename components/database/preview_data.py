@@ -17,12 +17,14 @@ from typing import Any, overload
 import apsw
 
 from components.database.ddl import quote, schema_ddl, string_literal
-from components.database.errors import DataError
+from components.database.errors import DataError, without_tokens
 from components.database.prisma_schema import PrismaSchema
-from components.database.sql_split import split_statements
+from components.database.sql_split import numbered_statements
 from components.database.sqlite_literals import sql_literal
+from components.files import PREVIEW_CAP, FileRefused, read_capped, shown
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+FIELD = "database.previewData"  # the spec field naming the file, in errors
 _CREATE_TABLE = re.compile(r"\bCREATE\s+TABLE\b", re.IGNORECASE)
 
 
@@ -257,31 +259,42 @@ def python_value_blocks(rows: Iterable[tuple[Any, ...]], size: int = 10_000) -> 
         yield block
 
 
-def open_preview(path: Path, schema: PrismaSchema | None = None) -> PreviewData:
+def read_preview(path: Path, field: str = FIELD) -> tuple[bytes, str]:
+    """The preview file's bytes and its sha256, read safely (a regular file of at most PREVIEW_CAP
+    bytes), and checked to be a SQLite database or UTF-8 text; DataError otherwise."""
+    try:
+        raw = read_capped(path, field, PREVIEW_CAP)
+    except FileRefused as exc:
+        raise DataError(str(exc)) from None
+    if not raw.startswith(SQLITE_MAGIC):
+        try:
+            raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise DataError(
+                f"{field}: {shown(path)} is neither a SQLite database nor a UTF-8 SQL dump (line {line} "
+                f"is not UTF-8); give the sql.js dump (.sql) or .sqlite file"
+            ) from None
+    return raw, hashlib.sha256(raw).hexdigest()
+
+
+def open_preview(path: Path, schema: PrismaSchema | None = None, field: str = FIELD) -> PreviewData:
     """Open a `.sql` dump or a SQLite file. A dump without CREATE TABLE statements (data only) gets
-    its tables from the schema first."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(
-            f"preview data file {path} does not exist; pass the sql.js dump (.sql) or .sqlite file"
-        ) from None
-    except OSError as exc:
-        raise DataError(f"cannot read preview data {path}: {exc.strerror or exc}") from None
-    checksum = hashlib.sha256(raw).hexdigest()
+    its tables from the schema first. Errors name `field`, lines and kinds, never the file's text."""
+    raw, checksum = read_preview(path, field)
     if raw.startswith(SQLITE_MAGIC):
+        # SQLite opens the path itself: read_preview has just checked it is a regular file in the cap.
         connection = sqlite3.connect(_read_only_uri(path), uri=True, check_same_thread=False)
-        return PreviewData(connection, checksum, str(path), path)
-    try:
-        script = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is neither a SQLite database nor a UTF-8 SQL dump") from None
+        return PreviewData(_no_attach(connection), checksum, str(path), path)
+    script = raw.decode("utf-8-sig")
+    del raw
     prelude = ""
     if not _CREATE_TABLE.search(script):
         if schema is None:
-            raise DataError(f"{path} holds no CREATE TABLE statements; give the Prisma schema too")
+            problem = "holds no CREATE TABLE statements; give the Prisma schema too"
+            raise DataError(f"{field}: {shown(path)} {problem}")
         prelude = schema_ddl(schema, "sqlite")
-    return PreviewData(_load_dump(prelude, script, path), checksum, str(path))
+    return PreviewData(_load_dump(prelude, script, path, field), checksum, str(path))
 
 
 def _read_only_uri(path: Path) -> str:
@@ -289,27 +302,36 @@ def _read_only_uri(path: Path) -> str:
     return f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro&immutable=1"
 
 
-def _load_dump(prelude: str, script: str, path: Path) -> sqlite3.Connection:
+def _no_attach(connection: sqlite3.Connection) -> sqlite3.Connection:
+    """A dump is SQL from anywhere: `ATTACH '/other/tenant.sqlite'` would read any SQLite file of the
+    host into the preview, and ATTACH or `VACUUM INTO` would write files. No database may be attached."""
+    connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    return connection
+
+
+def _load_dump(prelude: str, script: str, path: Path, field: str) -> sqlite3.Connection:
     # Read by one thread at a time, but not always the one that opened it (a libSQL import renders
     # its next request while the current one runs).
-    connection = sqlite3.connect(":memory:", check_same_thread=False)
+    connection = _no_attach(sqlite3.connect(":memory:", check_same_thread=False))
     try:
         connection.executescript(prelude + script)
         return connection
     except sqlite3.Error:
         connection.close()
     # Load again statement by statement to say which one is at fault (the fast path cannot tell).
-    connection = sqlite3.connect(":memory:", isolation_level=None)
+    connection = _no_attach(sqlite3.connect(":memory:", isolation_level=None))
     try:
         connection.executescript(prelude)
-        for number, statement in enumerate(split_statements(script), start=1):
+        for number, (line, statement) in enumerate(numbered_statements(script), start=1):
             try:
                 connection.execute(statement)
             except sqlite3.Error as exc:
-                shown = statement if len(statement) < 200 else statement[:200] + " …"
+                # Named by number and line, never quoted: the file may be anything but a dump.
                 raise DataError(
-                    f"{path}: statement {number} cannot be loaded: {exc}\n  statement: {shown}"
+                    f"{field}: {shown(path)} statement {number} (line {line}) cannot be loaded: "
+                    f"{without_tokens(str(exc))}; fix that statement or export the preview data again"
                 ) from None
     finally:
         connection.close()
-    raise DataError(f"{path} cannot be loaded as a SQLite dump")
+    problem = "cannot be loaded as a SQLite dump; export the preview data again"
+    raise DataError(f"{field}: {shown(path)} {problem}")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Union
 
 from components.database.errors import SchemaError
+from components.files import SCHEMA_CAP, FileRefused, read_text_capped, shown
 
 SCALAR_TYPES = frozenset(
     {"String", "Boolean", "Int", "BigInt", "Float", "Decimal", "DateTime", "Json", "Bytes"}
@@ -224,6 +225,16 @@ _TOKEN = re.compile(
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "'": "'", "0": "\0"}
 
 
+_TOKEN_KINDS = {
+    "string": "a string",
+    "number": "a number",
+    "attr": "an @attribute",
+    "ident": "a name",
+    "nl": "the end of the line",
+    "eof": "the end of the file",
+}
+
+
 @dataclass(frozen=True)
 class _Token:
     kind: str
@@ -238,7 +249,12 @@ def _tokens(text: str, source: str) -> list[_Token]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None:
-            raise SchemaError(f"{source} line {line}: unexpected character {text[pos]!r}")
+            # Never echo the character: the file may be anything (a key, an env dump) but a schema.
+            column = pos - text.rfind("\n", 0, pos)
+            raise SchemaError(
+                f"{source} line {line}, column {column}: a character a Prisma schema cannot hold; "
+                f"schemas are UTF-8 text of names, strings, numbers, @attributes and {{}}()[],:=?"
+            )
         kind = match.lastgroup or ""
         if kind == "nl":
             out.append(_Token("nl", "\n", line, pos))
@@ -271,9 +287,12 @@ class _Parser:
         return self.tokens[self.pos]
 
     def fail(self, message: str, token: _Token | None = None) -> SchemaError:
+        """An error naming the line, the column and the kind of token found, never its text: a file
+        that is not a schema must not be echoed (only punctuation, from a fixed set, is shown)."""
         token = token or self.tok
-        near = repr(token.text) if token.kind != "eof" else "the end of the file"
-        return SchemaError(f"{self.source} line {token.line}: {message} (near {near})")
+        column = token.offset - self.text.rfind("\n", 0, token.offset)
+        near = repr(token.text) if token.kind == "punct" else _TOKEN_KINDS.get(token.kind, "a token")
+        return SchemaError(f"{self.source} line {token.line}, column {column}: {message} (found {near})")
 
     def advance(self) -> _Token:
         token = self.tok
@@ -317,7 +336,7 @@ class _Parser:
             elif keyword == "type":
                 raise self.fail("composite types are for MongoDB only; use a model instead")
             else:
-                raise self.fail(f"unknown block {keyword!r}")
+                raise self.fail("unknown block; expected model, enum, datasource or generator")
         return PrismaSchema(
             self.text, tuple(datasources), tuple(generators), tuple(models), tuple(enums), self.source
         )
@@ -476,12 +495,17 @@ def parse_schema(text: str, source: str = "schema.prisma") -> PrismaSchema:
     return schema
 
 
-def load_schema(path: Path) -> PrismaSchema:
+def read_schema_text(path: Path, field: str = "database.prismaSchema") -> str:
+    """The schema file's text, read safely (a regular UTF-8 file of at most SCHEMA_CAP bytes)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SchemaError(f"cannot read the Prisma schema {path}: {exc.strerror or exc}") from exc
-    return parse_schema(text, str(path))
+        return read_text_capped(path, field, SCHEMA_CAP)
+    except FileRefused as exc:
+        raise SchemaError(str(exc)) from None
+
+
+def load_schema(path: Path, field: str = "database.prismaSchema") -> PrismaSchema:
+    """Read and parse the schema at `path`; `field` (the spec field or option naming it) is in errors."""
+    return parse_schema(read_schema_text(path, field), f"{field} {shown(path)}")
 
 
 def _check(schema: PrismaSchema) -> None:

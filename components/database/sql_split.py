@@ -34,7 +34,14 @@ def _strip_comments_at_start(statement: str) -> str:
 
 def split_statements(script: str) -> list[str]:
     """The statements of `script`, each without its trailing `;` and leading comments."""
-    statements: list[str] = []
+    return [statement for _, statement in numbered_statements(script)]
+
+
+def numbered_statements(script: str) -> list[tuple[int, str]]:
+    """(line where it starts, statement) for each statement of `script`: errors name the line
+    instead of quoting the statement (the script may be any file)."""
+    statements: list[tuple[int, str]] = []
+    lines = _LineCounter(script)
     start = 0
     i = 0
     n = len(script)
@@ -81,15 +88,30 @@ def split_statements(script: str) -> list[str]:
             i = word.end()
             continue
         if ch == ";" and depth == 0:
-            _append(statements, script[start:i])
+            _append(statements, lines, start, i)
             start = i + 1
             in_trigger = None
         i += 1
-    _append(statements, script[start:])
+    _append(statements, lines, start, n)
     return statements
 
 
-def _append(statements: list[str], raw: str) -> None:
+class _LineCounter:
+    """Line numbers of increasing offsets, counting each newline once (dumps can be large)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.offset = 0
+        self.line = 1
+
+    def at(self, offset: int) -> int:
+        self.line += self.text.count("\n", self.offset, offset)
+        self.offset = offset
+        return self.line
+
+
+def _append(statements: list[tuple[int, str]], lines: _LineCounter, start: int, end: int) -> None:
+    raw = lines.text[start:end]
     text = _strip_comments_at_start(raw)
     if text and not _TRANSACTION_CONTROL.match(text):
-        statements.append(text)
+        statements.append((lines.at(start + raw.find(text)), text))

@@ -108,7 +108,7 @@ def android_assets(source: Image.Image, background: str) -> dict[str, bytes]:
 
 
 def mobile_assets(icon: Path | None, platforms: list[str], background: str) -> dict[str, bytes]:
-    source = icons.load_source(icon)
+    source = icons.load_source(icon, field="mobile.icon")
     files: dict[str, bytes] = {}
     if "ios" in platforms:
         files.update(ios_assets(source, background))

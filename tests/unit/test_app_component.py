@@ -37,7 +37,7 @@ class Mocks(pulumi.runtime.Mocks):
             outputs.update(uploaded_files=1, project_id="pid")
         elif "bytes" in inputs:  # generated secret
             outputs.update(value="generated")
-        elif "schema_text" in inputs:  # schema / preview data
+        elif "schema_sha256" in inputs:  # schema / preview data
             outputs.update(summary="ok", transformed_schema="schema", rows=0, tables={})
         return f"{args.name}-id", outputs
 

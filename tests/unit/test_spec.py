@@ -41,7 +41,7 @@ def test_yaml_and_json_files_load_alike(tmp_path: Path) -> None:
 
 
 def test_unreadable_and_malformed_files_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="cannot be read"):
+    with pytest.raises(SpecError, match="does not exist; check the path"):
         AppSpec.load(tmp_path / "missing.yaml")
     (tmp_path / "bad.yaml").write_text("id: [unclosed\n")
     with pytest.raises(SpecError, match="not valid YAML/JSON"):
