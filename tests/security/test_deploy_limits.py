@@ -1,0 +1,142 @@
+"""Item 7 and the design's guarantees for workers: a deploy that hangs is stopped at its time limit
+(and the next tenant's deploy runs), a deploy's processes cannot map memory past their cap, service
+stacks are never encrypted with the fixed sandbox passphrase, and service deploys refresh first so
+what was deleted behind a stack's back is healed through the API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from automation import operations
+from components.targets import SANDBOX_PASSPHRASE
+from components.turso.client import TursoClient
+from sandbox.endpoint import REPO_ROOT, TURSO_ORG, SandboxEndpoint
+from service.cli import service_passphrase_problem
+from tests.service.conftest import (
+    SERVICE_PASSPHRASE,
+    ApiServer,
+    Workers,
+    client,
+    database_spec,
+    make_user,
+    new_app,
+    wait_finished,
+)
+
+pytestmark = pytest.mark.engine
+
+
+def test_a_hung_deploy_is_stopped_at_its_limit_and_the_queue_moves_on(
+    sandbox: SandboxEndpoint,
+    api: ApiServer,
+    workers: Workers,
+    service_db: str,
+    app_ids: list[str],
+    tmp_path: Path,
+) -> None:
+    _, token = make_user(service_db, "pro", max_apps=5)
+    stuck, next_app = new_app(app_ids), new_app(app_ids)
+    # The vendor never answers in time for the first app: its database create hangs.
+    httpx.post(
+        f"{sandbox.url}/_admin/faults",
+        json={
+            "path_prefix": f"/v1/organizations/{TURSO_ORG}/databases",
+            "method": "POST",
+            "status": 503,
+            "delay_seconds": 60,
+            "count": 1,
+        },
+    ).raise_for_status()
+    workers.env["ONECLICK_DEPLOY_TIMEOUT_SECONDS"] = "5"
+    workers.start(tmp_path)
+    started = time.monotonic()
+    with client(api, token) as http:
+        first = http.post("/api/deploy/database", json=database_spec(stuck)).json()["deploymentId"]
+        time.sleep(1.0)
+        second = http.post("/api/deploy/database", json=database_spec(next_app)).json()["deploymentId"]
+        failed = wait_finished(http, first, timeout=120)
+        done = wait_finished(http, second, timeout=120)
+    assert failed["status"] == "failed", failed
+    assert "longer than its limit of 5 s" in failed["error"]
+    assert failed["appStatus"] == "failed"
+    assert done["status"] == "succeeded", (done, workers.output())
+    assert time.monotonic() - started < 100
+
+
+def test_a_deploys_processes_cannot_map_memory_past_the_cap() -> None:
+    script = (
+        "from service.isolation import confine\n"
+        "confine(512 << 20)\n"
+        "try:\n"
+        "    block = bytearray(2 << 30)\n"
+        "except MemoryError:\n"
+        "    print('refused')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT
+    )
+    assert result.stdout.strip() == "refused", result.stderr
+
+
+def test_workers_refuse_the_fixed_sandbox_passphrase(service_db: str) -> None:
+    for env in ({}, {"PULUMI_CONFIG_PASSPHRASE": SANDBOX_PASSPHRASE}, {"PULUMI_CONFIG_PASSPHRASE": "short"}):
+        assert service_passphrase_problem(env) is not None
+    assert service_passphrase_problem({"PULUMI_CONFIG_PASSPHRASE": SERVICE_PASSPHRASE}) is None
+    result = subprocess.run(
+        [sys.executable, "-c", "from automation.cli import main; main()", "service", "worker"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+        env={**_plain_env(), "PULUMI_CONFIG_PASSPHRASE": SANDBOX_PASSPHRASE, "DATABASE_URL": service_db},
+    )
+    assert result.returncode != 0
+    assert "passphrase of its own" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _plain_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG_PASSPHRASE")}
+
+
+def test_service_state_is_not_readable_with_the_fixed_passphrase_and_deploys_heal_drift(
+    sandbox: SandboxEndpoint,
+    api: ApiServer,
+    workers: Workers,
+    service_db: str,
+    app_ids: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, token = make_user(service_db, "pro", max_apps=3)
+    app = new_app(app_ids)
+    workers.start(tmp_path)
+    with client(api, token) as http:
+        done = wait_finished(
+            http, http.post("/api/deploy/database", json=database_spec(app)).json()["deploymentId"]
+        )
+        assert done["status"] == "succeeded", (done, workers.output())
+
+        # Someone holding the repository's fixed passphrase cannot decrypt the stack's secrets.
+        monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", SANDBOX_PASSPHRASE)
+        with pytest.raises(Exception, match=r"(?i)passphrase|decrypt"):
+            operations.outputs(app, show_secrets=True)
+        monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", SERVICE_PASSPHRASE)
+        assert operations.outputs(app, show_secrets=True)["databaseAuthToken"]
+
+        # The database is deleted behind the stack's back; a redeploy through the API heals it.
+        with TursoClient(sandbox.api_token, TURSO_ORG, base_url=sandbox.url) as turso:
+            turso.delete_database(app)
+            again = wait_finished(
+                http, http.post("/api/deploy/database", json=database_spec(app)).json()["deploymentId"]
+            )
+            assert again["status"] == "succeeded", (again, workers.output())
+            assert again["appStatus"] == "active"
+            assert turso.get_database(app).name == app
