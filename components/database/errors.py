@@ -49,12 +49,15 @@ class ConnectionFailed(DatabaseError):
 _QUOTED_TOKEN = re.compile(
     r"""\b(near|unrecognized token:?)\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|\S+)""", re.IGNORECASE
 )
+# The libSQL client's note of the statement it ran (`… (in: INSERT INTO …) [CODE]`).
+_STATEMENT_NOTE = re.compile(r" \(in: .*\)(?= \[[A-Za-z0-9_]+\]$|$)", re.DOTALL)
 MAX_MESSAGE = 300
 
 
 def without_tokens(message: str) -> str:
-    """A database's error message without the piece of SQL text it quotes on a syntax error, and
-    at most MAX_MESSAGE characters: what is left is the kind of problem."""
+    """A database's error message without the SQL text it quotes (the token of a syntax error, the
+    statement a libSQL error notes), at most MAX_MESSAGE characters: what is left is the problem."""
+    message = _STATEMENT_NOTE.sub("", message)
     message = _QUOTED_TOKEN.sub(
         lambda m: "near a token (not shown)" if m.group(1).lower() == "near" else "unrecognized token",
         message,

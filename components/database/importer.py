@@ -17,7 +17,7 @@ from typing import Any
 
 from components.database.convert import ConversionError, Converter, postgres_column_plan, postgres_converter
 from components.database.ddl import quote, string_literal
-from components.database.errors import DataError, ImportRefused
+from components.database.errors import DataError, ImportRefused, without_tokens
 from components.database.executors import Executor, Statement, StatementFailed, TableRows
 from components.database.layout import Layout, Table, build_layout
 from components.database.preview_data import PreviewData, PreviewTable, open_preview
@@ -285,7 +285,8 @@ def _load(
             [b for b in batches if b.rows], before=[Statement(IMPORTS_TABLE_DDL[dialect])], after=after
         )
     except StatementFailed as exc:
-        raise DataError(f"preview data could not be imported, nothing was kept: {exc.message}") from None
+        problem = without_tokens(exc.message)
+        raise DataError(f"preview data could not be imported, nothing was kept: {problem}") from None
 
 
 def import_preview(
