@@ -100,13 +100,22 @@ def _iso(value: datetime | None) -> str | None:
 # -- submitting --------------------------------------------------------------------------------
 
 
-def _owned_app(conn: psycopg.Connection, app_id: str, user_id: str) -> dict[str, Any] | None:
+def _owned_app(
+    conn: psycopg.Connection, app_id: str, user_id: str, *, existing: bool = False
+) -> dict[str, Any] | None:
+    """The user's app row (locked), None when the id is free; another user's id is refused.
+
+    Acting on an `existing` app, another user's answers exactly like an unknown one (404), so the
+    answer does not tell whether an app id is in use; claiming an id that is taken cannot hide it.
+    """
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "SELECT app_id, user_id, status, destroyed_at, config, platform FROM deployed_apps "
             "WHERE app_id = %s FOR UPDATE",
             [app_id],
         ).fetchone()
+    if row is not None and row["user_id"] != user_id and existing:
+        raise not_found(f"app {app_id!r}", "check the app id; it may be destroyed already")
     if row is not None and row["user_id"] != user_id:
         raise ApiError(
             403,
@@ -203,7 +212,7 @@ def submit(
 def submit_destroy(conn: psycopg.Connection, user_id: str, app_id: str) -> Deployment:
     """Record a queued destroy of the user's app (its stack, every resource)."""
     with conn.transaction():
-        app = _owned_app(conn, app_id, user_id)
+        app = _owned_app(conn, app_id, user_id, existing=True)
         if app is None or app["destroyed_at"] is not None:
             raise not_found(f"app {app_id!r}", "check the app id; it may be destroyed already")
         deployment_id = str(uuid.uuid4())
