@@ -27,6 +27,7 @@ from automation.workspace import (
     workspace,
 )
 from components.cloudflare.client import CloudflareClient
+from components.http import VendorError
 from components.spec import AppSpec
 from components.targets import Targets, resolve_targets, vendors_for
 
@@ -332,6 +333,36 @@ def status(app_id: str) -> dict[str, Any]:
         },
         "outputs": masked_outputs(stack.outputs()),
     }
+
+
+def withdraw_site(app_id: str, keep_deployment: str | None) -> str:
+    """After a failed deploy: serve `keep_deployment` (the last good one) again, or, when the app
+    never had a good one, delete its Pages project so nothing of the failed deploy is public.
+
+    Returns what was done. The stack is left as it is: the next deploy refreshes and puts back
+    what is missing.
+    """
+    try:
+        stack = open_stack(app_id, create=False)
+    except StackNotFound:
+        return "nothing to withdraw"
+    values = stack.outputs()
+    if "pagesProject" not in values:
+        return "nothing to withdraw"
+    project = str(values["pagesProject"].value)
+    cloudflare = _recorded_targets(stack).get("cloudflare")
+    with CloudflareClient(cloudflare.api_token, cloudflare.account, base_url=cloudflare.api_url) as cf:
+        try:
+            served = cf.get_project(project).canonical_deployment
+        except VendorError:
+            return "nothing to withdraw"
+        if keep_deployment is not None:
+            if served is not None and served.id == keep_deployment:
+                return f"still serving {keep_deployment}"
+            cf.rollback_deployment(project, keep_deployment)
+            return f"serving the last good deployment {keep_deployment} again"
+        cf.delete_project(project)
+        return f"site {project} withdrawn until a deploy succeeds"
 
 
 def _recorded_targets(stack: auto.Stack) -> Targets:

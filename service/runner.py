@@ -117,10 +117,31 @@ def deploy_recorded(runtime: WorkerRuntime, conn: psycopg.Connection, deployment
     if (refused := vendor_names.spec_error(spec)) is not None:
         raise refused  # recorded before names had to follow the app id: never deploy it
     # Refreshed first, so a resource deleted or changed behind the stack's back is healed.
-    result = operations.deploy(spec, on_status=recorder, refresh=True)
+    try:
+        result = operations.deploy(spec, on_status=recorder, refresh=True)
+    except DeployError:
+        if spec.web is not None:
+            _withdraw_failed_site(conn, deployment)
+        raise
     database_url = _database_url(spec.id, result.outputs)
     deployments.app_deployed(conn, runtime.vault, deployment, result.outputs, database_url)
     deployments.finish(conn, deployment, ok=True, outputs=result.outputs, changes=result.changes)
+
+
+def _withdraw_failed_site(conn: psycopg.Connection, deployment: Deployment) -> None:
+    """A failed deploy leaves nothing public: the last good deployment is served again, or the site
+    is withdrawn when there is none (the next successful deploy puts it back)."""
+    row = conn.execute(
+        "SELECT outputs->>'deploymentId' FROM deployments WHERE app_id = %s AND status = 'succeeded' "
+        "AND kind <> 'destroy' AND outputs ? 'deploymentId' ORDER BY finished_at DESC LIMIT 1",
+        [deployment.app_id],
+    ).fetchone()
+    try:
+        done = operations.withdraw_site(deployment.app_id, row[0] if row else None)
+    except (DeployError, VendorError, TargetError) as exc:
+        log.error("deployment %s: could not withdraw the failed site: %s", deployment.id, exc)
+        done = "the failed site could not be withdrawn; the operator is told in the worker's log"
+    deployments.add_event(conn, deployment.id, "withdrawn", {"site": done})
 
 
 def _run_child(runtime: WorkerRuntime, deployment: Deployment) -> Outcome:

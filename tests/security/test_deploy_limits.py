@@ -10,17 +10,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from automation import operations
+from components.cloudflare.client import CloudflareClient
+from components.localhost import LoopbackTransport
 from components.targets import SANDBOX_PASSPHRASE
 from components.turso.client import TursoClient
-from sandbox.endpoint import REPO_ROOT, TURSO_ORG, SandboxEndpoint
+from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint
 from service.cli import service_passphrase_problem
 from tests.service.conftest import (
     SERVICE_PASSPHRASE,
+    SHOP,
     ApiServer,
     Workers,
     client,
@@ -140,3 +144,46 @@ def test_service_state_is_not_readable_with_the_fixed_passphrase_and_deploys_hea
             assert again["status"] == "succeeded", (again, workers.output())
             assert again["appStatus"] == "active"
             assert turso.get_database(app).name == app
+
+
+def test_a_failed_deploy_leaves_nothing_public(
+    sandbox: SandboxEndpoint,
+    api: ApiServer,
+    workers: Workers,
+    service_db: str,
+    app_ids: list[str],
+    tmp_path: Path,
+) -> None:
+    """The site is uploaded, then the health check fails: the failed site is not served; after a
+    good deploy, a failing one puts the good deployment back; destroy still works."""
+    _, token = make_user(service_db, "pro", max_apps=3)
+    app = new_app(app_ids)
+    spec: dict[str, Any] = {"id": app, "web": {"buildDir": str(SHOP / "out")}}
+    broken_database = {"path_prefix": "/v3/pipeline", "status": 500, "count": 200}
+    workers.start(tmp_path)
+    with client(api, token) as http, httpx.Client(transport=LoopbackTransport(), timeout=10) as web:
+        httpx.post(f"{sandbox.url}/_admin/faults", json=broken_database).raise_for_status()
+        failed = wait_finished(http, http.post("/api/deploy/web", json=spec).json()["deploymentId"])
+        httpx.delete(f"{sandbox.url}/_admin/faults").raise_for_status()
+        assert failed["status"] == "failed", failed
+        site = f"{sandbox.url.replace('127.0.0.1', f'{app}.pages.localhost')}/"
+        assert "Welcome to Shop" not in web.get(site).text
+
+        good = wait_finished(http, http.post("/api/deploy/web", json=spec).json()["deploymentId"])
+        assert good["status"] == "succeeded", (good, workers.output())
+        assert "Welcome to Shop" in web.get(good["url"]).text
+
+        changed = {**spec, "web": {**spec["web"], "env": {"RELEASE": "2"}}}
+        httpx.post(f"{sandbox.url}/_admin/faults", json=broken_database).raise_for_status()
+        again = wait_finished(http, http.post("/api/deploy/web", json=changed).json()["deploymentId"])
+        httpx.delete(f"{sandbox.url}/_admin/faults").raise_for_status()
+        assert again["status"] == "failed"
+        with CloudflareClient(
+            sandbox.api_token, CLOUDFLARE_ACCOUNT_ID, base_url=f"{sandbox.url}/client/v4"
+        ) as cf:
+            served = cf.get_project(app).canonical_deployment
+            assert served is not None
+            assert served.id == good["outputs"]["deploymentId"]
+
+        gone = wait_finished(http, http.delete(f"/api/apps/{app}").json()["deploymentId"])
+        assert gone["status"] == "succeeded", gone
