@@ -10,6 +10,7 @@ it on a worker, so what was checked is exactly what is written.
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import re
@@ -245,6 +246,27 @@ def _walk(content: bytes, limits: UploadLimits, target: Path | None) -> UploadSu
     if files == 0:
         raise ArchiveRefused("holds no files; archive the folder's contents")
     return UploadSummary("archive", files, total)
+
+
+def pack_folder(path: Path) -> bytes:
+    """A folder as a gzip tar with fixed times and owners: the same files always give the same
+    upload (and so the same paths on the worker, and a no-op redeploy). For clients of the API."""
+    buffer = io.BytesIO()
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w") as tar,
+    ):
+        for item in sorted(path.rglob("*")):
+            if not (item.is_file() or item.is_dir()) or item.is_symlink():
+                continue
+            info = tar.gettarinfo(str(item), arcname=item.relative_to(path).as_posix())
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            if item.is_file():
+                with item.open("rb") as handle:
+                    tar.addfile(info, handle)
+            else:
+                tar.addfile(info)
+    return buffer.getvalue()
 
 
 def check_upload(content: bytes, limits: UploadLimits) -> UploadSummary:

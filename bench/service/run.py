@@ -59,6 +59,7 @@ from automation.environment import TOOLS_BIN  # noqa: E402
 from automation.localpg import LocalPostgres  # noqa: E402
 from sandbox import server  # noqa: E402
 from sandbox.endpoint import sandbox_dir  # noqa: E402
+from service.archives import pack_folder  # noqa: E402
 from service.auth import create_token  # noqa: E402
 from service.store import migrate  # noqa: E402
 from service.vault import generate_key  # noqa: E402
@@ -74,16 +75,26 @@ def free_port() -> int:
         return port
 
 
-def spec(app: str) -> dict[str, Any]:
+def upload(http: httpx.Client, path: Path) -> str:
+    """The service takes files as uploads (never host paths): a folder goes as a tar.gz."""
+    content = pack_folder(path) if path.is_dir() else path.read_bytes()
+    name = f"{path.name}.tar.gz" if path.is_dir() else path.name
+    response = http.post("/api/uploads", params={"name": name}, content=content)
+    response.raise_for_status()
+    reference: str = response.json()["upload"]
+    return reference
+
+
+def spec(app: str, files: dict[str, str]) -> dict[str, Any]:
     return {
         "id": app,
         "database": {
             "provider": "turso",
-            "prismaSchema": str(SHOP / "prisma" / "schema.prisma"),
-            "migrations": str(SHOP / "prisma" / "migrations"),
-            "previewData": str(SHOP / "prisma" / "preview.sql"),
+            "prismaSchema": files["schema"],
+            "migrations": files["migrations"],
+            "previewData": files["preview"],
         },
-        "web": {"buildDir": str(SHOP / "out"), "env": {"NEXT_PUBLIC_APP_NAME": "Shop"}},
+        "web": {"buildDir": files["site"], "env": {"NEXT_PUBLIC_APP_NAME": "Shop"}},
     }
 
 
@@ -154,11 +165,17 @@ def run(apps: int, workers: int) -> tuple[float, float, float, int]:
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
             submitted: dict[str, float] = {}
+            files = {
+                "schema": upload(http, SHOP / "prisma" / "schema.prisma"),
+                "migrations": upload(http, SHOP / "prisma" / "migrations"),
+                "preview": upload(http, SHOP / "prisma" / "preview.sql"),
+                "site": upload(http, SHOP / "out"),
+            }
             began = time.monotonic()
             for n in range(apps):
                 app = f"bench-{n}-{secrets.token_hex(3)}"
                 app_ids.append(app)
-                response = http.post("/api/deploy/web", json=spec(app))
+                response = http.post("/api/deploy/web", json=spec(app, files))
                 response.raise_for_status()
                 submitted[response.json()["deploymentId"]] = time.monotonic()
             print(f"submitted {apps} deploys in {time.monotonic() - began:.2f}s", flush=True)
@@ -206,6 +223,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"
     os.environ["CREDENTIALS_ENCRYPTION_KEY"] = generate_key(f"bench-{uuid.uuid4().hex[:6]}")
+    # Service workers encrypt their stacks with a passphrase of their own, never the sandbox one.
+    os.environ["PULUMI_CONFIG_PASSPHRASE"] = secrets.token_urlsafe(32)
     try:
         per_min, p50, p95, failed = run(args.apps, args.workers)
     finally:

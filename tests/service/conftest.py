@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import gzip
-import io
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import uuid
@@ -27,6 +24,7 @@ import uvicorn
 from automation.localpg import LocalPostgres
 from sandbox.endpoint import REPO_ROOT
 from service.api import create_app
+from service.archives import pack_folder
 from service.auth import create_token
 from service.store import migrate
 from service.vault import Vault, generate_key
@@ -229,31 +227,13 @@ FILE_FIELDS = {
 }
 
 
-def pack(path: Path) -> bytes:
-    """A folder as a gzip tar with fixed times and owners, so the same files give the same upload."""
-    buffer = io.BytesIO()
-    with (
-        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped,
-        tarfile.open(fileobj=zipped, mode="w") as tar,
-    ):
-        for item in sorted(path.rglob("*")):
-            info = tar.gettarinfo(str(item), arcname=item.relative_to(path).as_posix())
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-            if item.is_file():
-                with item.open("rb") as handle:
-                    tar.addfile(info, handle)
-            else:
-                tar.addfile(info)
-    return buffer.getvalue()
-
-
 class ServiceClient(httpx.Client):
     """An API client that sends specs as a platform does: the local files and folders a spec names
     are uploaded first (POST /api/uploads) and replaced by their `upload:` references. Paths that do
     not exist are sent as they are (so tests can see them refused)."""
 
     def upload(self, path: Path) -> str:
-        content = pack(path) if path.is_dir() else path.read_bytes()
+        content = pack_folder(path) if path.is_dir() else path.read_bytes()
         name = f"{path.name}.tar.gz" if path.is_dir() else path.name
         response = super().post("/api/uploads", params={"name": name}, content=content)
         assert response.status_code == 201, response.text
