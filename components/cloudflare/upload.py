@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from blake3 import blake3
 
-from components.files import PAGES_CONFIG_CAP, FileRefused, FileTooLarge, read_capped, regular_files
+from components.files import PAGES_CONFIG_CAP, FileRefused, FileTooLarge, read_capped, regular_files, shown
 
 # Wrangler's limits for direct upload (pages/constants.ts).
 MAX_ASSET_BYTES = 25 * 1024 * 1024
@@ -61,7 +61,7 @@ CONTENT_TYPES = {
     "webm": "video/webm",
 }
 _BUILTIN_TYPES = mimetypes.MimeTypes(filenames=())
-FIELD = "web.buildDir"  # the spec field naming the build, in errors
+FIELD = "web.buildDir"  # the spec field naming the build
 
 
 class UploadError(ValueError):
@@ -99,7 +99,7 @@ class Asset:
         """The upload record for /pages/assets/upload (reads the file again, as safely as at first)."""
         content = _read(self.file, MAX_ASSET_BYTES)
         if hash_content(content, self.path) != self.hash:
-            raise UploadError(f"{FIELD}: {self.path} changed while it was uploaded; deploy again")
+            raise UploadError(f"{self.path} changed while it was uploaded; deploy again")
         return {
             "key": self.hash,
             "value": base64.b64encode(content).decode("ascii"),
@@ -118,14 +118,19 @@ def _files(directory: Path) -> Iterator[tuple[str, Path]]:
         for relative, _ in regular_files(directory, FIELD, _skipped):
             yield "/" + relative.as_posix(), directory / relative
     except FileRefused as exc:
-        raise UploadError(str(exc)) from None
+        raise _refused(exc) from None
+
+
+def _refused(exc: FileRefused) -> UploadError:
+    """The refusal without the field's name: callers report web.buildDir themselves."""
+    return UploadError(f"{shown(exc.path)} {exc.problem}; {exc.fix}")
 
 
 def _read(file: Path, cap: int) -> bytes:
     try:
         return read_capped(file, FIELD, cap)
     except FileRefused as exc:
-        raise UploadError(str(exc)) from None
+        raise _refused(exc) from None
 
 
 def collect_assets(directory: str | Path) -> dict[str, Asset]:
@@ -143,11 +148,11 @@ def collect_assets(directory: str | Path) -> dict[str, Asset]:
         except FileTooLarge as exc:
             size = f"is {exc.size / 2**20:.1f} MiB" if exc.size is not None else "is too large"
             raise UploadError(
-                f"{FIELD}: {url_path} {size}; Pages serves files of at most {MAX_ASSET_BYTES // 2**20} MiB, "
+                f"{url_path} {size}; Pages serves files of at most {MAX_ASSET_BYTES // 2**20} MiB, "
                 f"so move it to object storage"
             ) from None
         except FileRefused as exc:
-            raise UploadError(str(exc)) from None
+            raise _refused(exc) from None
         assets[url_path] = Asset(url_path, file, hash_content(content, url_path), len(content))
     if len(assets) > MAX_ASSET_COUNT:
         raise UploadError(f"{root} holds {len(assets)} files; Pages takes at most {MAX_ASSET_COUNT}")
