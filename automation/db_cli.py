@@ -27,6 +27,7 @@ from components.database import (
     transform_schema,
 )
 from components.database.errors import redact
+from components.database.preview_data import open_preview
 from components.turso.libsql import LibsqlError
 
 TOKEN_ENV = "TURSO_DB_AUTH_TOKEN"  # noqa: S105 (the variable's name, not a token)
@@ -101,7 +102,7 @@ def db() -> None:
 )
 def transform_command(schema_path: Path, target: str) -> None:
     """Print the Prisma schema rewritten for TARGET (models and comments unchanged)."""
-    click.echo(transform_schema(load_schema(schema_path), target), nl=False)
+    click.echo(transform_schema(load_schema(schema_path, "--schema"), target), nl=False)
 
 
 @db.command("migrate")
@@ -122,7 +123,7 @@ def migrate_command(
 
     Running it again applies nothing new. A failing statement rolls its migration back and names it.
     """
-    schema = load_schema(schema_path)
+    schema = load_schema(schema_path, "--schema")
     with _database(url, auth_token) as executor:
         report = migrate(executor, schema, migrations, progress=_say)
     _emit(as_json, asdict(report) | {"summary": report.summary}, report.summary)
@@ -151,9 +152,9 @@ def import_command(
 
     Runs once per preview: importing the same data again changes nothing.
     """
-    schema = load_schema(schema_path)
-    with _database(url, auth_token) as executor:
-        report = import_preview(executor, schema, data, allow_non_empty=allow_non_empty, progress=_say)
+    schema = load_schema(schema_path, "--schema")
+    with open_preview(data, schema, "--data") as preview, _database(url, auth_token) as executor:
+        report = import_preview(executor, schema, preview, allow_non_empty=allow_non_empty, progress=_say)
     text = f"{report.rows} rows transferred from preview" if not report.already_imported else report.summary
     _emit(as_json, asdict(report) | {"rows": report.rows, "summary": report.summary}, text)
 
@@ -179,7 +180,7 @@ def export_command(
     url: str, auth_token: str | None, out: Path, schema_path: Path | None, as_json: bool
 ) -> None:
     """Write the database's rows to a SQLite dump, values in Prisma's SQLite representation."""
-    schema = load_schema(schema_path) if schema_path else None
+    schema = load_schema(schema_path, "--schema") if schema_path else None
     with _database(url, auth_token) as executor:
         report = export_dump(executor, out, schema, progress=_say)
     _emit(as_json, asdict(report) | {"rows": report.rows, "summary": report.summary}, report.summary)
