@@ -17,7 +17,7 @@ import pulumi
 from components.byo.database import ByoDatabase, ByoDatabaseArgs
 from components.cloudflare.domain import CustomDomain, CustomDomainArgs
 from components.cloudflare.pages import PagesProject, PagesProjectArgs
-from components.database.deploy import DatabaseContentArgs, DatabaseSchema, PreviewData
+from components.database.deploy import DatabaseContentArgs, DatabaseSchema, PreviewData, checked_schema
 from components.generated_secret import GeneratedSecret
 from components.neon.project import NeonProject, NeonProjectArgs
 from components.spec import AppSpec, ByoDatabaseSpec, NeonDatabaseSpec, TursoDatabaseSpec
@@ -113,6 +113,9 @@ class App(pulumi.ComponentResource):
     def __init__(self, spec: AppSpec, targets: Targets, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("oneclick:app:App", spec.id, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        if spec.database.prisma_schema is not None:
+            # A file that is not a Prisma schema stops the program before any resource exists.
+            checked_schema(spec.database.prisma_schema)
         self.database = _database(spec, targets, self)
         self.schema: DatabaseSchema | None = None
         self.preview_data: PreviewData | None = None

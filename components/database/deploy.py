@@ -208,7 +208,7 @@ class PreviewDataResource(Resource):
     """The provider-backed resource; use PreviewData."""
 
 
-def _checked_schema(path: Path) -> str:
+def checked_schema(path: Path) -> str:
     """The schema's text, read safely and parsed here, in the program: a file that is not a Prisma
     schema stops the deploy before any resource is made, and neither its text nor any of it reaches
     the stack's state or the error."""
@@ -232,7 +232,7 @@ class DatabaseSchema(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DatabaseContentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        text = _checked_schema(args.schema_path)
+        text = checked_schema(args.schema_path)
         try:
             found = read_migrations(args.migrations_dir) if args.migrations_dir else []
         except DatabaseError as exc:
@@ -270,7 +270,7 @@ class PreviewData(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         assert args.preview_data is not None
-        text = _checked_schema(args.schema_path)
+        text = checked_schema(args.schema_path)
         try:
             _, checksum = read_preview(args.preview_data)
         except DataError as exc:
