@@ -19,11 +19,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from service.gateway.dbpool import check_connection
+from service.gateway.dbpool import alive
 from service.gateway.errors import PaymentRequired, SpendLimitReached
 
 ACTIVE_STATUSES = ("active", "trialing")
@@ -93,13 +92,11 @@ class ReservationConnections:
                 yield conn
             return
         async with self._lock:
-            if self._held is not None and not self._held.broken:
-                with contextlib.suppress(psycopg.Error):
-                    await check_connection(self._held)  # a round trip only if the server spoke
-            if self._held is None or self._held.closed or self._held.broken:
-                if self._held is not None:
-                    await self.pool.putconn(self._held)  # the pool discards a broken connection
-                    self._held = None
+            # `alive` costs a round trip only if the server sent something (e.g. its goodbye).
+            if self._held is not None and not await alive(self._held):
+                await self.pool.putconn(self._held)  # closed: the pool discards it
+                self._held = None
+            if self._held is None:
                 self._held = await self.pool.getconn()
             yield self._held
 

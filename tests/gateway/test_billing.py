@@ -68,6 +68,12 @@ def client(stripe_mock: StripeMock, recorder: RecordingClient) -> stripe.StripeC
     return billing.stripe_client("sk_test_123", stripe_mock.url, http_client=recorder, max_network_retries=0)
 
 
+def dsn(conn: psycopg.Connection[Any]) -> str:
+    """The connection's parameters, password included (`info.dsn` leaves it out)."""
+    password = conn.info.password
+    return f"{conn.info.dsn} password={password}" if password else conn.info.dsn
+
+
 @pytest.fixture
 def conn(gateway_db: str) -> Any:
     with psycopg.connect(gateway_db, autocommit=True) as connection:
@@ -112,7 +118,7 @@ def test_setup_metered_billing_makes_customer_and_subscription_once(
     assert len([k for k in created.params if k.startswith("items[")]) == 6
     assert created.headers["Idempotency-Key"] == f"oneclick-subscription-{user_id}"
     row = query(
-        conn.info.dsn,
+        dsn(conn),
         "SELECT stripe_customer_id, stripe_subscription_id, status FROM user_subscriptions "
         "WHERE user_id = %s",
         [user_id],
@@ -127,10 +133,10 @@ def test_setup_metered_billing_makes_customer_and_subscription_once(
 
 
 def test_set_spend_limit_in_cents(conn: psycopg.Connection[Any]) -> None:
-    user_id = make_account(conn.info.dsn)
+    user_id = make_account(dsn(conn))
     billing.set_spend_limit(conn, user_id, billing.dollars_to_cents("$250.50"))
     assert query(
-        conn.info.dsn, "SELECT spend_limit_cents FROM user_subscriptions WHERE user_id = %s", [user_id]
+        dsn(conn), "SELECT spend_limit_cents FROM user_subscriptions WHERE user_id = %s", [user_id]
     ) == [(25050,)]
     with pytest.raises(billing.BillingError, match="whole cents"):
         billing.dollars_to_cents("1.001")
@@ -176,10 +182,10 @@ async def _write_usage(url: str, user_id: str, rows: list[tuple[str, int, bool]]
 def test_reporting_twice_bills_once(
     conn: psycopg.Connection[Any], client: stripe.StripeClient, recorder: RecordingClient
 ) -> None:
-    user_id = make_account(conn.info.dsn)
+    user_id = make_account(dsn(conn))
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     _usage(
-        conn.info.dsn,
+        dsn(conn),
         user_id,
         [
             ("openai_gpt_4_tokens", 100, True),
@@ -212,8 +218,8 @@ def test_reporting_twice_bills_once(
 def test_a_report_whose_answer_was_lost_is_resent_with_the_same_identifier(
     conn: psycopg.Connection[Any], client: stripe.StripeClient, recorder: RecordingClient
 ) -> None:
-    user_id = make_account(conn.info.dsn)
-    _usage(conn.info.dsn, user_id, [("twilio_sms", 3, True)], datetime.now(UTC) - timedelta(hours=2))
+    user_id = make_account(dsn(conn))
+    _usage(dsn(conn), user_id, [("twilio_sms", 3, True)], datetime.now(UTC) - timedelta(hours=2))
     conn.execute("UPDATE stripe_meter_reports SET sent_at = now() WHERE sent_at IS NULL")  # others' leftovers
     recorder.lose_responses = 1  # Stripe records the event, but we never hear back
     first = billing.report_usage(conn, client)
@@ -224,7 +230,7 @@ def test_a_report_whose_answer_was_lost_is_resent_with_the_same_identifier(
     assert attempts[0].params == attempts[1].params  # same identifier, timestamp and value
     assert attempts[0].headers["Idempotency-Key"] == attempts[1].headers["Idempotency-Key"]
     [(quantity, tries, error)] = query(
-        conn.info.dsn,
+        dsn(conn),
         "SELECT quantity, attempts, last_error FROM stripe_meter_reports WHERE user_id = %s",
         [user_id],
     )
@@ -235,14 +241,14 @@ def test_a_report_whose_answer_was_lost_is_resent_with_the_same_identifier(
 def test_usage_of_the_current_hour_waits_for_the_next_hourly_report(
     conn: psycopg.Connection[Any], client: stripe.StripeClient
 ) -> None:
-    user_id = make_account(conn.info.dsn)
+    user_id = make_account(dsn(conn))
     now = datetime.now(UTC)
-    _usage(conn.info.dsn, user_id, [("email_sends", 2, True)], now)
+    _usage(dsn(conn), user_id, [("email_sends", 2, True)], now)
     unreported = "SELECT count(*) FROM api_usage WHERE user_id = %s AND meter_report_id IS NULL"
     billing.report_usage(conn, client, now=now)
-    assert query(conn.info.dsn, unreported, [user_id]) == [(1,)]
+    assert query(dsn(conn), unreported, [user_id]) == [(1,)]
     billing.report_usage(conn, client, now=now + timedelta(hours=1))
-    assert query(conn.info.dsn, unreported, [user_id]) == [(0,)]
+    assert query(dsn(conn), unreported, [user_id]) == [(0,)]
 
 
 def test_connect_express_account_onboarding_link_and_payment_intent_with_fee(
