@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from service.gateway import llm
-from service.gateway.errors import BadRequest, NotFound
+from service.gateway.errors import BadRequest, BillingError, NotFound
 from service.gateway.journal import Journal, JournalBusy
+from service.gateway.keys import FailedLookups, looks_like_key
 from service.gateway.messaging import parse_email, sms_segments
 from service.gateway.pricing import PriceTable, PricingError
+from service.gateway.senders import allowed, normalise
 from service.gateway.settings import Secret, UpstreamSettings
 from service.gateway.storage import object_key, sign_v4
 from service.gateway.upstreams import Scrubber
@@ -205,3 +207,68 @@ def test_journal_is_one_process_at_a_time_and_replays_leftovers(tmp_path: Path) 
     assert again.instance_id == journal.instance_id
     assert [r for p in again.leftovers() for r in Journal.read(p)] == [{"n": 1}, {"n": 2}]
     again.close()
+
+
+def test_usage_counts_that_are_not_whole_non_negative_numbers_are_refused() -> None:
+    assert (
+        llm.usage_tokens(
+            "openai", {"usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}
+        )
+        == 10
+    )
+    assert (
+        llm.usage_tokens("openai", {"usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 1}})
+        == 10
+    )
+    for bad in (-1, 2.5, True, "7"):
+        with pytest.raises(llm.InvalidUsage):
+            llm.usage_tokens("openai", {"usage": {"prompt_tokens": bad, "total_tokens": 10}})
+        with pytest.raises(llm.InvalidUsage):
+            llm.usage_tokens("anthropic", {"usage": {"input_tokens": 5, "output_tokens": bad}})
+    meter = llm.StreamMeter("anthropic")
+    meter.feed(b'data: {"type":"message_delta","usage":{"output_tokens":-9000}}\n\n')
+    assert meter.invalid
+    with pytest.raises(BadRequest, match="max_tokens: at most"):
+        llm.inspect_call("openai", "v1/chat/completions", b"{}", {"model": "m", "max_tokens": 10**20}, 1)
+
+
+def test_stream_scrubber_catches_a_key_cut_anywhere() -> None:
+    key = "sk-platform-openai-5f0c1d2e3a4b5c6d7e8f"
+    body = f"data: a {key} b sk-plat {key}\n\n".encode()
+    scrubber = Scrubber([key])
+    for size in (1, 2, 5, 13, len(body)):
+        stream = scrubber.stream()
+        out = b"".join(stream.feed(body[i : i + size]) for i in range(0, len(body), size)) + stream.end()
+        assert out == scrubber(body) == body.replace(key.encode(), b"[redacted]")
+    stream = scrubber.stream()
+    assert stream.feed(b"data: x\n\n") == b"data: x\n\n"  # nothing held back from ordinary chunks
+    assert stream.feed(key[:15].encode()) == b""
+    assert stream.end() == b"[redacted]"  # a stream ending inside the key
+
+
+def test_failed_key_lookups_are_limited_per_client_and_refunded_for_real_keys() -> None:
+    limiter = FailedLookups(limit=3, window=60)
+    for _ in range(3):
+        assert limiter.retry_after("10.0.0.1", 100.0) is None
+        limiter.failed("10.0.0.1", 100.0)
+    assert limiter.retry_after("10.0.0.1", 130.0) == pytest.approx(30.0)
+    assert limiter.retry_after("10.0.0.2", 130.0) is None  # others are not affected
+    assert limiter.retry_after("10.0.0.1", 160.0) is None  # a new window
+    limiter.refund("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1", 130.0) is None
+    assert looks_like_key("ocgw_" + "A" * 43)
+    assert not looks_like_key("ocgw_" + "A" * 42)
+    assert not looks_like_key("ocgw_" + "A" * 42 + "!")
+
+
+def test_email_senders_are_addresses_or_domains() -> None:
+    assert normalise("News@Shop.Example") == "news@shop.example"
+    assert normalise("shop.example") == normalise("@shop.example") == "@shop.example"
+    for bad in ("", "a@b", "x y@shop.example", "<a@shop.example>", "a@@shop.example"):
+        with pytest.raises(BillingError):
+            normalise(bad)
+    verified = frozenset({"news@shop.example", "@brand.example"})
+    assert allowed("NEWS@shop.example", verified)
+    assert allowed("anyone@brand.example", verified)
+    assert not allowed("other@shop.example", verified)
+    assert not allowed("x@sub.brand.example", verified)
