@@ -114,8 +114,8 @@ def is_public(address: IPAddress) -> bool:
         embedded = _embedded_ipv4(address)
         if embedded is not None and not is_public(embedded):
             return False
-        if address.ipv4_mapped is not None:
-            return True  # its IPv4 address is public
+        if address.ipv4_mapped is not None or any(address in net for net in NAT64):
+            return True  # it stands for a public IPv4 address (NAT64 is in ::/8, "reserved")
     return not (
         address.is_private
         or address.is_loopback
