@@ -197,7 +197,7 @@ def check_shape(url: str) -> tuple[str, int]:
         raise _refused(f"has a percent-encoded host (a unix socket path or an interface); {no_socket}")
     try:
         params = conninfo_to_dict(libpq_url(text))
-    except psycopg.Error:
+    except (psycopg.Error, UnicodeError, ValueError):  # e.g. percent-encoded bytes that are not UTF-8
         raise _malformed("is not a PostgreSQL URL libpq can read") from None
     host = str(params.get("host") or "")
     if not host or host.startswith(("/", "@")):
