@@ -94,6 +94,8 @@ def test_only_public_addresses_are_public(address: str, public: bool) -> None:
         ("postgresql://u:pw@8.8.8.8:70000/app", "valid URL"),
         ("postgresql://u:pw@" + "a" * 300 + "/app", "not a host name"),
         ("postgresql://u:pw@bad_host!/app", "not a host name"),
+        ("postgresql://u:pw@db.example.com/app%9b", "libpq can read"),  # not UTF-8
+        ("postgresql://\udcff:pw@db.example.com/app", "libpq can read"),  # a lone surrogate (JSON allows it)
     ],
 )
 def test_sockets_overrides_and_odd_shapes_are_refused_before_any_lookup(
