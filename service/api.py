@@ -630,7 +630,7 @@ def deploy_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-sent events: `queued`, `started`, `steps` (every step's state and elapsed seconds),
-    `recovered`, and `finished`; resumable with Last-Event-ID."""
+    `recovered`, `withdrawn` (a failed site taken down), and `finished`; resumable with Last-Event-ID."""
     return _stream_response(ctx, find(ctx, who, deployment_id), last_event_id)
 
 

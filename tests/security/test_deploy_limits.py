@@ -31,6 +31,7 @@ from tests.service.conftest import (
     database_spec,
     make_user,
     new_app,
+    query,
     wait_finished,
 )
 
@@ -166,6 +167,13 @@ def test_a_failed_deploy_leaves_nothing_public(
         failed = wait_finished(http, http.post("/api/deploy/web", json=spec).json()["deploymentId"])
         httpx.delete(f"{sandbox.url}/_admin/faults").raise_for_status()
         assert failed["status"] == "failed", failed
+        assert "not healthy" in failed["error"], failed["error"]
+        withdrawn = query(
+            service_db,
+            "SELECT payload FROM deployment_events WHERE kind = 'withdrawn' AND deployment_id = %s",
+            [failed["deploymentId"]],
+        )
+        assert withdrawn == [({"site": f"site {app} withdrawn until a deploy succeeds"},)]
         site = f"{sandbox.url.replace('127.0.0.1', f'{app}.pages.localhost')}/"
         assert "Welcome to Shop" not in web.get(site).text
 
