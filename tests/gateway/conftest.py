@@ -18,6 +18,7 @@ from service.gateway.app import Gateway, create_app
 from service.gateway.keys import create_key
 from service.gateway.settings import GatewaySettings, Secret, UpstreamSettings
 from service.migrate import apply_migrations
+from tests.databases import scratch_database
 from tests.gateway.servers import ServerThread, StripeMock
 
 OPENAI_KEY = "sk-platform-openai-5f0c1d2e3a4b5c6d7e8f"
@@ -71,14 +72,9 @@ def make_key(url: str, user_id: str, app_id: str = "app-1", mode: str = "platfor
 @pytest.fixture(scope="module")
 def gateway_db(local_postgres: LocalPostgres) -> Iterator[str]:
     """A fresh database with the service's migrations applied, dropped after the module."""
-    name = f"gw_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(local_postgres.url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}".encode())
-    url = local_postgres.url.rsplit("/", 1)[0] + f"/{name}"
-    apply_migrations(url)
-    yield url
-    with psycopg.connect(local_postgres.url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+    with scratch_database(local_postgres.url, "gw") as url:
+        apply_migrations(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import pytest
 from automation.localpg import LocalPostgres
 from service.store import migrate
 from service.vault import Vault
+from tests.databases import create_database
 from tests.service.conftest import ApiServer, client, database_spec, make_user
 
 
@@ -68,12 +69,9 @@ def test_request_sizes_are_bounded(api: ApiServer, service_db: str) -> None:
 
 @pytest.fixture
 def doomed_db(local_postgres: LocalPostgres) -> str:
-    name = f"svc_doomed_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(local_postgres.url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}".encode())
-    url = local_postgres.url.rsplit("/", 1)[0] + f"/{name}"
+    url = create_database(local_postgres.url, "svc_doomed")
     migrate(url)
-    return url
+    return url  # the test drops it itself
 
 
 def test_a_database_outage_is_a_json_503(doomed_db: str, local_postgres: LocalPostgres, vault: Vault) -> None:

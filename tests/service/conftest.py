@@ -28,6 +28,7 @@ from service.archives import pack_folder
 from service.auth import create_token
 from service.store import migrate
 from service.vault import Vault, generate_key
+from tests.databases import scratch_database
 
 SHOP = REPO_ROOT / "examples" / "shop"
 KEY_V1 = generate_key("v1")
@@ -171,14 +172,9 @@ def session_pids(session: int) -> list[int]:
 @pytest.fixture(scope="module")
 def service_db(local_postgres: LocalPostgres) -> Iterator[str]:
     """A fresh, migrated database for the module's tests, dropped afterwards."""
-    name = f"svc_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(local_postgres.url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}".encode())
-    url = local_postgres.url.rsplit("/", 1)[0] + f"/{name}"
-    migrate(url)
-    yield url
-    with psycopg.connect(local_postgres.url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+    with scratch_database(local_postgres.url, "svc") as url:
+        migrate(url)
+        yield url
 
 
 @pytest.fixture(scope="module")
