@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from components.paths import REPO_ROOT, state_root
 from components.targets import SANDBOX_PASSPHRASE, TargetError, passphrase_problem
-from sandbox.endpoint import REPO_ROOT, state_root
 
 TOOLS_DIR = REPO_ROOT / ".tools"
 TOOLS_BIN = TOOLS_DIR / "bin"

@@ -25,7 +25,7 @@ from automation.environment import backend_url
 from automation.operations import EventSink, OperationResult, _changes, _ErrorCollector, _op_counts
 from automation.parallel import run_bounded
 from automation.workspace import DeployError, StackLocked, check_app_id, open_stack
-from sandbox.endpoint import REPO_ROOT
+from components.paths import REPO_ROOT
 
 FleetOperation = Literal["preview", "up", "refresh", "destroy"]
 OPERATIONS: tuple[FleetOperation, ...] = ("preview", "up", "refresh", "destroy")

@@ -15,7 +15,7 @@ from pulumi import automation as auto
 
 from automation.environment import TOOLS_DIR, pulumi_env
 from automation.workspace import NoSelectWorkspace, check_app_id, recorded_target_is_sandbox
-from sandbox.endpoint import REPO_ROOT
+from components.paths import REPO_ROOT
 
 
 class ListedWorkspace(NoSelectWorkspace):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from sandbox.endpoint import state_root
+from components.paths import state_root
 
 DEFAULT_PORT = 54329
 

@@ -39,8 +39,8 @@ from automation.operations import EventSink, _ErrorCollector
 from automation.pulumi_state import SECRET_SIG, SIG_KEY
 from automation.urns import resource_name, resource_type
 from automation.workspace import DeployError, NoSelectWorkspace, open_stack
+from components.paths import REPO_ROOT
 from components.spec import owned_vendor_name
-from sandbox.endpoint import REPO_ROOT
 
 # Component type -> the input that is the provider's resource id (what `read` looks the resource up by).
 ADOPTABLE_IDS: dict[str, str] = {

@@ -16,8 +16,8 @@ from pulumi import automation as auto
 
 from automation.environment import TOOLS_DIR, pulumi_env, stack_config_path
 from components.errors import SpecError
+from components.paths import REPO_ROOT
 from components.spec import APP_ID
-from sandbox.endpoint import REPO_ROOT
 
 
 class DeployError(RuntimeError):

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from components.sandbox_target import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint
 from components.spec import AppSpec
-from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint
 
 # The only passphrase oneclick ever picks on its own, and only for stacks that target the sandbox.
 # It protects nothing of value: sandbox tokens are local and throwaway. Real targets need your own.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.endpoint import state_root
+from components.paths import state_root
 from service.gateway.pricing import PriceTable
 
 

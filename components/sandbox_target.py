@@ -1,0 +1,57 @@
+"""How the product finds a running sandbox: the discovery record it writes and its fixed accounts.
+
+The sandbox writes `endpoint.json` into its state directory when it starts and removes it when it
+stops; the product only reads that record, so nothing outside `sandbox/` imports the emulator.
+Standard library only: the Pulumi program reads it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from components.paths import state_root
+
+# The sandbox's one Turso organization: every sandbox database belongs to it.
+TURSO_ORG = "sandbox"
+# The one Cloudflare account the sandbox has: every Pages project and zone belongs to it.
+CLOUDFLARE_ACCOUNT_ID = "sandbox-account"
+RECORD_NAME = "endpoint.json"
+
+
+def sandbox_dir() -> Path:
+    """The sandbox's state directory, which holds the discovery record."""
+    return Path(os.environ.get("ONECLICK_SANDBOX_DIR", state_root() / "sandbox")).resolve()
+
+
+@dataclass(frozen=True)
+class SandboxEndpoint:
+    """How to reach a running sandbox: its base URL and the API token it accepts."""
+
+    url: str
+    api_token: str
+    pid: int
+
+    def save(self, directory: Path) -> None:
+        path = directory / RECORD_NAME
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self)))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+
+    @staticmethod
+    def load(directory: Path | None = None) -> SandboxEndpoint | None:
+        path = (directory or sandbox_dir()) / RECORD_NAME
+        try:
+            data = json.loads(path.read_text())
+            return SandboxEndpoint(
+                url=str(data["url"]), api_token=str(data["api_token"]), pid=int(data["pid"])
+            )
+        except (OSError, ValueError, KeyError):
+            return None
+
+    @staticmethod
+    def remove(directory: Path) -> None:
+        (directory / RECORD_NAME).unlink(missing_ok=True)
