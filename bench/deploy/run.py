@@ -40,7 +40,7 @@ from automation.environment import TOOLS_BIN  # noqa: E402
 from automation.health import check_health  # noqa: E402
 from components.cloudflare.client import CloudflareClient  # noqa: E402
 from components.cloudflare.models import EnvVar  # noqa: E402
-from components.database.executors import connect  # noqa: E402
+from components.database.connection import connect  # noqa: E402
 from components.database.importer import import_preview  # noqa: E402
 from components.database.migrations import migrate  # noqa: E402
 from components.database.prisma_schema import load_schema  # noqa: E402

@@ -10,6 +10,7 @@ validate_byo_url(url, allow_non_empty, schema=schema)    # -> ByoCheck, or ByoEr
 """
 
 from components.database.byo import ByoCheck, validate_byo_url
+from components.database.connection import connect
 from components.database.ddl import render_migration, schema_ddl
 from components.database.errors import (
     ConnectionFailed,
@@ -19,7 +20,8 @@ from components.database.errors import (
     MigrationError,
     SchemaError,
 )
-from components.database.executors import Executor, PostgresExecutor, SqliteExecutor, connect
+from components.database.executor import Executor
+from components.database.executors import PostgresExecutor, SqliteExecutor
 from components.database.exporter import ExportReport, export_dump
 from components.database.importer import ImportReport, TableCount, import_preview
 from components.database.layout import build_layout

@@ -21,8 +21,9 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+from components.database.connection import connect
 from components.database.errors import DatabaseError, DataError, ImportRefused, SchemaError
-from components.database.executors import Executor, connect
+from components.database.executor import Executor
 from components.database.importer import import_preview
 from components.database.migrations import migrate, read_migrations
 from components.database.preview_data import open_preview, read_preview

@@ -1,82 +1,18 @@
-"""Where migrations and imports run: one small interface over PostgreSQL, SQLite files and libSQL.
-
-Every executor offers reads (`query`), an all-or-nothing statement list (`run_transaction`) and an
-all-or-nothing bulk load (`bulk_load`) that each backend does its fastest way: PostgreSQL with COPY,
-SQLite with `executemany`, libSQL with large multi-row INSERTs sent as one transactional batch.
-"""
+"""The PostgreSQL and SQLite-file executors: bulk loads by COPY and by `executemany` (see executor.py)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import psycopg
 
-from components.database import byo_policy
+from components.database.byo_policy import connect_kwargs
 from components.database.ddl import quote
-from components.database.errors import ConnectionFailed, redact_url
+from components.database.executor import Statement, StatementFailed, TableRows
 from components.database.postgres_url import explain_connect_error, libpq_url, parse_postgres_url
-
-
-@dataclass(frozen=True)
-class Statement:
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-@dataclass
-class TableRows:
-    """Rows for one table, values already in the target's representation."""
-
-    table: str
-    columns: tuple[str, ...]
-    rows: Sequence[tuple[Any, ...]]
-    skip_existing: bool = False  # insert only rows whose keys are not there (ON CONFLICT DO NOTHING)
-    inserted: int = field(default=0)  # set by bulk_load
-
-
-@runtime_checkable
-class RendersSqlValues(Protocol):
-    """Rows that can write themselves as SQL `(…)` literal tuples, a block of rows at a time
-    (preview rows, which SQLite itself renders)."""
-
-    def sql_value_blocks(self) -> Iterator[list[str]]: ...
-
-
-class StatementFailed(Exception):
-    """Statement `index` of a transaction failed; nothing of the transaction was kept."""
-
-    def __init__(self, index: int, message: str) -> None:
-        super().__init__(message)
-        self.index = index
-        self.message = message
-
-
-class Executor(Protocol):
-    """A database connection migrations and imports can run against."""
-
-    @property
-    def dialect(self) -> str:
-        """`postgresql` or `sqlite` (libSQL speaks SQLite)."""
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement outside any transaction and return its rows."""
-
-    def run_transaction(self, statements: Sequence[Statement]) -> None:
-        """Run all statements in one transaction; raises StatementFailed and keeps nothing on failure."""
-
-    def bulk_load(
-        self, tables: Sequence[TableRows], before: Sequence[Statement] = (), after: Sequence[Statement] = ()
-    ) -> None:
-        """`before`, then every table's rows, then `after`, all in one transaction (sets `inserted`)."""
-
-    def table_names(self) -> set[str]:
-        """Tables of the database's default schema."""
-
-    def close(self) -> None: ...
 
 
 def _values_placeholders(count: int, mark: str) -> str:
@@ -101,7 +37,7 @@ class PostgresExecutor:
         (components/database/byo_policy.py), which pins the connection to the address it checked.
         """
         parse_postgres_url(url)
-        pinned = byo_policy.connect_kwargs(url) if byo else {}
+        pinned = connect_kwargs(url) if byo else {}
         try:
             connection = psycopg.connect(
                 libpq_url(url), connect_timeout=connect_timeout, autocommit=True, **pinned
@@ -246,28 +182,3 @@ class SqliteExecutor:
 
     def close(self) -> None:
         self.connection.close()
-
-
-# --- choosing an executor from a URL ---------------------------------------------------------------
-
-
-def connect(url: str, auth_token: str | None = None, *, byo: bool = False) -> Executor:
-    """An executor for `postgresql://…`, `libsql://…` / `http(s)://…` (Turso) or `file:PATH` (SQLite).
-
-    `byo`: the URL is a tenant's own database (see PostgresExecutor.connect).
-    """
-    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-    if scheme in ("postgres", "postgresql"):
-        return PostgresExecutor.connect(url, byo=byo)
-    if scheme in ("libsql", "http", "https", "wss", "ws"):
-        from components.database.libsql_executor import LibsqlExecutor
-
-        return LibsqlExecutor.connect(url, auth_token)
-    if scheme == "file" or scheme == "sqlite":
-        path = url.split(":", 1)[1].removeprefix("//")
-        return SqliteExecutor(path)
-    raise ConnectionFailed(
-        f"database URL {redact_url(url)!r} is not one oneclick can use: give "
-        f"postgresql://USER:PASSWORD@HOST/DB, libsql://DB-ORG.turso.io (with --auth-token) "
-        f"or file:PATH for a SQLite file"
-    )

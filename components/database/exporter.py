@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from components.database.convert import to_sqlite_value
 from components.database.ddl import migration_steps, quote
-from components.database.executors import Executor
+from components.database.executor import Executor
 from components.database.importer import IMPORTS_TABLE, TableCount, foreign_key_order
 from components.database.layout import build_layout
 from components.database.migrations import MIGRATIONS_TABLE

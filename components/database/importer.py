@@ -18,7 +18,7 @@ from typing import Any
 from components.database.convert import ConversionError, Converter, postgres_column_plan, postgres_converter
 from components.database.ddl import quote, string_literal
 from components.database.errors import DataError, ImportRefused, without_tokens
-from components.database.executors import Executor, Statement, StatementFailed, TableRows
+from components.database.executor import Executor, Statement, StatementFailed, TableRows
 from components.database.layout import Layout, Table, build_layout
 from components.database.preview_data import PreviewData, PreviewTable, open_preview
 from components.database.prisma_schema import PrismaSchema

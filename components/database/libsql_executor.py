@@ -17,7 +17,7 @@ from typing import Any
 
 from components.database.ddl import quote
 from components.database.errors import ConnectionFailed, redact_url
-from components.database.executors import RendersSqlValues, Statement, StatementFailed, TableRows
+from components.database.executor import RendersSqlValues, Statement, StatementFailed, TableRows
 from components.database.preview_data import python_value_blocks
 from components.turso.libsql import EncodedBatch, LibsqlClient, LibsqlError, ResultSet, Transaction
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from components.database.ddl import render_migration
 from components.database.errors import DatabaseError, MigrationError
-from components.database.executors import Executor, Statement, StatementFailed
+from components.database.executor import Executor, Statement, StatementFailed
 from components.database.layout import build_layout
 from components.database.prisma_schema import PrismaSchema
 from components.database.sql_split import numbered_statements
