@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -29,8 +29,6 @@ from service.gateway.errors import (
     BadRequest,
     CallerLeft,
     GatewayError,
-    MalformedJson,
-    PayloadTooLarge,
     SenderNotVerified,
     ServiceNotOffered,
     Unauthorized,
@@ -39,7 +37,9 @@ from service.gateway.errors import (
 from service.gateway.keys import GatewayKey
 from service.gateway.metering import Settlement
 from service.gateway.pricing import Price
+from service.gateway.requests import JSON, authenticate, parse_json, read_body
 from service.gateway.spend import Reservation, reserve
+from service.gateway.state import Gateway, gateway_of
 from service.gateway.upstreams import (
     FORWARD_HEADERS,
     RelayResponse,
@@ -47,77 +47,8 @@ from service.gateway.upstreams import (
     response_headers,
 )
 
-if TYPE_CHECKING:
-    from service.gateway.app import Gateway
-
 log = logging.getLogger("oneclick.gateway.proxy")
-JSON = "application/json"
 T = TypeVar("T")
-
-
-def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
-    return gateway
-
-
-def _presented_key(request: Request) -> str | None:
-    headers = request.headers
-    explicit = headers.get("x-oneclick-key")
-    if explicit:
-        return explicit.strip()
-    authorization = headers.get("authorization", "")
-    if authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
-    return headers.get("x-api-key")
-
-
-async def authenticate(request: Request) -> GatewayKey:
-    presented = _presented_key(request)
-    if not presented:
-        raise Unauthorized(
-            "missing gateway key: send it as `Authorization: Bearer ocgw_…` (or `X-Oneclick-Key: ocgw_…`)"
-        )
-    client = request.client.host if request.client else ""
-    key = await _gateway(request).keys.lookup(presented, client)
-    if key is None:
-        raise Unauthorized("gateway key not recognised or revoked; create a new key for this app")
-    return key
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):
-            raise BadRequest("Content-Length must be a number of bytes")
-        if int(declared) > limit:
-            raise PayloadTooLarge(
-                f"request body is {int(declared)} bytes; the limit here is {limit} bytes", limit_bytes=limit
-            )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes", limit_bytes=limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def parse_json(raw: bytes) -> Any:
-    if not raw:
-        raise MalformedJson("the request body is empty; send a JSON object")
-    try:
-        return json.loads(raw.decode())  # UTF-8 only (json.loads on bytes would also guess UTF-16/32)
-    except UnicodeDecodeError:
-        raise MalformedJson("the request body is not UTF-8 text; send a JSON object") from None
-    except json.JSONDecodeError as exc:
-        raise MalformedJson(
-            f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except RecursionError:
-        raise MalformedJson("the request body is nested too deeply; flatten it") from None
-    except ValueError:  # e.g. an integer of more digits than Python converts
-        raise MalformedJson("the request body holds a number too large to read") from None
 
 
 def _response_json(content: bytes) -> Any:
@@ -278,7 +209,7 @@ def _caller_left(meter: CallMeter, call: llm.LlmCall) -> None:
 
 async def llm_proxy(request: Request) -> Response | RelayResponse:
     service = request.url.path.split("/")[3]  # /api/proxy/<service>/...
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     key = await authenticate(request)
     endpoint = request.path_params["path"]
     raw = await read_body(request, gateway.settings.max_body_bytes)
@@ -355,7 +286,7 @@ def _headers(upstream: UpstreamResponse) -> dict[str, str]:
 
 
 async def email_send(request: Request) -> Response:
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     key = await authenticate(request)
     up = gateway.settings.upstreams
     email = messaging.parse_email(
@@ -408,7 +339,7 @@ async def email_send(request: Request) -> Response:
 
 
 async def sms_send(request: Request) -> Response:
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     key = await authenticate(request)
     up = gateway.settings.upstreams
     sms = messaging.parse_sms(
@@ -473,7 +404,7 @@ async def sms_send(request: Request) -> Response:
 
 
 async def storage_upload(request: Request) -> Response:
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     key = await authenticate(request)
     up = gateway.settings.upstreams
     if key.byo:

@@ -12,16 +12,14 @@ import hmac
 import json
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from service.gateway.errors import BadRequest, Unauthorized
-from service.gateway.proxy import authenticate, parse_json, read_body
-
-if TYPE_CHECKING:
-    from service.gateway.app import Gateway
+from service.gateway.requests import authenticate, parse_json, read_body
+from service.gateway.state import Gateway, gateway_of
 
 
 def whole_cents(value: Decimal | int) -> int:
@@ -49,7 +47,7 @@ def _json(payload: Any) -> Response:
 
 
 async def _user(request: Request) -> str:
-    gateway: Gateway = request.app.state.gateway
+    gateway = gateway_of(request)
     admin = gateway.settings.admin_token
     authorization = request.headers.get("authorization", "")
     if admin and hmac.compare_digest(authorization.encode(), f"Bearer {admin.reveal()}".encode()):
@@ -101,7 +99,7 @@ def _app_rows(apps: list[tuple[str, int, Decimal]]) -> list[dict[str, Any]]:
 
 
 async def current(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
+    gateway = gateway_of(request)
     user_id = await _user(request)
     period = _period(None)
     services = await _services(gateway, user_id, period)
@@ -160,7 +158,7 @@ async def current(request: Request) -> Response:
 
 
 async def history(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
+    gateway = gateway_of(request)
     user_id = await _user(request)
     raw_months = request.query_params.get("months", "6")
     if not (raw_months.isascii() and raw_months.isdigit() and len(raw_months) <= 2) or not (
@@ -199,7 +197,7 @@ async def history(request: Request) -> Response:
 
 
 async def apps(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
+    gateway = gateway_of(request)
     user_id = await _user(request)
     period = _period(request.query_params.get("period"))
     async with gateway.pool.connection() as conn:
@@ -227,7 +225,7 @@ async def apps(request: Request) -> Response:
 
 
 async def set_alerts(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
+    gateway = gateway_of(request)
     user_id = await _user(request)
     body = parse_json(await read_body(request, 10_000))
     thresholds = body.get("thresholds_percent") if isinstance(body, dict) else None

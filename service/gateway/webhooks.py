@@ -13,17 +13,15 @@ stays so: Stripe never re-activates one, so no event about it may.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import stripe
 from starlette.requests import Request
 from starlette.responses import Response
 
 from service.gateway.errors import BadRequest, ServiceNotOffered
-from service.gateway.proxy import JSON, read_body
-
-if TYPE_CHECKING:
-    from service.gateway.app import Gateway
+from service.gateway.requests import JSON, read_body
+from service.gateway.state import gateway_of
 
 SUBSCRIPTION_EVENTS = (
     "customer.subscription.created",
@@ -69,7 +67,7 @@ def _period(subscription: dict[str, Any]) -> tuple[int | None, int | None]:
 
 
 async def stripe_webhook(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
+    gateway = gateway_of(request)
     secret = gateway.settings.stripe_webhook_secret
     if not secret:
         raise ServiceNotOffered("Stripe webhooks are not configured here (set STRIPE_WEBHOOK_SECRET)")

@@ -14,9 +14,10 @@ import pytest
 
 from automation.localpg import LocalPostgres
 from sandbox.upstreams import UpstreamStandIn
-from service.gateway.app import Gateway, create_app
+from service.gateway.app import create_app
 from service.gateway.keys import create_key
 from service.gateway.settings import GatewaySettings, Secret, UpstreamSettings
+from service.gateway.state import Gateway
 from service.migrate import apply_migrations
 from tests.databases import scratch_database
 from tests.gateway.servers import ServerThread, StripeMock

@@ -22,8 +22,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from sandbox.upstreams import UpstreamStandIn
-from service.gateway.app import Gateway, create_app
+from service.gateway.app import create_app
 from service.gateway.settings import Secret, UpstreamSettings
+from service.gateway.state import Gateway
 
 # The vendor fixtures the attacks reuse: a migrated database per module, the vendor stand-ins,
 # a gateway running against them, stripe-mock.

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from sandbox.upstreams import UpstreamStandIn
-from service.gateway.app import Gateway
+from service.gateway.state import Gateway
 from tests.gateway.conftest import make_account, make_key
 from tests.security.gateway_fixtures import start_gateway
 
