@@ -51,7 +51,7 @@ from sandbox import server  # noqa: E402
 from sandbox.endpoint import TURSO_ORG, SandboxEndpoint, sandbox_dir  # noqa: E402
 
 SETTINGS = (1, 2, 4)
-CLI = [sys.executable, "-c", "from automation.cli import main; main()"]
+CLI = [sys.executable, "-c", "from cli.main import main; main()"]
 # What `python -m pulumi.dynamic` (the dynamic provider host) imports before it serves, and the
 # provider module it unpickles (importing pulumi.dynamic.__main__ itself would start serving).
 HOST_IMPORTS = "import dill, grpc, pulumi.runtime, pulumi.dynamic, components.turso.provider"
@@ -141,7 +141,7 @@ def profile(apps: list[str], sandbox: SandboxEndpoint) -> dict[str, float]:
 def once_per_run() -> dict[str, float]:
     """What a run pays once or per stack outside the engine's event stream."""
     return {
-        "cli_start": python_run("from automation.cli import main"),
+        "cli_start": python_run("from cli.main import main"),
         "list_stacks": timed(lambda: all_app_ids()),
         # The dynamic provider host is a Python process importing the SDK and unpickling the provider.
         "provider_host_imports": statistics.median(python_run(HOST_IMPORTS) for _ in range(3)),

@@ -65,7 +65,7 @@ from service.store import migrate  # noqa: E402
 from service.vault import generate_key  # noqa: E402
 
 SHOP = REPO / "examples" / "shop"
-ONECLICK = [sys.executable, "-c", "from automation.cli import main; main()"]
+ONECLICK = [sys.executable, "-c", "from cli.main import main; main()"]
 
 
 def free_port() -> int:

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from automation.cli import main
 from automation.localpg import LocalPostgres
+from cli.main import main
 from components.targets import SANDBOX_PASSPHRASE, passphrase_problem
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint, state_root
 

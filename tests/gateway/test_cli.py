@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from automation.cli import main
+from cli.main import main
 from tests.gateway.conftest import make_account, query
 
 

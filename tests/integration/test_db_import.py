@@ -26,8 +26,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from automation.cli import main as cli
 from automation.localpg import LocalPostgres
+from cli.main import main as cli
 from components.database import (
     ByoError,
     DataError,

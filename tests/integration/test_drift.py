@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from automation import operations
-from automation.cli import main as cli
 from automation.fleet import run_fleet
 from automation.parallel import run_bounded
+from cli.main import main as cli
 from components.cloudflare.client import CloudflareClient
 from components.spec import AppSpec
 from components.turso.client import TursoClient

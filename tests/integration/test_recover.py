@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from automation import operations, recover
-from automation.cli import main as cli
 from automation.environment import TOOLS_BIN, pulumi_env
+from cli.main import main as cli
 from components.cloudflare.client import CloudflareClient
 from components.spec import AppSpec
 from components.turso.client import TursoClient
@@ -63,7 +63,7 @@ def deploy_and_kill(sandbox: SandboxEndpoint, app: str, tmp_path: Path) -> None:
     spec_file = tmp_path / f"{app}.json"
     spec_file.write_text(json.dumps(spec(app)))
     process = subprocess.Popen(
-        [sys.executable, "-c", "from automation.cli import main; main()", "deploy", str(spec_file)],
+        [sys.executable, "-c", "from cli.main import main; main()", "deploy", str(spec_file)],
         cwd=REPO_ROOT,
         start_new_session=True,
         stdout=subprocess.DEVNULL,

@@ -21,7 +21,7 @@ from components.localhost import LoopbackTransport
 from components.targets import SANDBOX_PASSPHRASE
 from components.turso.client import TursoClient
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint
-from service.cli import service_passphrase_problem
+from service.passphrase import service_passphrase_problem
 from tests.service.conftest import (
     SERVICE_PASSPHRASE,
     SHOP,
@@ -95,7 +95,7 @@ def test_workers_refuse_the_fixed_sandbox_passphrase(service_db: str) -> None:
         assert service_passphrase_problem(env) is not None
     assert service_passphrase_problem({"PULUMI_CONFIG_PASSPHRASE": SERVICE_PASSPHRASE}) is None
     result = subprocess.run(
-        [sys.executable, "-c", "from automation.cli import main; main()", "service", "worker"],
+        [sys.executable, "-c", "from cli.main import main; main()", "service", "worker"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -194,7 +194,7 @@ def deploy_killed_while_creating(sandbox: SandboxEndpoint, spec: dict[str, Any],
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
     process = subprocess.Popen(
-        [sys.executable, "-c", "from automation.cli import main; main()", "deploy", str(spec_file)],
+        [sys.executable, "-c", "from cli.main import main; main()", "deploy", str(spec_file)],
         cwd=REPO_ROOT,
         start_new_session=True,
         stdout=subprocess.DEVNULL,

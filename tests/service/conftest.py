@@ -113,7 +113,7 @@ class Workers:
             [
                 sys.executable,
                 "-c",
-                "from automation.cli import main; main()",
+                "from cli.main import main; main()",
                 "service",
                 "worker",
                 "--database-url",

@@ -107,7 +107,7 @@ def test_migrate_is_idempotent_and_recorded(service_db: str) -> None:
             [
                 sys.executable,
                 "-c",
-                "from automation.cli import main; main()",
+                "from cli.main import main; main()",
                 "service",
                 "migrate",
                 "--database-url",

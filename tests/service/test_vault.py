@@ -146,7 +146,7 @@ def test_rotate_key_command(credentials_db: str) -> None:
         [
             sys.executable,
             "-c",
-            "from automation.cli import main; main()",
+            "from cli.main import main; main()",
             "service",
             "rotate-key",
             "--database-url",
@@ -164,7 +164,7 @@ def test_rotate_key_command(credentials_db: str) -> None:
     # Without a key the command says how to make one, and shows no traceback.
     env.pop("CREDENTIALS_ENCRYPTION_KEYS")
     failed = subprocess.run(
-        [sys.executable, "-c", "from automation.cli import main; main()", "service", "rotate-key"],
+        [sys.executable, "-c", "from cli.main import main; main()", "service", "rotate-key"],
         cwd=REPO_ROOT,
         env={**env, "ONECLICK_SERVICE_DATABASE_URL": credentials_db},
         capture_output=True,

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from automation import drift, drift_report, fleet
-from automation.fleet_render import FleetRenderer, summary
 from automation.parallel import run_bounded
 from automation.pulumi_state import SECRET_SIG, SIG_KEY
 from automation.workspace import DeployError
+from cli.render.fleet import FleetRenderer, summary
 
 MASKED = {SIG_KEY: SECRET_SIG, "ciphertext": "[secret]"}
 DYNAMIC = "urn:pulumi:a::oneclick::oneclick:app:App${}$pulumi-python:dynamic:Resource::{}"

@@ -1,7 +1,7 @@
 import io
 
-from automation.render import StepRenderer, progress_bar
 from automation.steps import DeployStatus, step_for_urn
+from cli.render.steps import StepRenderer, progress_bar
 
 URN = (
     "urn:pulumi:app1::oneclick::oneclick:app:App$oneclick:turso:Database"

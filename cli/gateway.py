@@ -11,6 +11,8 @@ from typing import Any
 import click
 import psycopg
 
+from automation.localpg import LocalPostgres
+from cli.options import database_url_option
 from service.gateway.errors import BillingError
 from service.gateway.journal import JournalBusy
 from service.gateway.pricing import PricingError
@@ -45,8 +47,6 @@ def resolve_database_url(given: str | None) -> str:
     url = given or os.environ.get("ONECLICK_GATEWAY_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if url:
         return url
-    from automation.localpg import LocalPostgres
-
     server = LocalPostgres.default().start()
     with psycopg.connect(server, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [LOCAL_DATABASE]).fetchone()
@@ -55,13 +55,7 @@ def resolve_database_url(given: str | None) -> str:
     return server.rsplit("/", 1)[0] + f"/{LOCAL_DATABASE}"
 
 
-database_option = click.option(
-    "--database-url",
-    default=None,
-    metavar="URL",
-    help="PostgreSQL URL (default: ONECLICK_GATEWAY_DATABASE_URL, DATABASE_URL, "
-    "else database `oneclick` on the local cluster, started if need be).",
-)
+database_option = database_url_option("ONECLICK_GATEWAY_DATABASE_URL")
 
 
 @click.group(invoke_without_command=True)

@@ -16,6 +16,7 @@ from typing import Any
 import click
 import psycopg
 
+from cli.options import json_option
 from components.database import (
     DatabaseError,
     Executor,
@@ -55,7 +56,6 @@ token_option = click.option(
     default=None,
     help=f"Turso database token for libsql:// and http(s):// URLs. Default: ${TOKEN_ENV}.",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 
 
 def _say(line: str) -> None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+import click
+
 from automation.environment import TOOLS_BIN
 from automation.localpg import server_bin
 from sandbox import server as sandbox_server
@@ -127,3 +129,22 @@ def run_checks() -> list[Check]:
         check_stripe_mock(),
         check_sandbox(),
     ]
+
+
+@click.command()
+@click.option("--strict", is_flag=True, help="Also fail when an optional tool is missing.")
+def doctor(strict: bool) -> None:
+    """Check every tool oneclick needs; exit 1 if a required one is missing, with the fix."""
+    failed = False
+    for check in run_checks():
+        mark = (
+            click.style("ok  ", fg="green")
+            if check.ok
+            else click.style("FAIL" if check.required else "warn", fg="red" if check.required else "yellow")
+        )
+        click.echo(f"{mark} {check.name:<22} {check.detail}")
+        if not check.ok:
+            if check.fix:
+                click.echo(f"     fix: {check.fix}")
+            failed = failed or check.required or strict
+    sys.exit(1 if failed else 0)

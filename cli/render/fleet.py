@@ -1,6 +1,6 @@
 """The live view of a fleet operation: one line per stack, redrawn on a TTY, plain lines elsewhere.
 
-Like automation/render.py: on a terminal the block is redrawn in place; in CI logs and pipes each
+Like cli/render/steps.py: on a terminal the block is redrawn in place; in CI logs and pipes each
 stack's start and end is one line, so logs stay readable.
 """
 

@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import click
 import psycopg
 import psycopg_pool
 
-from components.targets import SANDBOX_PASSPHRASE
+from cli.options import database_url_option
 from service.migrate import MigrationError
+from service.passphrase import service_passphrase_problem
 from service.vault import DecryptionError, VaultConfigError
 
 DEFAULT_PORT = 8789
@@ -37,26 +38,6 @@ def _user_errors() -> Iterator[None]:
         ) from None
 
 
-def service_passphrase_problem(env: Mapping[str, str]) -> str | None:
-    """Why the worker may not encrypt its stacks' secrets with the passphrase it has, or None.
-
-    Service stacks hold every tenant's secrets, so their key is the service's own, never the fixed
-    sandbox passphrase that anyone can read in this repository, even when the vendors are the sandbox.
-    """
-    if env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
-        return None
-    given = env.get("PULUMI_CONFIG_PASSPHRASE", "")
-    if not given or given == SANDBOX_PASSPHRASE:
-        return (
-            "the deploy service encrypts its stacks' secrets with a passphrase of its own: set "
-            "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) on every worker to the service's "
-            "secret (e.g. `openssl rand -base64 32`); the fixed sandbox passphrase is refused"
-        )
-    if len(given) < 16:
-        return "PULUMI_CONFIG_PASSPHRASE is shorter than 16 characters; use a long random secret"
-    return None
-
-
 def _database(given: str | None) -> str:
     from service.store import resolve_database_url
 
@@ -64,13 +45,7 @@ def _database(given: str | None) -> str:
         return resolve_database_url(given)
 
 
-database_option = click.option(
-    "--database-url",
-    default=None,
-    metavar="URL",
-    help="PostgreSQL URL (default: ONECLICK_SERVICE_DATABASE_URL, DATABASE_URL, "
-    "else database `oneclick` on the local cluster, started if need be).",
-)
+database_option = database_url_option("ONECLICK_SERVICE_DATABASE_URL")
 
 
 @click.group()

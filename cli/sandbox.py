@@ -1,0 +1,74 @@
+"""`oneclick sandbox …`: start, stop and look at the local cloud (the only place the product starts it)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from automation.localpg import LocalPostgres
+from sandbox import server as sandbox_server
+from sandbox.endpoint import DEFAULT_PORT, sandbox_dir
+
+
+@click.group()
+def sandbox() -> None:
+    """Run the local cloud (Turso, Neon, Cloudflare emulators) on loopback."""
+
+
+dir_option = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="State directory, kept across restarts (default: .state/sandbox).",
+)
+
+
+@sandbox.command("start")
+@click.option(
+    "--port",
+    type=int,
+    default=lambda: int(os.environ.get("ONECLICK_SANDBOX_PORT", DEFAULT_PORT)),
+    show_default=f"{DEFAULT_PORT} or ONECLICK_SANDBOX_PORT",
+    help="TCP port; 0 picks a free one.",
+)
+@click.option(
+    "--postgres-url",
+    default=lambda: os.environ.get("ONECLICK_SANDBOX_PG_URL"),
+    show_default="ONECLICK_SANDBOX_PG_URL, else the local cluster (`oneclick postgres start`)",
+    help="Superuser URL of the PostgreSQL server that holds sandbox Neon projects.",
+)
+@dir_option
+def sandbox_start(port: int, postgres_url: str | None, directory: Path | None) -> None:
+    """Start the sandbox in the background (does nothing if it already runs).
+
+    Sandbox Neon projects are real databases, so the local PostgreSQL cluster is started too
+    unless --postgres-url names another server.
+    """
+    if not postgres_url:
+        postgres_url = LocalPostgres.default().start()
+    endpoint = sandbox_server.start(directory or sandbox_dir(), port, postgres_url=postgres_url)
+    click.echo(f"sandbox running at {endpoint.url} (pid {endpoint.pid})")
+
+
+@sandbox.command("stop")
+@dir_option
+def sandbox_stop(directory: Path | None) -> None:
+    """Stop the sandbox; its state is kept for the next start."""
+    stopped = sandbox_server.stop(directory or sandbox_dir())
+    click.echo("sandbox stopped" if stopped else "sandbox was not running")
+
+
+@sandbox.command("status")
+@dir_option
+def sandbox_status(directory: Path | None) -> None:
+    """Say whether the sandbox runs, where, and with what state directory (exit 1 if stopped)."""
+    state = sandbox_server.status(directory or sandbox_dir())
+    if state.running and state.endpoint is not None:
+        click.echo(f"running at {state.endpoint.url} (pid {state.endpoint.pid}), state in {state.directory}")
+    else:
+        click.echo(f"not running (state in {state.directory}); start it with `oneclick sandbox start`")
+        sys.exit(1)
