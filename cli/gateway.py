@@ -12,6 +12,7 @@ import click
 import psycopg
 
 from automation.localpg import LocalPostgres
+from cli.extras import require_extra
 from cli.options import database_url_option
 from service.gateway.errors import BillingError
 from service.gateway.journal import JournalBusy
@@ -105,6 +106,7 @@ def gateway(
     STRIPE_WEBHOOK_SECRET for POST /api/stripe/webhook; ONECLICK_GATEWAY_ADMIN_TOKEN for the
     platform's calls to the usage API.
     """
+    require_extra("gateway", "gateway")
     ctx.obj = database_url
     if ctx.invoked_subcommand is not None:
         return

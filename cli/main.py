@@ -12,6 +12,7 @@ from cli import deploy
 from cli.db import db
 from cli.doctor import doctor
 from cli.drift import drift_command
+from cli.extras import MissingExtraError
 from cli.fleet import fleet_group
 from cli.gateway import GatewayCommandError, gateway
 from cli.postgres import postgres
@@ -37,6 +38,7 @@ USER_ERRORS = (
     GatewayCommandError,
     ServiceCommandError,
     FileRefused,
+    MissingExtraError,
 )
 
 

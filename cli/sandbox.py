@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from automation.localpg import LocalPostgres
+from cli.extras import require_extra
 from sandbox import server as sandbox_server
 from sandbox.endpoint import DEFAULT_PORT, sandbox_dir
 
@@ -48,6 +49,7 @@ def sandbox_start(port: int, postgres_url: str | None, directory: Path | None) -
     Sandbox Neon projects are real databases, so the local PostgreSQL cluster is started too
     unless --postgres-url names another server.
     """
+    require_extra("sandbox", "sandbox start")
     if not postgres_url:
         postgres_url = LocalPostgres.default().start()
     endpoint = sandbox_server.start(directory or sandbox_dir(), port, postgres_url=postgres_url)

@@ -10,12 +10,11 @@ from collections.abc import Iterator
 
 import click
 import psycopg
-import psycopg_pool
 
+from cli.extras import require_extra
 from cli.options import database_url_option
 from service.migrate import MigrationError
 from service.passphrase import service_passphrase_problem
-from service.vault import DecryptionError, VaultConfigError
 
 DEFAULT_PORT = 8789
 
@@ -26,11 +25,14 @@ class ServiceCommandError(RuntimeError):
 
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
+    # Imported here: the vault needs the service extra, which the group checks before any command.
+    from service.vault import DecryptionError, VaultConfigError
+
     try:
         yield
     except (VaultConfigError, MigrationError, DecryptionError) as exc:
         raise ServiceCommandError(str(exc)) from None
-    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+    except psycopg.OperationalError as exc:  # psycopg_pool.PoolTimeout is one too
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ServiceCommandError(
             f"cannot reach the service's database ({first_line}); check --database-url, "
@@ -56,6 +58,7 @@ def service() -> None:
     Set CREDENTIALS_ENCRYPTION_KEY (make one with `oneclick service new-key`) on every API
     server and worker; they share one PostgreSQL database (`oneclick service migrate`).
     """
+    require_extra("service", "service")
 
 
 @service.command()
