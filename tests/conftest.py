@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -12,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port  # stdlib only: imports nothing of the project yet
+
 # Isolate before any project module reads the environment; subprocesses inherit this too.
 _SESSION_STATE = Path(tempfile.mkdtemp(prefix="oneclick-test-"))
 _SESSION_STATE.chmod(0o755)  # the local PostgreSQL runs as the postgres user and must reach it
 os.environ["ONECLICK_STATE_DIR"] = str(_SESSION_STATE)
 os.environ["ONECLICK_SANDBOX_DIR"] = str(_SESSION_STATE / "sandbox")
-with socket.socket() as _sock:  # a free port, so a developer's own cluster is never touched
-    _sock.bind(("127.0.0.1", 0))
-    os.environ["ONECLICK_PG_PORT"] = str(_sock.getsockname()[1])
+os.environ["ONECLICK_PG_PORT"] = str(free_port())  # so a developer's own cluster is never touched
 for _var in (
     "TURSO_API_TOKEN",
     "TURSO_ORG_ID",

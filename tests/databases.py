@@ -1,10 +1,11 @@
-"""Scratch PostgreSQL databases for tests: made on the local cluster, dropped afterwards."""
+"""Scratch PostgreSQL databases for tests (made on the local cluster, dropped afterwards) and queries."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 
@@ -30,3 +31,9 @@ def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(server_url, url)
+
+
+def query(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """Rows of one statement, run in its own autocommit connection."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(sql.encode(), params).fetchall()

@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.helpers import free_port  # noqa: E402
+
 PYTHON = sys.executable
 LOADGEN = str(Path(__file__).with_name("loadgen.py"))
 LITELLM_VENV = REPO / ".tools" / "litellm-venv"
@@ -47,13 +48,6 @@ LITELLM_MASTER_KEY = "sk-bench-litellm-master-0123456789"
 BODY = json.dumps(
     {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 5}
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_http(

@@ -41,11 +41,11 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from automation.localpg import LocalPostgres
-from components.database import import_preview, migrate, parse_schema
-from components.database.ddl import schema_ddl
-from components.database.executors import PostgresExecutor
-from components.database.libsql_executor import LibsqlExecutor
 from components.turso.client import TursoClient
+from dbtools import import_preview, migrate, parse_schema
+from dbtools.ddl import schema_ddl
+from dbtools.executors import PostgresExecutor
+from dbtools.libsql_executor import LibsqlExecutor
 from sandbox import server as sandbox_server
 
 SCHEMA = parse_schema(

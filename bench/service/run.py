@@ -18,7 +18,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,15 +31,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.helpers import free_port  # noqa: E402
+
 # A private state directory and PostgreSQL port: the benchmark never touches anyone's stacks.
 STATE = Path(tempfile.mkdtemp(prefix="oneclick-bench-service-"))
 STATE.chmod(0o755)
 os.environ["ONECLICK_STATE_DIR"] = str(STATE)
 os.environ["ONECLICK_SANDBOX_DIR"] = str(STATE / "sandbox")
 os.environ.pop("ONECLICK_PG_DIR", None)
-with socket.socket() as _sock:
-    _sock.bind(("127.0.0.1", 0))
-    os.environ["ONECLICK_PG_PORT"] = str(_sock.getsockname()[1])
+os.environ["ONECLICK_PG_PORT"] = str(free_port())  # a free port: a developer's own cluster is never touched
 for variable in (
     "PULUMI_BACKEND_URL",
     "PULUMI_CONFIG_PASSPHRASE",
@@ -66,13 +65,6 @@ from service.vault import generate_key  # noqa: E402
 
 SHOP = REPO / "examples" / "shop"
 ONECLICK = [sys.executable, "-c", "from cli.main import main; main()"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def upload(http: httpx.Client, path: Path) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from automation.localpg import LocalPostgres
 from cli.main import main
 from components.targets import SANDBOX_PASSPHRASE, passphrase_problem
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint, state_root
+from tests.helpers import free_port
 
 ONECLICK = str(REPO_ROOT / ".venv" / "bin" / "oneclick")
 
@@ -44,6 +44,7 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert len(result.output.splitlines()) > 3
 
 
+@pytest.mark.engine
 def test_deploy_prints_what_it_made_and_destroy_removes_it(
     sandbox: SandboxEndpoint, spec_file: Path, app_id: str
 ) -> None:
@@ -125,15 +126,8 @@ def test_doctor_is_green() -> None:
         assert any(line.startswith("ok") and name in line for line in result.stdout.splitlines()), name
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_local_postgres_starts_serves_and_stops() -> None:
-    pg = LocalPostgres(state_root() / "pg-test", _free_port())
+    pg = LocalPostgres(state_root() / "pg-test", free_port())
     try:
         url = pg.start()
         assert pg.start() == url, "start is idempotent"

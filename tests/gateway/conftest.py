@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import pytest
@@ -19,7 +18,7 @@ from service.gateway.keys import create_key
 from service.gateway.settings import GatewaySettings, Secret, UpstreamSettings
 from service.gateway.state import Gateway
 from service.migrate import apply_migrations
-from tests.databases import scratch_database
+from tests.databases import query, scratch_database
 from tests.gateway.servers import ServerThread, StripeMock
 
 OPENAI_KEY = "sk-platform-openai-5f0c1d2e3a4b5c6d7e8f"
@@ -32,23 +31,6 @@ S3_KEY_ID = "AKIAPLATFORM000001"
 S3_SECRET = "s3-platform-secret-0123456789abcdefABCDEF"
 MASTER_KEYS = [OPENAI_KEY, ANTHROPIC_KEY, SENDGRID_KEY, RESEND_KEY, TWILIO_TOKEN, S3_SECRET]
 BYO_OPENAI_KEY = "sk-user-own-openai-key-000111222333"
-
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T], timeout: float = 10.0) -> T:
-    """Poll `check` until it returns something truthy (usage reaches the database in batches)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.02)
-
-
-def query(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(sql.encode(), params).fetchall()
 
 
 def make_account(

@@ -13,6 +13,7 @@ import pytest
 from sandbox.upstreams import UpstreamStandIn
 from service.gateway.errors import BillingError
 from service.gateway.subaccounts import create_sendgrid_subuser, create_twilio_subaccount
+from tests.databases import query
 from tests.gateway.conftest import (
     SENDGRID_KEY,
     TWILIO_SID,
@@ -20,9 +21,8 @@ from tests.gateway.conftest import (
     RunningGateway,
     make_account,
     make_key,
-    query,
-    wait_for,
 )
+from tests.helpers import wait_for
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "say something short"}], "max_tokens": 5}
 ADMIN = {"Authorization": "Bearer admin-token-for-tests-0001"}

@@ -23,7 +23,8 @@ from service.gateway import billing
 from service.gateway.metering import Settlement, write_settlements
 from service.gateway.pricing import PriceTable
 from tests.contract import Contract
-from tests.gateway.conftest import make_account, query
+from tests.databases import query
+from tests.gateway.conftest import make_account
 from tests.gateway.servers import StripeMock
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from cli.main import main
-from tests.gateway.conftest import make_account, query
+from tests.databases import query
+from tests.gateway.conftest import make_account
 
 
 def test_help_lists_routes_settings_and_commands() -> None:

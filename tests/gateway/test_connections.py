@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from service.gateway.connections import UpstreamConnectionError, UpstreamPool
-from tests.gateway.servers import free_port
+from tests.helpers import free_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 

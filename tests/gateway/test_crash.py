@@ -21,8 +21,9 @@ import httpx
 import pytest
 
 from sandbox.upstreams import UpstreamStandIn
-from tests.gateway.conftest import OPENAI_KEY, make_account, make_key, query, wait_for
-from tests.gateway.servers import free_port
+from tests.databases import query
+from tests.gateway.conftest import OPENAI_KEY, make_account, make_key
+from tests.helpers import free_port, wait_for
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "say something short"}], "max_tokens": 5}
 

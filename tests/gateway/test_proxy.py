@@ -10,15 +10,9 @@ import httpx
 import pytest
 
 from sandbox.upstreams import UpstreamStandIn
-from tests.gateway.conftest import (
-    BYO_OPENAI_KEY,
-    OPENAI_KEY,
-    RunningGateway,
-    make_account,
-    make_key,
-    query,
-    wait_for,
-)
+from tests.databases import query
+from tests.gateway.conftest import BYO_OPENAI_KEY, OPENAI_KEY, RunningGateway, make_account, make_key
+from tests.helpers import wait_for
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "say something short"}], "max_tokens": 5}
 # Stand-in usage: 3 words + 3 per message = 6 prompt tokens; 5 reply tokens (max_tokens).

@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import httpx
 
-from tests.gateway.conftest import RunningGateway, make_account, make_key, query, wait_for
+from tests.databases import query
+from tests.gateway.conftest import RunningGateway, make_account, make_key
+from tests.helpers import wait_for
 
 CONCURRENT = 200
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -16,18 +14,13 @@ import pytest
 from sandbox.upstreams import UpstreamStandIn
 from service.gateway.app import create_app
 from service.gateway.settings import Secret
-from tests.gateway.conftest import RunningGateway, make_account, make_key, query
+from tests.databases import query
+from tests.gateway.conftest import RunningGateway, make_account, make_key
 from tests.gateway.servers import ServerThread
+from tests.helpers import stripe_signed
 
 SECRET = "whsec_test_0123456789abcdef"
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
-
-
-def signed(payload: bytes, secret: str = SECRET) -> dict[str, str]:
-    """Stripe's scheme: v1 = HMAC-SHA256(secret, f"{timestamp}.{payload}")."""
-    timestamp = str(int(time.time()))
-    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
-    return {"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"}
 
 
 def event(kind: str, subscription: dict[str, object], created: int | None = None) -> bytes:
@@ -80,7 +73,9 @@ def test_a_failed_payment_stops_platform_calls_until_it_is_paid(
         },
     )
     assert (
-        httpx.post(f"{hooked}/api/stripe/webhook", content=past_due, headers=signed(past_due)).status_code
+        httpx.post(
+            f"{hooked}/api/stripe/webhook", content=past_due, headers=stripe_signed(past_due, SECRET)
+        ).status_code
         == 200
     )
     refused = httpx.post(call, json=CHAT, headers=auth)
@@ -90,7 +85,12 @@ def test_a_failed_payment_stops_platform_calls_until_it_is_paid(
         "customer.subscription.updated",
         {"id": f"sub_{user_id}", "status": "active", "customer": f"cus_{user_id}"},
     )
-    assert httpx.post(f"{hooked}/api/stripe/webhook", content=paid, headers=signed(paid)).status_code == 200
+    assert (
+        httpx.post(
+            f"{hooked}/api/stripe/webhook", content=paid, headers=stripe_signed(paid, SECRET)
+        ).status_code
+        == 200
+    )
     assert httpx.post(call, json=CHAT, headers=auth).status_code == 200
     [(status, start)] = query(
         running_gateway.db,
@@ -105,11 +105,11 @@ def test_unsigned_or_wrongly_signed_events_are_400(hooked: str, running_gateway:
     payload = event(
         "customer.subscription.deleted", {"id": "sub_x", "status": "canceled", "customer": "cus_x"}
     )
-    for headers in ({}, signed(payload, "whsec_someone_else")):
+    for headers in ({}, stripe_signed(payload, "whsec_someone_else")):
         response = httpx.post(f"{hooked}/api/stripe/webhook", content=payload, headers=headers)
         assert response.status_code == 400
         assert "Stripe-signed" in response.json()["error"]["message"]
     unconfigured = httpx.post(
-        f"{running_gateway.url}/api/stripe/webhook", content=payload, headers=signed(payload)
+        f"{running_gateway.url}/api/stripe/webhook", content=payload, headers=stripe_signed(payload, SECRET)
     )
     assert unconfigured.status_code == 503

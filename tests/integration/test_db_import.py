@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 from automation.localpg import LocalPostgres
 from cli.main import main as cli
-from components.database import (
+from components.turso.client import TursoClient
+from dbtools import (
     ByoError,
     DataError,
     Executor,
@@ -43,12 +44,11 @@ from components.database import (
     parse_schema,
     validate_byo_url,
 )
-from components.database.layout import Table, build_layout
-from components.database.migrations import generated_migration
-from components.database.postgres_url import AUTHENTICATION, MALFORMED, NO_DATABASE, NOT_EMPTY, UNREACHABLE
-from components.database.preview_data import open_preview
-from components.database.sql_split import split_statements
-from components.turso.client import TursoClient
+from dbtools.layout import Table, build_layout
+from dbtools.migrations import generated_migration
+from dbtools.postgres_url import AUTHENTICATION, MALFORMED, NO_DATABASE, NOT_EMPTY, UNREACHABLE
+from dbtools.preview_data import open_preview
+from dbtools.sql_split import split_statements
 from sandbox.endpoint import SandboxEndpoint
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop" / "prisma"
@@ -499,7 +499,7 @@ def test_converted_values_land_in_postgresql_unchanged(
 
 
 def load_ddl_sqlite() -> str:
-    from components.database.ddl import schema_ddl
+    from dbtools.ddl import schema_ddl
 
     return schema_ddl(PROPERTY_SCHEMA, "sqlite")
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from automation import operations
-from components.http import VendorNotFound
 from components.spec import AppSpec
 from components.turso.client import TursoClient
+from core.http import VendorNotFound
 from sandbox.endpoint import REPO_ROOT, TURSO_ORG, SandboxEndpoint, state_root
 
 pytestmark = pytest.mark.engine

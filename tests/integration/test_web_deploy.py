@@ -16,11 +16,11 @@ import pytest
 from automation import operations
 from automation.localpg import LocalPostgres
 from components.cloudflare.client import CloudflareClient
-from components.http import VendorNotFound
-from components.localhost import LoopbackTransport
 from components.neon.client import NeonClient
 from components.spec import AppSpec
 from components.turso.client import TursoClient
+from core.http import VendorNotFound
+from core.localhost import LoopbackTransport
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint, state_root
 
 pytestmark = pytest.mark.engine

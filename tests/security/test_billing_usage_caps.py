@@ -20,8 +20,10 @@ import stripe
 
 from service.gateway import billing, llm
 from service.gateway.pricing import PriceTable
-from tests.gateway.conftest import make_account, make_key, query, wait_for
+from tests.databases import query
+from tests.gateway.conftest import make_account, make_key
 from tests.gateway.servers import StripeMock
+from tests.helpers import wait_for
 from tests.security.gateway_fixtures import HostileGateway
 
 CHAT = "/api/proxy/openai/v1/chat/completions"

@@ -8,24 +8,18 @@ real gateway's webhook route; the platform-key call afterwards shows whether bil
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
 
 import httpx
 
-from tests.gateway.conftest import make_account, make_key, query
+from tests.databases import query
+from tests.gateway.conftest import make_account, make_key
+from tests.helpers import stripe_signed
 from tests.security.gateway_fixtures import WEBHOOK_SECRET, HostileGateway
 
 EMAIL = {"to": "someone@example.com", "subject": "Hi", "text": "Hello"}
-
-
-def signed(payload: bytes) -> dict[str, str]:
-    timestamp = str(int(time.time()))  # signed now: a replay is re-sent, not a stale signature
-    digest = hmac.new(WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256)
-    return {"Stripe-Signature": f"t={timestamp},v1={digest.hexdigest()}", "Content-Type": "application/json"}
 
 
 def event(kind: str, subscription: str, customer: str, status: str, created: int) -> bytes:
@@ -42,7 +36,9 @@ def event(kind: str, subscription: str, customer: str, status: str, created: int
 
 
 def deliver(gw: HostileGateway, payload: bytes) -> dict[str, object]:
-    response = httpx.post(f"{gw.url}/api/stripe/webhook", content=payload, headers=signed(payload))
+    response = httpx.post(
+        f"{gw.url}/api/stripe/webhook", content=payload, headers=stripe_signed(payload, WEBHOOK_SECRET)
+    )
     assert response.status_code == 200, response.text
     answer: dict[str, object] = response.json()
     return answer

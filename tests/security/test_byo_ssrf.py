@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from automation.localpg import LocalPostgres
-from components.database.byo_policy import ALLOWED_NETWORKS_ENV
+from dbtools.byo_policy import ALLOWED_NETWORKS_ENV
 from sandbox.endpoint import SandboxEndpoint
 from tests.service.conftest import (
     ApiServer,

@@ -17,9 +17,9 @@ import pytest
 
 from automation import operations
 from components.cloudflare.client import CloudflareClient
-from components.localhost import LoopbackTransport
 from components.targets import SANDBOX_PASSPHRASE
 from components.turso.client import TursoClient
+from core.localhost import LoopbackTransport
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint
 from service.passphrase import service_passphrase_problem
 from tests.service.conftest import (

@@ -25,17 +25,9 @@ from components.cloudflare.client import CloudflareClient
 from components.cloudflare.domain_provider import CustomDomainProvider, DnsConflictError
 from components.cloudflare.models import DnsRecord, Zone
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, SandboxEndpoint
-from tests.service.conftest import (
-    ApiServer,
-    Workers,
-    client,
-    make_user,
-    new_app,
-    query,
-    wait_finished,
-    wait_for,
-    web_spec,
-)
+from tests.databases import query
+from tests.helpers import wait_for
+from tests.service.conftest import ApiServer, Workers, client, make_user, new_app, wait_finished, web_spec
 
 pytestmark = pytest.mark.engine
 

@@ -22,14 +22,14 @@ import pytest
 
 from automation import operations
 from automation.workspace import DeployError, open_stack
-from components.database.errors import DataError, MigrationError, SchemaError
-from components.database.executors import SqliteExecutor
-from components.database.migrations import migrate
-from components.database.preview_data import open_preview
-from components.database.prisma_schema import load_schema, parse_schema
 from components.errors import SpecError
 from components.icons import IconError, load_source
 from components.spec import AppSpec
+from dbtools.errors import DataError, MigrationError, SchemaError
+from dbtools.executors import SqliteExecutor
+from dbtools.migrations import migrate
+from dbtools.preview_data import open_preview
+from dbtools.prisma_schema import load_schema, parse_schema
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint, state_root
 
 ONECLICK = str(REPO_ROOT / ".venv" / "bin" / "oneclick")

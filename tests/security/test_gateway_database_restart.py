@@ -19,8 +19,9 @@ from automation.localpg import LocalPostgres
 from sandbox.endpoint import state_root
 from sandbox.upstreams import UpstreamStandIn
 from service.migrate import apply_migrations
-from tests.gateway.conftest import make_account, make_key, query, wait_for
-from tests.gateway.servers import free_port
+from tests.databases import query
+from tests.gateway.conftest import make_account, make_key
+from tests.helpers import free_port, wait_for
 from tests.security.gateway_fixtures import start_gateway
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}

@@ -16,7 +16,8 @@ import pytest
 from sandbox.upstreams import UpstreamStandIn
 from service.gateway.errors import BillingError
 from service.gateway.senders import add_sender
-from tests.gateway.conftest import RunningGateway, make_account, make_key, query
+from tests.databases import query
+from tests.gateway.conftest import RunningGateway, make_account, make_key
 
 
 def _send(gw: RunningGateway, key: str, sender: str | None) -> httpx.Response:

@@ -13,7 +13,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.gateway.conftest import make_account, make_key, query, wait_for
+from tests.databases import query
+from tests.gateway.conftest import make_account, make_key
+from tests.helpers import wait_for
 from tests.security.gateway_fixtures import HostileGateway
 
 HANG = {"model": "hang", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}

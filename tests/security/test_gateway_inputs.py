@@ -9,7 +9,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.gateway.conftest import RunningGateway, make_account, make_key, query
+from tests.databases import query
+from tests.gateway.conftest import RunningGateway, make_account, make_key
 
 NESTED = b'{"model": "gpt-4o", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 HUGE_INT = b"9" * 5000  # more digits than Python converts to int by default

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from components.localhost import LoopbackTransport
+from core.localhost import LoopbackTransport
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint
 from tests.service.conftest import (
     SHOP,

@@ -26,7 +26,7 @@ from automation import operations, recover
 from automation.workspace import DeployError
 from components.spec import AppSpec
 from components.turso.client import TursoClient
-from components.turso.libsql import LibsqlClient
+from libsql.client import LibsqlClient
 from sandbox.endpoint import REPO_ROOT, TURSO_ORG, SandboxEndpoint
 from tests.integration.test_recover import kill_session, pending_operations
 from tests.service.conftest import (

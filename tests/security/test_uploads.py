@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from service.archives import ArchiveRefused, UploadLimits, check_upload, unpack
-from tests.service.conftest import ApiServer, client, make_user, query
+from tests.databases import query
+from tests.service.conftest import ApiServer, client, make_user
 
 
 def tar_of(*members: tuple[tarfile.TarInfo, bytes | None], compress: bool = True) -> bytes:

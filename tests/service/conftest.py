@@ -5,16 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psycopg
@@ -29,33 +28,12 @@ from service.auth import create_token
 from service.store import migrate
 from service.vault import Vault, generate_key
 from tests.databases import scratch_database
+from tests.helpers import free_port, wait_for
 
 SHOP = REPO_ROOT / "examples" / "shop"
 KEY_V1 = generate_key("v1")
 # The workers' own secrets passphrase: service stacks never use the fixed sandbox one.
 SERVICE_PASSPHRASE = f"service-{uuid.uuid4().hex}"
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T], timeout: float = 60.0, interval: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
-def query(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(sql.encode(), params).fetchall()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ApiServer:

@@ -10,7 +10,8 @@ import pytest
 from components.turso.client import TursoClient
 from sandbox.endpoint import TURSO_ORG, SandboxEndpoint
 from service.auth import create_token, revoke_token
-from tests.service.conftest import ApiServer, client, database_spec, make_user, query, web_spec
+from tests.databases import query
+from tests.service.conftest import ApiServer, client, database_spec, make_user, web_spec
 
 DOMAIN_SPEC = {"customDomain": "shop.example.com"}
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from components.localhost import LoopbackTransport
+from core.localhost import LoopbackTransport
 from sandbox.endpoint import SandboxEndpoint
 from service.vault import Binding, Vault
 from tests.service.conftest import (

@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from components.cloudflare.client import CloudflareClient
-from components.localhost import LoopbackTransport
 from components.spec import AppSpec
 from components.turso.client import TursoClient
+from core.localhost import LoopbackTransport
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint
 from service import deployments
 from service.recovery import lock_files

@@ -13,7 +13,7 @@ import pytest
 from sandbox.endpoint import REPO_ROOT
 from service.store import rotate_keys
 from service.vault import Binding, DecryptionError, Vault, VaultConfigError, generate_key
-from tests.service.conftest import query
+from tests.databases import query
 
 V1, V2 = generate_key("v1"), generate_key("v2")
 SECRET = "postgresql://app:pa55-w0rd@db.example.com/shop"

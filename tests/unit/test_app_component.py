@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,19 +9,15 @@ import pulumi
 import pytest
 
 from components.targets import Targets, VendorTarget
-from tests.unit.pulumi_mocks import installed
+from tests.unit.pulumi_mocks import RecordingMocks
 
 # How a secret value looks in a resource's registered inputs.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.created: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.created.append(args)
+class Mocks(RecordingMocks):
+    def outputs_of(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
         inputs = args.inputs
         if "group" in inputs:  # Turso database
@@ -40,16 +35,6 @@ class Mocks(pulumi.runtime.Mocks):
         elif "schema_sha256" in inputs:  # schema / preview data
             outputs.update(summary="ok", transformed_schema="schema", rows=0, tables={})
         return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-@pytest.fixture
-def mocks() -> Iterator[Mocks]:
-    mocks = Mocks()
-    with installed(mocks):
-        yield mocks
 
 
 def targets(sandbox: bool = True) -> Targets:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +14,17 @@ from components.cloudflare.domain import CustomDomain, CustomDomainArgs
 from components.cloudflare.pages import PagesProject, PagesProjectArgs
 from components.cloudflare.upload import build_manifest
 from components.errors import SpecError
+from tests.unit.pulumi_mocks import RecordingMocks
 from tests.unit.pulumi_mocks import RecordingMonitor as Monitor
-from tests.unit.pulumi_mocks import installed
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.created: list[pulumi.runtime.MockResourceArgs] = []
+pytestmark = pytest.mark.usefixtures("monitor")
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.created.append(args)
+
+class Mocks(RecordingMocks):
+    def outputs_of(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ == DYNAMIC and "manifest" in args.inputs:
             name = args.inputs["project_name"]
@@ -53,23 +51,6 @@ class Mocks(pulumi.runtime.Mocks):
             )
             return domain, outputs
         return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-@pytest.fixture(autouse=True)
-def monitor() -> Iterator[Monitor]:
-    mocks = Mocks()
-    mine = Monitor(mocks)
-    with installed(mocks, mine):
-        yield mine
-
-
-@pytest.fixture
-def mocks(monitor: Monitor) -> Mocks:
-    assert isinstance(monitor.mocks, Mocks)
-    return monitor.mocks
 
 
 @pytest.fixture

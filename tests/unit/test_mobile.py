@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from components.mobile.build import eas_build_command, eas_submit_command
 from components.mobile.credentials import CredentialError, app_store_connect_key, play_service_account
 from components.mobile.project import CAPACITOR_VERSION, MobileProjectParams, mobile_project
 from components.project_files import ProjectFilesProvider, hashes
-from tests.unit.pulumi_mocks import installed
+from tests.unit.pulumi_mocks import RecordingMocks
 
 
 @pytest.fixture
@@ -176,26 +175,12 @@ def test_eas_command_lines_are_exact() -> None:
     assert "trap 'rm -f asc-api-key.p8 play-service-account.json' EXIT" in submit
 
 
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.created: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.created.append(args)
+class Mocks(RecordingMocks):
+    def outputs_of(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outs = dict(args.inputs)
         if "create" in outs:
             outs.update(stdout='[{"id": "b-1", "platform": "ANDROID"}, {"id": "b-2"}]', stderr="")
         return f"{args.name}-id", outs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-@pytest.fixture
-def mocks() -> Iterator[Mocks]:
-    mocks = Mocks()
-    with installed(mocks):
-        yield mocks
 
 
 @pulumi.runtime.test

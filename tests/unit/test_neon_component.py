@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pulumi
@@ -12,18 +11,17 @@ from pulumi.runtime import rpc
 
 from components.errors import SpecError
 from components.neon.project import NeonProject, NeonProjectArgs
+from tests.unit.pulumi_mocks import RecordingMocks
 from tests.unit.pulumi_mocks import RecordingMonitor as Monitor
-from tests.unit.pulumi_mocks import installed
 
 URI = "postgresql://app_owner_k3j9x2ab:npg_secret@127.0.0.1:5432/app_q8w7e6r5"
 
 
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.created: list[pulumi.runtime.MockResourceArgs] = []
+pytestmark = pytest.mark.usefixtures("monitor")
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.created.append(args)
+
+class Mocks(RecordingMocks):
+    def outputs_of(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ == "pulumi-python:dynamic:Resource":
             outputs.update(
@@ -34,23 +32,6 @@ class Mocks(pulumi.runtime.Mocks):
             )
             return "quiet-river-12345678", outputs
         return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-@pytest.fixture(autouse=True)
-def monitor() -> Iterator[Monitor]:
-    mocks = Mocks()
-    mine = Monitor(mocks)
-    with installed(mocks, mine):
-        yield mine
-
-
-@pytest.fixture
-def mocks(monitor: Monitor) -> Mocks:
-    assert isinstance(monitor.mocks, Mocks)
-    return monitor.mocks
 
 
 def args(**changes: Any) -> NeonProjectArgs:

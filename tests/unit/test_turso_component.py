@@ -7,13 +7,13 @@ from typing import Any
 import pulumi
 import pytest
 
+from components.errors import SpecError
+from components.turso.database import TursoDatabase, TursoDatabaseArgs
+from tests.unit.pulumi_mocks import RecordingMocks
 
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.created: list[pulumi.runtime.MockResourceArgs] = []
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.created.append(args)
+class Mocks(RecordingMocks):
+    def outputs_of(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ == "pulumi-python:dynamic:Resource":
             name = args.inputs["name"]
@@ -26,15 +26,8 @@ class Mocks(pulumi.runtime.Mocks):
             return name, outputs
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
 
-
-mocks = Mocks()
-pulumi.runtime.set_mocks(mocks, preview=False)
-
-from components.errors import SpecError  # noqa: E402
-from components.turso.database import TursoDatabase, TursoDatabaseArgs  # noqa: E402
+pytestmark = pytest.mark.usefixtures("monitor")
 
 
 def args(name: str = "shop") -> TursoDatabaseArgs:
@@ -42,7 +35,7 @@ def args(name: str = "shop") -> TursoDatabaseArgs:
 
 
 @pulumi.runtime.test
-def test_database_outputs_url_and_a_secret_token() -> Any:
+def test_database_outputs_url_and_a_secret_token(mocks: Mocks) -> Any:
     db = TursoDatabase("shop-db", args())
 
     def check(values: list[Any]) -> None:
@@ -66,7 +59,7 @@ def test_token_outputs_are_secret() -> Any:
     )
 
 
-def test_invalid_name_is_refused_before_any_resource() -> None:
+def test_invalid_name_is_refused_before_any_resource(mocks: Mocks) -> None:
     before = len(mocks.created)
     with pytest.raises(SpecError, match=r"database\.name"):
         TursoDatabase("bad-db", args("Bad_Name"))
