@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 
-from components.database.executors import PostgresExecutor
-from components.localhost import LoopbackTransport
-from components.turso.libsql import LibsqlClient
+from core.localhost import LoopbackTransport
+from dbtools.executors import PostgresExecutor
+from libsql.client import LibsqlClient
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from automation.workspace import (
     workspace,
 )
 from components.cloudflare.client import CloudflareClient
-from components.http import VendorError
 from components.spec import AppSpec
 from components.targets import Targets, resolve_targets, vendors_for
+from core.http import VendorError
 
 EventSink = Callable[[events.EngineEvent], None]
 StatusSink = Callable[[DeployStatus], None]

@@ -17,7 +17,7 @@ import click
 import psycopg
 
 from cli.options import json_option
-from components.database import (
+from dbtools import (
     DatabaseError,
     Executor,
     connect,
@@ -27,9 +27,9 @@ from components.database import (
     migrate,
     transform_schema,
 )
-from components.database.errors import redact
-from components.database.preview_data import open_preview
-from components.turso.libsql import LibsqlError
+from dbtools.errors import redact
+from dbtools.preview_data import open_preview
+from libsql.client import LibsqlError
 
 TOKEN_ENV = "TURSO_DB_AUTH_TOKEN"  # noqa: S105 (the variable's name, not a token)
 URL_ENV = "DATABASE_URL"

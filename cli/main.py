@@ -20,11 +20,11 @@ from cli.recover import recover
 from cli.sandbox import sandbox
 from cli.service import ServiceCommandError, service
 from cli.stack import stack
-from components.database import DatabaseError
 from components.errors import SpecError
-from components.files import FileRefused
-from components.http import VendorError
 from components.targets import TargetError
+from core.files import FileRefused
+from core.http import VendorError
+from dbtools import DatabaseError
 from sandbox.server import SandboxError
 
 USER_ERRORS = (

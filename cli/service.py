@@ -143,7 +143,7 @@ def worker(
 
     Stops on SIGINT/SIGTERM after finishing the deploys in progress.
     """
-    from components.database.byo_policy import enforce_in_this_process
+    from dbtools.byo_policy import enforce_in_this_process
     from service.jobs import run_worker
     from service.runner import WorkerRuntime
     from service.store import open_pool

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from components.files import ICON_CAP, FileRefused, read_capped
+from core.files import ICON_CAP, FileRefused, read_capped
 
 # Below this the downscaled icons get visibly soft; the stores ask for 1024x1024.
 MIN_SOURCE = 512

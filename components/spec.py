@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.errors import SpecError
-from components.files import SPEC_CAP, FileRefused, read_text_capped
+from core.files import SPEC_CAP, FileRefused, read_text_capped
 
 # Stack names double as app ids: keep them DNS- and file-name-safe.
 APP_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")

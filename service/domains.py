@@ -16,9 +16,9 @@ import psycopg
 from components.cloudflare.client import CloudflareClient
 from components.cloudflare.models import DnsRecord, Zone
 from components.cloudflare.ownership import LEGACY_PREFIX, kind_of, made_for, whose
-from components.http import VendorError
 from components.spec import AppSpec
 from components.targets import TargetError, vendor_target
+from core.http import VendorError
 from service.errors import ApiError
 
 UNIQUE_DOMAIN = "deployed_apps_custom_domain"  # the unique index of live apps' custom domains

@@ -27,8 +27,8 @@ from automation import operations
 from automation.steps import DeployStatus
 from automation.workspace import DeployError, StackLocked, StackNotFound
 from components.errors import SpecError
-from components.http import VendorError
 from components.targets import TargetError
+from core.http import VendorError
 from service import deployments, vendor_names
 from service.deployments import Deployment
 from service.isolation import DeployLimits, Outcome, run_isolated

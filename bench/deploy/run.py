@@ -40,12 +40,12 @@ from automation.environment import TOOLS_BIN  # noqa: E402
 from automation.health import check_health  # noqa: E402
 from components.cloudflare.client import CloudflareClient  # noqa: E402
 from components.cloudflare.models import EnvVar  # noqa: E402
-from components.database.connection import connect  # noqa: E402
-from components.database.importer import import_preview  # noqa: E402
-from components.database.migrations import migrate  # noqa: E402
-from components.database.prisma_schema import load_schema  # noqa: E402
 from components.spec import AppSpec  # noqa: E402
 from components.turso.client import TursoClient  # noqa: E402
+from dbtools.connection import connect  # noqa: E402
+from dbtools.importer import import_preview  # noqa: E402
+from dbtools.migrations import migrate  # noqa: E402
+from dbtools.prisma_schema import load_schema  # noqa: E402
 from sandbox import server  # noqa: E402
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint, sandbox_dir  # noqa: E402
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from components.database.byo import validate_byo_url
+from dbtools.byo import validate_byo_url
 
 
 def _public(url: str) -> dict[str, Any]:

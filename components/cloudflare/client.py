@@ -19,7 +19,7 @@ import httpx
 
 from components.cloudflare.models import Deployment, DnsRecord, EnvVar, PagesDomain, Project, Zone
 from components.cloudflare.upload import Asset, buckets, collect_assets, config_files
-from components.http import VendorAuthError, VendorError, send
+from core.http import VendorAuthError, VendorError, send
 
 DEFAULT_API_URL = "https://api.cloudflare.com/client/v4"
 VENDOR = "Cloudflare"

@@ -20,7 +20,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 from components.cloudflare.client import CloudflareClient
 from components.cloudflare.models import DnsRecord, PagesDomain, Zone
 from components.cloudflare.ownership import foreign, kind_of, made_for, record_mark, whose
-from components.http import VendorConflict, VendorError, VendorNotFound
+from core.http import VendorConflict, VendorError, VendorNotFound
 
 IDENTITY = ("account_id", "project_name", "domain", "api_url")
 INPUTS = (*IDENTITY, "target", "api_token", "wait_seconds", "app_id")

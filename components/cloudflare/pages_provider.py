@@ -18,7 +18,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 from components.cloudflare.client import CloudflareClient, DeployResult
 from components.cloudflare.models import EnvVar, Project
 from components.cloudflare.upload import config_hashes
-from components.http import VendorConflict, VendorNotFound
+from core.http import VendorConflict, VendorNotFound
 
 # Inputs that identify the project: changing any of them means a different project.
 IDENTITY = ("account_id", "project_name", "api_url")

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from blake3 import blake3
 
-from components.files import PAGES_CONFIG_CAP, FileRefused, FileTooLarge, read_capped, regular_files, shown
+from core.files import PAGES_CONFIG_CAP, FileRefused, FileTooLarge, read_capped, regular_files, shown
 
 # Wrangler's limits for direct upload (pages/constants.ts).
 MAX_ASSET_BYTES = 25 * 1024 * 1024

@@ -21,16 +21,16 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from components.database.connection import connect
-from components.database.errors import DatabaseError, DataError, ImportRefused, SchemaError
-from components.database.executor import Executor
-from components.database.importer import import_preview
-from components.database.migrations import migrate, read_migrations
-from components.database.preview_data import open_preview, read_preview
-from components.database.prisma_schema import PrismaSchema, parse_schema, read_schema_text
-from components.database.transform import transform_schema
 from components.errors import SpecError
-from components.files import shown
+from core.files import shown
+from dbtools.connection import connect
+from dbtools.errors import DatabaseError, DataError, ImportRefused, SchemaError
+from dbtools.executor import Executor
+from dbtools.importer import import_preview
+from dbtools.migrations import migrate, read_migrations
+from dbtools.preview_data import open_preview, read_preview
+from dbtools.prisma_schema import PrismaSchema, parse_schema, read_schema_text
+from dbtools.transform import transform_schema
 
 CONNECTION = ("url", "auth_token")
 SCHEMA_FIELD = "database.prismaSchema"
@@ -75,6 +75,8 @@ def _old_schema_sha256(olds: dict[str, Any]) -> str | None:
 LEGACY_SCHEMA_TEXT = "schema_text"
 
 
+# Stack state names both providers by this module's path and their class names (dill pickles an
+# importable class by reference), so they stay here under these names.
 class SchemaProvider(ResourceProvider):
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         schema = _schema(props)

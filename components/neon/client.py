@@ -14,8 +14,6 @@ from typing import Any
 
 import httpx
 
-from components.http import RETRY_STATUSES as SHARED_RETRY_STATUSES
-from components.http import VendorError, send
 from components.neon.models import (
     Branch,
     CreatedBranch,
@@ -26,6 +24,8 @@ from components.neon.models import (
     Project,
     Role,
 )
+from core.http import RETRY_STATUSES as SHARED_RETRY_STATUSES
+from core.http import VendorError, send
 
 DEFAULT_API_URL = "https://console.neon.tech/api/v2"
 VENDOR = "Neon"

@@ -11,9 +11,9 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from components.http import VendorError, VendorNotFound
 from components.neon.client import NeonClient
 from components.neon.models import Project
+from core.http import VendorError, VendorNotFound
 
 # Inputs that pin the project's place and contents: changing one means a new project.
 IDENTITY = ("region_id", "database_name", "role_name", "api_url")

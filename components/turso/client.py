@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import httpx
 
-from components.http import send
+from core.http import send
 
 DEFAULT_API_URL = "https://api.turso.tech"
 VENDOR = "Turso"

@@ -11,8 +11,8 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from components.http import VendorConflict, VendorNotFound
 from components.turso.client import Database, TursoClient
+from core.http import VendorConflict, VendorNotFound
 
 # Inputs that identify the database: changing any of them means a different database.
 IDENTITY = ("name", "group", "org", "api_url")

@@ -29,13 +29,13 @@ from pydantic.alias_generators import to_camel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from components.byo.policy import check_service_spec
 from components.cloudflare.client import CloudflareClient
-from components.database.byo_policy import check_service_spec
 from components.errors import SpecError
-from components.http import VendorError
 from components.spec import APP_ID, HOSTNAME, AppSpec
 from components.targets import TargetError, vendor_target
 from components.turso.client import TursoClient
+from core.http import VendorError
 from service import deployments, uploads
 from service.archives import UploadLimits
 from service.auth import AuthError, Caller, authenticate

@@ -1,4 +1,4 @@
-"""The deploy service's policy for bring-your-own PostgreSQL URLs (components/database/byo_policy.py)."""
+"""The deploy service's policy for bring-your-own PostgreSQL URLs (dbtools/byo_policy.py)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ from typing import Any
 import pytest
 
 from automation.localpg import LocalPostgres
-from components.database import byo_policy
-from components.database.byo_policy import (
+from components.byo.policy import check_service_spec
+from components.errors import SpecError
+from components.spec import AppSpec
+from dbtools import byo_policy
+from dbtools.byo_policy import (
     ALLOWED_NETWORKS_ENV,
     POLICY_ENV,
     REFUSED,
     allowed_networks,
-    check_service_spec,
     check_shape,
     check_url,
     is_public,
 )
-from components.database.executors import PostgresExecutor
-from components.database.postgres_url import ByoError
-from components.errors import SpecError
-from components.spec import AppSpec
+from dbtools.executors import PostgresExecutor
+from dbtools.postgres_url import ByoError
 
 PUBLIC = "postgresql://u:pw@8.8.8.8:5432/app"
 

@@ -15,7 +15,7 @@ from components.cloudflare import upload
 from components.cloudflare.client import CloudflareClient
 from components.cloudflare.models import EnvVar
 from components.cloudflare.upload import buckets, build_manifest, collect_assets, config_hashes, content_type
-from components.http import VendorAuthError, VendorError, VendorNotFound, VendorUnavailable
+from core.http import VendorAuthError, VendorError, VendorNotFound, VendorUnavailable
 
 TOKEN = "cf-very-secret-api-token"
 ACCOUNT = "acc1"

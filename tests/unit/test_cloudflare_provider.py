@@ -16,8 +16,8 @@ from components.cloudflare.domain_provider import CustomDomainProvider, DnsConfl
 from components.cloudflare.models import EnvVar
 from components.cloudflare.pages_provider import BuildChangedError, PagesProjectProvider
 from components.cloudflare.upload import build_manifest, config_hashes
-from components.http import VendorConflict
-from components.localhost import LoopbackTransport
+from core.http import VendorConflict
+from core.localhost import LoopbackTransport
 from sandbox import server
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, SandboxEndpoint
 

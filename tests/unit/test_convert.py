@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.database.convert import (
+from dbtools.convert import (
     ConversionError,
     datetime_to_millis,
     parse_datetime_text,
@@ -29,8 +29,8 @@ from components.database.convert import (
     to_sqlite_value,
     to_text,
 )
-from components.database.preview_data import PreviewData, PreviewTable
-from components.database.sqlite_literals import sql_literal
+from dbtools.preview_data import PreviewData, PreviewTable
+from dbtools.sqlite_literals import sql_literal
 
 MIN_MS, MAX_MS = -62_135_596_800_000, 253_402_300_799_999  # years 1 to 9999
 millis = st.integers(MIN_MS, MAX_MS)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from components.database.ddl import schema_ddl
-from components.database.errors import SchemaError
-from components.database.layout import build_layout, constraint_name
-from components.database.migrations import generated_migration
-from components.database.prisma_schema import load_schema, parse_schema
+from dbtools.ddl import schema_ddl
+from dbtools.errors import SchemaError
+from dbtools.layout import build_layout, constraint_name
+from dbtools.migrations import generated_migration
+from dbtools.prisma_schema import load_schema, parse_schema
 
 GOLDEN = Path(__file__).parent / "prisma_golden"
 SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop" / "prisma" / "schema.prisma"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from components import files
-from components.files import FileRefused, FileTooLarge, read_capped, read_text_capped, regular_files
+from core import files
+from core.files import FileRefused, FileTooLarge, read_capped, read_text_capped, regular_files
 
 FIELD = "database.prismaSchema"
 

@@ -1,8 +1,8 @@
 import httpx
 import pytest
 
-from components.http import VendorAuthError, VendorNotFound, VendorUnavailable, send
 from components.turso.client import TursoClient
+from core.http import VendorAuthError, VendorNotFound, VendorUnavailable, send
 
 TOKEN = "very-secret-token-value"
 

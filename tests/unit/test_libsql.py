@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.localhost import LoopbackTransport
 from components.turso.client import TursoClient
-from components.turso.hrana import decode_value, encode_args, encode_value
-from components.turso.libsql import LibsqlClient, LibsqlError, Statement, Transaction, http_base_url
+from core.localhost import LoopbackTransport
+from libsql.client import LibsqlClient, LibsqlError, Statement, Transaction, http_base_url
+from libsql.hrana import decode_value, encode_args, encode_value
 from sandbox import server
 from sandbox.endpoint import SandboxEndpoint
 

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from components.http import VendorAuthError, VendorError, VendorNotFound
 from components.neon.client import NeonClient, NeonOperationError, NeonOperationTimeout
 from components.neon.models import Operation
+from core.http import VendorAuthError, VendorError, VendorNotFound
 
 KEY = "neon-very-secret-api-key"
 PROJECT = {"id": "quiet-river-1", "name": "shop", "region_id": "aws-us-east-2", "pg_version": 17}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from components.database.errors import SchemaError
-from components.database.prisma_schema import (
+from dbtools.errors import SchemaError
+from dbtools.prisma_schema import (
     Arg,
     Call,
     Ident,
@@ -17,8 +17,8 @@ from components.database.prisma_schema import (
     parse_schema,
     sort_orders,
 )
-from components.database.sql_split import split_statements
-from components.database.transform import transform_schema
+from dbtools.sql_split import split_statements
+from dbtools.transform import transform_schema
 
 SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop" / "prisma" / "schema.prisma"
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from components.http import VendorAuthError, VendorConflict, VendorError, VendorNotFound
 from components.turso.client import TursoClient
+from core.http import VendorAuthError, VendorConflict, VendorError, VendorNotFound
 from sandbox import server
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint
 from tests.contract import Contract, ContractTransport

@@ -14,8 +14,8 @@ import pytest
 from components.cloudflare.client import CloudflareClient
 from components.cloudflare.models import EnvVar
 from components.cloudflare.upload import build_manifest
-from components.http import VendorAuthError, VendorConflict, VendorError, VendorNotFound, VendorUnavailable
-from components.localhost import LoopbackTransport
+from core.http import VendorAuthError, VendorConflict, VendorError, VendorNotFound, VendorUnavailable
+from core.localhost import LoopbackTransport
 from sandbox import server
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, SandboxEndpoint
 from tests.contract import Contract, ContractTransport

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from automation.localpg import LocalPostgres
-from components.http import VendorAuthError, VendorConflict, VendorError, VendorNotFound
 from components.neon.client import NeonClient
+from core.http import VendorAuthError, VendorConflict, VendorError, VendorNotFound
 from sandbox import server
 from sandbox.endpoint import SandboxEndpoint
 from tests.contract import Contract, ContractTransport

@@ -3,10 +3,10 @@ from typing import Any
 import httpx
 import pytest
 
-from components.http import VendorConflict
 from components.turso import provider
 from components.turso.client import TursoClient
 from components.turso.provider import TursoDatabaseProvider
+from core.http import VendorConflict
 
 OLD = {"name": "db", "group": "default", "org": "o", "api_url": "http://x", "api_token": "t1"}
 

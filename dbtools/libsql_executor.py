@@ -15,11 +15,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from components.database.ddl import quote
-from components.database.errors import ConnectionFailed, redact_url
-from components.database.executor import RendersSqlValues, Statement, StatementFailed, TableRows
-from components.database.preview_data import python_value_blocks
-from components.turso.libsql import EncodedBatch, LibsqlClient, LibsqlError, ResultSet, Transaction
+from dbtools.ddl import quote
+from dbtools.errors import ConnectionFailed, redact_url
+from dbtools.executor import RendersSqlValues, Statement, StatementFailed, TableRows
+from dbtools.preview_data import python_value_blocks
+from libsql.client import EncodedBatch, LibsqlClient, LibsqlError, ResultSet, Transaction
 
 # One INSERT carries rows up to about this much SQL text (SQLite's own limit is far higher; Turso's
 # request limits are not published, so requests stay moderate).

@@ -16,12 +16,12 @@ from typing import Any, overload
 
 import apsw
 
-from components.database.ddl import quote, schema_ddl, string_literal
-from components.database.errors import DataError, without_tokens
-from components.database.prisma_schema import PrismaSchema
-from components.database.sql_split import numbered_statements
-from components.database.sqlite_literals import sql_literal
-from components.files import PREVIEW_CAP, FileRefused, read_capped, shown
+from core.files import PREVIEW_CAP, FileRefused, read_capped, shown
+from dbtools.ddl import quote, schema_ddl, string_literal
+from dbtools.errors import DataError, without_tokens
+from dbtools.prisma_schema import PrismaSchema
+from dbtools.sql_split import numbered_statements
+from dbtools.sqlite_literals import sql_literal
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 FIELD = "database.previewData"  # the spec field naming the file, in errors

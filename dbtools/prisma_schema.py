@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
-from components.database.errors import SchemaError
-from components.files import SCHEMA_CAP, FileRefused, read_text_capped, shown
+from core.files import SCHEMA_CAP, FileRefused, read_text_capped, shown
+from dbtools.errors import SchemaError
 
 SCALAR_TYPES = frozenset(
     {"String", "Boolean", "Int", "BigInt", "Float", "Decimal", "DateTime", "Json", "Bytes"}

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.database.executors import PostgresExecutor
-from components.database.importer import IMPORTS_TABLE
-from components.database.layout import build_layout
-from components.database.migrations import MIGRATIONS_TABLE
-from components.database.postgres_url import FIELD, NOT_EMPTY, ByoError, parse_postgres_url
-from components.database.prisma_schema import PrismaSchema
+from dbtools.executors import PostgresExecutor
+from dbtools.importer import IMPORTS_TABLE
+from dbtools.layout import build_layout
+from dbtools.migrations import MIGRATIONS_TABLE
+from dbtools.postgres_url import FIELD, NOT_EMPTY, ByoError, parse_postgres_url
+from dbtools.prisma_schema import PrismaSchema
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ exactly as the user wrote them.
 
 from __future__ import annotations
 
-from components.database.errors import SchemaError
-from components.database.prisma_schema import (
+from dbtools.errors import SchemaError
+from dbtools.prisma_schema import (
     Arg,
     Call,
     ConfigBlock,

@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from components.database.errors import SchemaError
-from components.database.layout import Column, ForeignKey, Index, Layout, Table, build_layout
-from components.database.prisma_schema import Call, Ident, PrismaSchema, Str, Value
+from dbtools.errors import SchemaError
+from dbtools.layout import Column, ForeignKey, Index, Layout, Table, build_layout
+from dbtools.prisma_schema import Call, Ident, PrismaSchema, Str, Value
 
 INDENT = "    "
 

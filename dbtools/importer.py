@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.database.convert import ConversionError, Converter, postgres_column_plan, postgres_converter
-from components.database.ddl import quote, string_literal
-from components.database.errors import DataError, ImportRefused, without_tokens
-from components.database.executor import Executor, Statement, StatementFailed, TableRows
-from components.database.layout import Layout, Table, build_layout
-from components.database.preview_data import PreviewData, PreviewTable, open_preview
-from components.database.prisma_schema import PrismaSchema
+from dbtools.convert import ConversionError, Converter, postgres_column_plan, postgres_converter
+from dbtools.ddl import quote, string_literal
+from dbtools.errors import DataError, ImportRefused, without_tokens
+from dbtools.executor import Executor, Statement, StatementFailed, TableRows
+from dbtools.layout import Layout, Table, build_layout
+from dbtools.preview_data import PreviewData, PreviewTable, open_preview
+from dbtools.prisma_schema import PrismaSchema
 
 IMPORTS_TABLE = "_oneclick_preview_imports"
 # Prisma's and this importer's own records, never user data.

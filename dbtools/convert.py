@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from components.database.errors import DataError
-from components.database.layout import Column
-from components.database.preview_data import ColumnProfile
+from dbtools.errors import DataError
+from dbtools.layout import Column
+from dbtools.preview_data import ColumnProfile
 
 Converter = Callable[[Any], Any]
 EPOCH = datetime(1970, 1, 1)  # naive UTC, as Prisma keeps DateTime in timestamp(3) columns

@@ -9,10 +9,10 @@ from typing import Any
 
 import psycopg
 
-from components.database.byo_policy import connect_kwargs
-from components.database.ddl import quote
-from components.database.executor import Statement, StatementFailed, TableRows
-from components.database.postgres_url import explain_connect_error, libpq_url, parse_postgres_url
+from dbtools.byo_policy import connect_kwargs
+from dbtools.ddl import quote
+from dbtools.executor import Statement, StatementFailed, TableRows
+from dbtools.postgres_url import explain_connect_error, libpq_url, parse_postgres_url
 
 
 def _values_placeholders(count: int, mark: str) -> str:
@@ -34,7 +34,7 @@ class PostgresExecutor:
         """Connect to a PostgreSQL URL as apps write it for Prisma; failures say what to fix.
 
         A tenant's own database (`byo`) goes through the deploy service's network policy first
-        (components/database/byo_policy.py), which pins the connection to the address it checked.
+        (dbtools/byo_policy.py), which pins the connection to the address it checked.
         """
         parse_postgres_url(url)
         pinned = connect_kwargs(url) if byo else {}

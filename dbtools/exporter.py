@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.database.convert import to_sqlite_value
-from components.database.ddl import migration_steps, quote
-from components.database.executor import Executor
-from components.database.importer import IMPORTS_TABLE, TableCount, foreign_key_order
-from components.database.layout import build_layout
-from components.database.migrations import MIGRATIONS_TABLE
-from components.database.prisma_schema import PrismaSchema
-from components.database.sqlite_literals import sql_literal
+from dbtools.convert import to_sqlite_value
+from dbtools.ddl import migration_steps, quote
+from dbtools.executor import Executor
+from dbtools.importer import IMPORTS_TABLE, TableCount, foreign_key_order
+from dbtools.layout import build_layout
+from dbtools.migrations import MIGRATIONS_TABLE
+from dbtools.prisma_schema import PrismaSchema
+from dbtools.sqlite_literals import sql_literal
 
 BOOKKEEPING = frozenset({MIGRATIONS_TABLE, IMPORTS_TABLE})
 # PostgreSQL column types → the SQLite types Prisma declares for the same Prisma scalar.

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 import psycopg
 
-from components.database.errors import ConnectionFailed
+from dbtools.errors import ConnectionFailed
 
 FIELD = "database.url"
 # Parameters of Prisma's PostgreSQL connector that libpq does not know.

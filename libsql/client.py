@@ -39,10 +39,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from components.http import retry_delay
-from components.localhost import LoopbackTransport, is_localhost_name
-from components.turso.hrana import Args, Value, encode_args, encode_stmt
-from components.turso.results import LibsqlError, ResultSet, Statement, http_error, statement_error
+from core.http import retry_delay
+from core.localhost import LoopbackTransport, is_localhost_name
+from libsql.hrana import Args, Value, encode_args, encode_stmt
+from libsql.results import LibsqlError, ResultSet, Statement, http_error, statement_error
 
 __all__ = [
     "Args",

@@ -15,11 +15,12 @@ own network: the service accepts a URL only when
 An operator may let networks through with ONECLICK_BYO_ALLOWED_NETWORKS, a comma-separated list
 of CIDRs (e.g. "127.0.0.1/32,::1/128" for tests against a local server).
 
-The API checks a spec when it is submitted (`check_service_spec`). The worker checks again right
-before it connects and pins the connection to the address it checked (libpq `hostaddr`), so a DNS
-answer that changes in between cannot send it elsewhere. The worker knows it serves tenants by
-ONECLICK_BYO_POLICY=enforce, which `oneclick service worker` sets for itself and so for the
-Pulumi engine and providers it starts; the CLI on an engineer's own machine connects anywhere.
+The API checks a spec when it is submitted (`check_service_spec` in components/byo/policy.py). The
+worker checks again right before it connects and pins the connection to the address it checked
+(libpq `hostaddr`), so a DNS answer that changes in between cannot send it elsewhere. The worker
+knows it serves tenants by ONECLICK_BYO_POLICY=enforce, which `oneclick service worker` sets for
+itself and so for the Pulumi engine and providers it starts; the CLI on an engineer's own machine
+connects anywhere.
 
 A refused address gets one answer whatever listens there, and the service never connects to it:
 error texts cannot be used to scan the platform's ports.
@@ -34,16 +35,13 @@ import os
 import re
 import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from components.database.postgres_url import FIELD, PRISMA_ONLY_PARAMS, ByoError, libpq_url
-
-if TYPE_CHECKING:
-    from components.spec import AppSpec
+from dbtools.postgres_url import FIELD, PRISMA_ONLY_PARAMS, ByoError, libpq_url
 
 log = logging.getLogger("oneclick.byo_policy")
 
@@ -252,15 +250,3 @@ def enforce_in_this_process() -> None:
 def connect_kwargs(url: str) -> dict[str, Any]:
     """Extra psycopg.connect arguments for a BYO URL: pinned to its checked address when enforced."""
     return check_url(url).connect_kwargs() if enforced() else {}
-
-
-def check_service_spec(spec: AppSpec) -> None:
-    """The deploy API's check of a submitted spec: SpecError naming `database.url` if refused."""
-    from components.errors import SpecError
-    from components.spec import ByoDatabaseSpec
-
-    if isinstance(spec.database, ByoDatabaseSpec):
-        try:
-            check_url(spec.database.url.get_secret_value())
-        except ByoError as exc:
-            raise SpecError.single(FIELD, str(exc).removeprefix(f"{FIELD}: ")) from None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from components.database.errors import ConnectionFailed, redact_url
-from components.database.executor import Executor
-from components.database.executors import PostgresExecutor, SqliteExecutor
-from components.database.libsql_executor import LibsqlExecutor
+from dbtools.errors import ConnectionFailed, redact_url
+from dbtools.executor import Executor
+from dbtools.executors import PostgresExecutor, SqliteExecutor
+from dbtools.libsql_executor import LibsqlExecutor
 
 
 def connect(url: str, auth_token: str | None = None, *, byo: bool = False) -> Executor:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.database.errors import SchemaError
-from components.database.prisma_schema import (
+from dbtools.errors import SchemaError
+from dbtools.prisma_schema import (
     Attribute,
     Call,
     Field,

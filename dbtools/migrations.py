@@ -20,13 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from components.database.ddl import render_migration
-from components.database.errors import DatabaseError, MigrationError
-from components.database.executor import Executor, Statement, StatementFailed
-from components.database.layout import build_layout
-from components.database.prisma_schema import PrismaSchema
-from components.database.sql_split import numbered_statements
-from components.files import (
+from core.files import (
     MIGRATION_CAP,
     MIGRATION_LOCK_CAP,
     MIGRATIONS_TOTAL_CAP,
@@ -35,6 +29,12 @@ from components.files import (
     shown,
     size_text,
 )
+from dbtools.ddl import render_migration
+from dbtools.errors import DatabaseError, MigrationError
+from dbtools.executor import Executor, Statement, StatementFailed
+from dbtools.layout import build_layout
+from dbtools.prisma_schema import PrismaSchema
+from dbtools.sql_split import numbered_statements
 
 FIELD = "database.migrations"  # the spec field naming the folder, in errors
 MIGRATIONS_TABLE = "_prisma_migrations"

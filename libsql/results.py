@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from components.turso.hrana import Args, Value, decode_value
+from libsql.hrana import Args, Value, decode_value
 
 
 @dataclass(frozen=True)
