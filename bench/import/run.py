@@ -24,7 +24,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -47,6 +46,7 @@ from dbtools.ddl import schema_ddl
 from dbtools.executors import PostgresExecutor
 from dbtools.libsql_executor import LibsqlExecutor
 from sandbox import server as sandbox_server
+from tests.helpers import free_port
 
 SCHEMA = parse_schema(
     """
@@ -124,13 +124,6 @@ def best_of(repeat: int, prepare: Callable[[], Any], run: Callable[[Any], None])
         run(target)
         times.append(time.perf_counter() - started)
     return min(times)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

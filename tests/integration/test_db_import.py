@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -50,6 +49,7 @@ from dbtools.postgres_url import AUTHENTICATION, MALFORMED, NO_DATABASE, NOT_EMP
 from dbtools.preview_data import open_preview
 from dbtools.sql_split import split_statements
 from sandbox.endpoint import SandboxEndpoint
+from tests.helpers import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop" / "prisma"
 SCHEMA = EXAMPLE / "schema.prisma"
@@ -507,13 +507,6 @@ def load_ddl_sqlite() -> str:
 # --- bring your own PostgreSQL ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.mark.parametrize(
     ("url", "needle"),
     [
@@ -535,7 +528,7 @@ def test_byo_malformed_urls(url: str, needle: str) -> None:
 
 def test_byo_unreachable_host() -> None:
     with pytest.raises(ByoError) as failure:
-        validate_byo_url(f"postgresql://app:s3cret-pw@127.0.0.1:{_free_port()}/shop", connect_timeout=2)
+        validate_byo_url(f"postgresql://app:s3cret-pw@127.0.0.1:{free_port()}/shop", connect_timeout=2)
     assert failure.value.kind == UNREACHABLE
     assert "cannot reach a PostgreSQL server at 127.0.0.1:" in str(failure.value)
     assert "connection refused" in str(failure.value)
@@ -668,7 +661,7 @@ def test_cli_errors_are_one_line_without_secrets(
                 "--schema",
                 str(SCHEMA),
                 "--url",
-                f"postgresql://app:hunter2pw@127.0.0.1:{_free_port()}/x",
+                f"postgresql://app:hunter2pw@127.0.0.1:{free_port()}/x",
             ],
             "cannot reach",
         ),

@@ -14,13 +14,10 @@ from automation import operations
 from components.spec import AppSpec
 from components.turso.client import TursoClient
 from core.http import VendorNotFound
-from sandbox.endpoint import REPO_ROOT, TURSO_ORG, SandboxEndpoint, state_root
+from sandbox.endpoint import REPO_ROOT, TURSO_ORG, SandboxEndpoint
+from tests.helpers import checkpoint_text
 
 pytestmark = pytest.mark.engine
-
-
-def state_file(app_id: str) -> str:
-    return (state_root() / "pulumi" / ".pulumi" / "stacks" / "oneclick" / f"{app_id}.json").read_text()
 
 
 def test_up_refresh_redeploy_destroy(sandbox: SandboxEndpoint, app_id: str) -> None:
@@ -35,7 +32,7 @@ def test_up_refresh_redeploy_destroy(sandbox: SandboxEndpoint, app_id: str) -> N
 
     db_token = operations.outputs(app_id, show_secrets=True)["databaseAuthToken"]
     assert db_token.startswith("sbxdb_")
-    state = state_file(app_id)
+    state = checkpoint_text(app_id)
     assert sandbox.api_token not in state
     assert db_token not in state
     assert "ciphertext" in state  # the secrets are there, encrypted

@@ -21,7 +21,8 @@ from components.spec import AppSpec
 from components.turso.client import TursoClient
 from core.http import VendorNotFound
 from core.localhost import LoopbackTransport
-from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint, state_root
+from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint
+from tests.helpers import checkpoint_text
 
 pytestmark = pytest.mark.engine
 
@@ -31,10 +32,6 @@ SHOP = REPO_ROOT / "examples" / "shop"
 def get(url: str) -> httpx.Response:
     with httpx.Client(transport=LoopbackTransport(), timeout=10) as http:
         return http.get(url)
-
-
-def state_file(app_id: str) -> str:
-    return (state_root() / "pulumi" / ".pulumi" / "stacks" / "oneclick" / f"{app_id}.json").read_text()
 
 
 def cloudflare(sandbox: SandboxEndpoint) -> CloudflareClient:
@@ -107,7 +104,7 @@ def test_turso_site_lifecycle(sandbox: SandboxEndpoint, site: Path, app_ids: lis
         assert deployment.env_vars["TURSO_DATABASE_URL"].value is None  # secret_text: never returned
         assert {"TURSO_AUTH_TOKEN", "NEXTAUTH_SECRET", "NEXTAUTH_URL", "API_KEY"} <= set(deployment.env_vars)
     secrets = operations.outputs(app, show_secrets=True)
-    state = state_file(app)
+    state = checkpoint_text(app)
     for secret in (sandbox.api_token, secrets["databaseAuthToken"], "key-s3cr3t-1"):
         assert secret not in state
 
@@ -171,7 +168,7 @@ def test_neon_and_byo_databases_are_real_postgresql(
     }
     byo = operations.deploy(AppSpec.parse(byo_spec))
     assert byo.outputs["databaseHost"] == "127.0.0.1"
-    assert "byo-pw-9" not in state_file(byo_app)
+    assert "byo-pw-9" not in checkpoint_text(byo_app)
     assert operations.deploy(AppSpec.parse(byo_spec)).changed == 0, "redeploy is a no-op"
 
     neon_project = NeonClient(sandbox.api_token, base_url=f"{sandbox.url}/api/v2").list_projects(

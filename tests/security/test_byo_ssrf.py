@@ -23,16 +23,9 @@ import pytest
 from automation.localpg import LocalPostgres
 from dbtools.byo_policy import ALLOWED_NETWORKS_ENV
 from sandbox.endpoint import SandboxEndpoint
-from tests.service.conftest import (
-    ApiServer,
-    Workers,
-    client,
-    free_port,
-    make_user,
-    new_app,
-    query,
-    wait_finished,
-)
+from tests.databases import query
+from tests.helpers import free_port
+from tests.service.conftest import ApiServer, Workers, client, make_user, new_app, wait_finished
 
 SECRET = "pw-s3cret-byo"
 

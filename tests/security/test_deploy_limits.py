@@ -22,6 +22,7 @@ from components.turso.client import TursoClient
 from core.localhost import LoopbackTransport
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint
 from service.passphrase import service_passphrase_problem
+from tests.databases import query
 from tests.service.conftest import (
     SERVICE_PASSPHRASE,
     SHOP,
@@ -31,7 +32,6 @@ from tests.service.conftest import (
     database_spec,
     make_user,
     new_app,
-    query,
     wait_finished,
 )
 

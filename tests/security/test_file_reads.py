@@ -83,6 +83,7 @@ def write_spec(directory: Path, data: dict[str, Any]) -> Path:
 # --- item 3: the worker's environment never reaches the state ---------------------------------------
 
 
+@pytest.mark.engine
 def test_proc_self_environ_as_the_schema_is_refused_and_nothing_of_it_is_stored(
     sandbox: SandboxEndpoint, deployed: str, marker: str
 ) -> None:
@@ -98,6 +99,7 @@ def test_proc_self_environ_as_the_schema_is_refused_and_nothing_of_it_is_stored(
     assert "schema_text" not in state
 
 
+@pytest.mark.engine
 def test_a_valid_schema_reaches_its_resource_as_a_checksum_not_as_text(
     sandbox: SandboxEndpoint, deployed: str
 ) -> None:
@@ -121,6 +123,7 @@ def fifo(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("target", ["fifo", "/proc/self/fd/2", "/proc/self/fd/0", "/dev/zero"])
 def test_blocking_and_endless_files_fail_fast_through_the_cli(
     sandbox: SandboxEndpoint, deployed: str, fifo: Path, tmp_path: Path, target: str
@@ -134,6 +137,7 @@ def test_blocking_and_endless_files_fail_fast_through_the_cli(
     assert any(kind in result.stderr for kind in ("FIFO", "symbolic link", "a device")), result.stderr
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("field", ["previewData", "migrations"])
 def test_a_fifo_as_preview_data_or_migration_fails_fast(
     sandbox: SandboxEndpoint, deployed: str, tmp_path: Path, field: str
@@ -154,6 +158,7 @@ def test_a_fifo_as_preview_data_or_migration_fails_fast(
     assert "is a FIFO (named pipe), not a regular file" in result.stderr
 
 
+@pytest.mark.engine
 def test_dev_zero_and_oversize_files_are_refused_by_the_program_in_bounded_memory(
     sandbox: SandboxEndpoint, deployed: str, tmp_path: Path
 ) -> None:
@@ -169,6 +174,7 @@ def test_dev_zero_and_oversize_files_are_refused_by_the_program_in_bounded_memor
 # --- item 9 and the build walk: host files are neither published nor echoed ---------------------------
 
 
+@pytest.mark.engine
 def test_preview_data_that_is_not_sql_is_refused_without_echoing_it(
     sandbox: SandboxEndpoint, deployed: str, tmp_path: Path, marker: str
 ) -> None:
@@ -188,6 +194,7 @@ def test_preview_data_that_is_not_sql_is_refused_without_echoing_it(
     assert marker not in stack_state(deployed)
 
 
+@pytest.mark.engine
 def test_a_link_in_the_build_to_a_host_file_is_refused_not_published(
     sandbox: SandboxEndpoint, deployed: str, tmp_path: Path, marker: str
 ) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from core.localhost import LoopbackTransport
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint
+from tests.databases import query
 from tests.service.conftest import (
     SHOP,
     ApiServer,
@@ -18,7 +19,6 @@ from tests.service.conftest import (
     client,
     make_user,
     new_app,
-    query,
     wait_finished,
     web_spec,
 )

@@ -28,6 +28,7 @@ from components.spec import AppSpec
 from components.turso.client import TursoClient
 from libsql.client import LibsqlClient
 from sandbox.endpoint import REPO_ROOT, TURSO_ORG, SandboxEndpoint
+from tests.databases import query
 from tests.integration.test_recover import kill_session, pending_operations
 from tests.service.conftest import (
     ApiServer,
@@ -36,7 +37,6 @@ from tests.service.conftest import (
     database_spec,
     make_user,
     new_app,
-    query,
     wait_finished,
     web_spec,
 )

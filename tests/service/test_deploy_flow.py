@@ -13,6 +13,7 @@ import pytest
 from core.localhost import LoopbackTransport
 from sandbox.endpoint import SandboxEndpoint
 from service.vault import Binding, Vault
+from tests.databases import query
 from tests.service.conftest import (
     SHOP,
     ApiServer,
@@ -21,7 +22,6 @@ from tests.service.conftest import (
     database_spec,
     make_user,
     new_app,
-    query,
     wait_finished,
     web_spec,
 )

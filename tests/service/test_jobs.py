@@ -19,6 +19,8 @@ from service import deployments
 from service.recovery import lock_files
 from service.tiers import load_subscription
 from service.vault import Vault
+from tests.databases import query
+from tests.helpers import wait_for
 from tests.service.conftest import (
     ApiServer,
     Workers,
@@ -26,9 +28,7 @@ from tests.service.conftest import (
     database_spec,
     make_user,
     new_app,
-    query,
     wait_finished,
-    wait_for,
     web_spec,
 )
 
