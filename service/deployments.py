@@ -395,6 +395,17 @@ def latest_for_app(conn: psycopg.Connection, app_id: str) -> Deployment | None:
     return None if row is None else Deployment.from_row(row)
 
 
+def latest_request(conn: psycopg.Connection, app_id: str) -> Deployment | None:
+    """The app's latest deployment that is not a destroy: the spec it was last asked to run."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            f"SELECT {_COLUMNS} FROM deployments WHERE app_id = %s AND kind <> 'destroy' "  # noqa: S608
+            "ORDER BY created_at DESC LIMIT 1",
+            [app_id],
+        ).fetchone()
+    return None if row is None else Deployment.from_row(row)
+
+
 def find_for_user(conn: psycopg.Connection, ref: str, user_id: str) -> Deployment:
     """A deployment by id, or an app id's latest deployment; 404 unless it is the user's own."""
     found = get(conn, ref) or latest_for_app(conn, ref)
@@ -480,6 +491,22 @@ def user_apps(conn: psycopg.Connection, user_id: str, provider: str | None = Non
             "AND destroyed_at IS NULL AND (%s::text IS NULL OR database_provider = %s) ORDER BY app_id",
             [user_id, provider, provider],
         ).fetchall()
+
+
+def live_platform(conn: psycopg.Connection, app_id: str) -> str | None:
+    """The platform (web, database) of the live app with this id, whoever owns it; None when none."""
+    row = conn.execute(
+        "SELECT platform FROM deployed_apps WHERE app_id = %s AND destroyed_at IS NULL", [app_id]
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def domain_owner(conn: psycopg.Connection, domain: str) -> str | None:
+    """The user whose live app has `domain` as its custom domain; None when it is free."""
+    row = conn.execute(
+        "SELECT user_id FROM deployed_apps WHERE custom_domain = %s AND destroyed_at IS NULL", [domain]
+    ).fetchone()
+    return None if row is None else str(row[0])
 
 
 def app_row(conn: psycopg.Connection, app_id: str, user_id: str) -> dict[str, Any]:
