@@ -40,6 +40,7 @@ class UploadLimits:
     max_upload_bytes: int = 64 << 20
     max_unpacked_bytes: int = 256 << 20
     max_files: int = 10_000
+    max_user_bytes: int = 1 << 30  # all of one user's uploads together
     max_path_length: int = 512
     max_depth: int = 32
 
@@ -56,6 +57,7 @@ class UploadLimits:
             max_upload_bytes=number("ONECLICK_UPLOAD_MAX_BYTES", base.max_upload_bytes),
             max_unpacked_bytes=number("ONECLICK_UPLOAD_MAX_UNPACKED_BYTES", base.max_unpacked_bytes),
             max_files=number("ONECLICK_UPLOAD_MAX_FILES", base.max_files),
+            max_user_bytes=number("ONECLICK_UPLOAD_QUOTA_BYTES", base.max_user_bytes),
         )
 
 

@@ -35,7 +35,6 @@ FIELD_KINDS: dict[str, UploadKind] = {
     "mobile.icon": "file",
     "desktop.icon": "file",
 }
-QUOTA_BYTES = int(os.environ.get("ONECLICK_UPLOAD_QUOTA_BYTES", str(1 << 30)))
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,12 @@ class Upload:
 
 
 def store(conn: psycopg.Connection, user_id: str, name: str, content: bytes, limits: UploadLimits) -> Upload:
-    """Check `content` and keep it for `user_id`; the same content again returns the same upload."""
+    """Check `content` and keep it for `user_id`; the same content again returns the same upload
+    (found by its hash, without walking the archive again)."""
+    sha = hashlib.sha256(content).hexdigest()
+    known = find(conn, user_id, sha)
+    if known is not None:
+        return known
     try:
         summary = check_upload(content, limits)
         if summary.kind == "file":
@@ -73,28 +77,24 @@ def store(conn: psycopg.Connection, user_id: str, name: str, content: bytes, lim
         raise ApiError(
             422, "invalid_upload", f"the upload {exc}", field="body", fix="see the message; upload again"
         ) from None
-    sha = hashlib.sha256(content).hexdigest()
     upload = Upload(sha, summary.kind, name, len(content), summary.files, summary.unpacked_bytes)
     with conn.transaction():
+        # One user's uploads at a time, so two cannot both take the last of the quota.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('oneclick-uploads:' || %s))", [user_id])
-        if conn.execute(
-            "SELECT 1 FROM uploads WHERE user_id = %s AND sha256 = %s", [user_id, sha]
-        ).fetchone():
-            return upload
         used = conn.execute(
             "SELECT coalesce(sum(size), 0) FROM uploads WHERE user_id = %s", [user_id]
         ).fetchone()
-        if used is not None and int(used[0]) + len(content) > QUOTA_BYTES:
+        if used is not None and int(used[0]) + len(content) > limits.max_user_bytes:
             raise ApiError(
                 413,
                 "quota",
-                f"your uploads would exceed {QUOTA_BYTES} bytes",
+                f"your uploads would exceed {limits.max_user_bytes} bytes",
                 field="body",
                 fix="delete uploads you no longer deploy (DELETE /api/uploads/{sha256}) or ask for more room",
             )
         conn.execute(
             "INSERT INTO uploads (user_id, sha256, kind, name, size, files, unpacked_bytes, content) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, sha256) DO NOTHING",
             [user_id, sha, upload.kind, name, upload.size, upload.files, upload.unpacked_bytes, content],
         )
     return upload

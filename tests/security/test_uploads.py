@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from service.archives import ArchiveRefused, UploadLimits, check_upload, unpack
+from service.vault import Vault
 from tests.databases import query
 from tests.service.conftest import ApiServer, client, make_user
 
@@ -162,3 +163,31 @@ def test_unpack_never_writes_outside_its_folder(tmp_path: Path) -> None:
     assert not (tmp_path.parent / "evil").exists()
     with pytest.raises(ArchiveRefused, match="more than"):
         check_upload(tar_bomb(), UploadLimits(max_unpacked_bytes=10 << 20))
+
+
+def test_a_users_uploads_stop_at_the_quota_and_deleting_makes_room(
+    service_db: str, vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONECLICK_UPLOAD_QUOTA_BYTES", "1000")
+    server = ApiServer(service_db, vault).start()
+    try:
+        user, token = make_user(service_db, "pro")
+        _, other = make_user(service_db, "pro")
+        with client(server, token) as http, client(server, other) as neighbour:
+            first = http.post("/api/uploads", params={"name": "a.sql"}, content=b"a" * 600)
+            over = http.post("/api/uploads", params={"name": "b.sql"}, content=b"b" * 600)
+            # The quota is each user's own: a neighbour's uploads neither count nor can be deleted.
+            theirs = neighbour.post("/api/uploads", params={"name": "b.sql"}, content=b"b" * 600)
+            not_theirs = neighbour.delete(f"/api/uploads/{first.json()['sha256']}")
+            deleted = http.delete(f"/api/uploads/{first.json()['sha256']}")
+            after = http.post("/api/uploads", params={"name": "b.sql"}, content=b"b" * 600)
+    finally:
+        server.stop()
+    assert first.status_code == 201
+    assert over.status_code == 413
+    assert over.json()["error"]["code"] == "quota"
+    assert theirs.status_code == 201
+    assert not_theirs.status_code == 404
+    assert deleted.status_code == 204
+    assert after.status_code == 201
+    assert query(service_db, "SELECT count(*) FROM uploads WHERE user_id = %s", [user]) == [(1,)]
