@@ -9,11 +9,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
-from sandbox import admin, cloudflare, cloudflare_admin, faults, neon, turso
+from sandbox import admin, faults
+from sandbox.cloudflare import admin as cloudflare_admin
+from sandbox.cloudflare import api as cloudflare
+from sandbox.cloudflare.sites import host_matcher as pages_matcher
 from sandbox.hosts import HostDispatch, HostMatcher
-from sandbox.libsql import matcher as libsql_matcher
-from sandbox.pages_sites import host_matcher as pages_matcher
+from sandbox.neon import api as neon
 from sandbox.store import SandboxStore
+from sandbox.turso import api as turso
+from sandbox.turso.libsql import matcher as libsql_matcher
 
 
 def create_app(directory: Path, port: int = 0, postgres_url: str | None = None) -> ASGIApp:

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox import neon_model as m
-from sandbox.neon_control import (
+from sandbox.neon import model as m
+from sandbox.neon.control import (
     NO_POSTGRES,
     NeonApiError,
     NeonRoute,
@@ -26,7 +26,7 @@ from sandbox.neon_control import (
     build_admin_router,
     check_name,
 )
-from sandbox.neon_pg import new_password
+from sandbox.neon.pg import new_password
 from sandbox.store import SandboxStore
 
 

@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from sandbox import neon_model as m
-from sandbox.neon_pg import SandboxPostgres, new_password, physical_name
+from sandbox.neon import model as m
+from sandbox.neon.pg import SandboxPostgres, new_password, physical_name
 from sandbox.store import SandboxStore
 
 NO_POSTGRES = (

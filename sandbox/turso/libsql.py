@@ -28,10 +28,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sandbox import hrana
-from sandbox import turso_state as state
 from sandbox.hosts import HostMatcher, request_host
 from sandbox.store import SandboxStore
+from sandbox.turso import hrana, state
 
 # How long a stream may sit unused before it is closed; the vendor's servers use seconds too.
 IDLE_ENV = "ONECLICK_SANDBOX_STREAM_IDLE_SECONDS"

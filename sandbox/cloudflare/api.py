@@ -24,9 +24,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 
-from sandbox import cloudflare_dns
-from sandbox.cloudflare_envelope import CloudflareRoute, bearer, envelope, json_body, paginate
-from sandbox.cloudflare_state import (
+from sandbox.cloudflare import dns as cloudflare_dns
+from sandbox.cloudflare.envelope import CloudflareRoute, bearer, envelope, json_body, paginate
+from sandbox.cloudflare.state import (
     CloudflareApiError,
     CloudflareSandbox,
     new_id,

@@ -1,6 +1,6 @@
 """The sandbox's Turso state: organizations, groups, databases and token hashes in the store.
 
-The Platform API (sandbox/turso.py) changes this state; the libSQL data plane (sandbox/libsql.py)
+The Platform API (sandbox/turso/api.py) changes this state; the libSQL data plane (sandbox/turso/libsql.py)
 reads it to find a database by its hostname and to check the bearer token of every request.
 Call every function here with `store.lock` held.
 """

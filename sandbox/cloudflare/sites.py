@@ -17,7 +17,7 @@ from typing import Any
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sandbox.cloudflare_state import CloudflareSandbox
+from sandbox.cloudflare.state import CloudflareSandbox
 from sandbox.hosts import HostMatcher
 from sandbox.store import SandboxStore
 

@@ -3,7 +3,7 @@
 Shapes follow ../shared/contracts/turso-platform-api.json: errors are `{"error": "..."}`, database
 objects use the vendor's mixed casing (`Name`, `DbId`, `Hostname`, `group`, `primaryRegion`).
 Every database is a real SQLite file under the sandbox directory, served over libSQL's HTTP
-protocol by sandbox/libsql.py at its `Hostname`.
+protocol by sandbox/turso/libsql.py at its `Hostname`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from sandbox import turso_state as state
 from sandbox.store import SandboxStore
+from sandbox.turso import state
 
 DATABASE_NAME = re.compile(r"^[a-z0-9-]{1,64}$")
 GROUP_NAME = DATABASE_NAME

@@ -15,8 +15,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from sandbox.cloudflare_envelope import CloudflareRoute, envelope, json_body, paginate
-from sandbox.cloudflare_state import CloudflareApiError, CloudflareSandbox, new_id, now
+from sandbox.cloudflare.envelope import CloudflareRoute, envelope, json_body, paginate
+from sandbox.cloudflare.state import CloudflareApiError, CloudflareSandbox, new_id, now
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID
 
 TYPES = ("A", "AAAA", "CNAME", "TXT")

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from sandbox.cloudflare_state import CloudflareApiError
+from sandbox.cloudflare.state import CloudflareApiError
 
 
 def envelope(result: Any, result_info: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from sandbox.cloudflare_dns import validated, zone_name
-from sandbox.cloudflare_state import CloudflareApiError, CloudflareSandbox, now, stored_env_var
+from sandbox.cloudflare.dns import validated, zone_name
+from sandbox.cloudflare.state import CloudflareApiError, CloudflareSandbox, now, stored_env_var
 from sandbox.store import SandboxStore
 
 Environment = Literal["production", "preview"]

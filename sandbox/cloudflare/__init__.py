@@ -1,0 +1,1 @@
+"""The Cloudflare emulator: accounts and zones, DNS, Pages projects and their served sites."""
