@@ -1,7 +1,7 @@
 # Source me (`source scripts/env.sh`) before running `pulumi preview|up -s <app>` by hand here.
 # Puts the project's Pulumi CLI first on PATH and selects the same backend `oneclick` uses.
 _oc_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$_oc_root/.tools/bin:$_oc_root/.venv/bin:$PATH"
+export PATH="$_oc_root/.tools/bin:$_oc_root/.venv/bin:$_oc_root/.tools/node/node_modules/.bin:$PATH"
 export PULUMI_SKIP_UPDATE_CHECK=true
 if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
   mkdir -p "${ONECLICK_STATE_DIR:-$_oc_root/.state}/pulumi"
