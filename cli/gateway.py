@@ -11,9 +11,9 @@ from typing import Any
 import click
 import psycopg
 
-from automation.localpg import LocalPostgres
 from cli.extras import require_extra
 from cli.options import database_url_option
+from service import database_url
 from service.gateway.errors import BillingError
 from service.gateway.journal import JournalBusy
 from service.gateway.pricing import PricingError
@@ -21,7 +21,6 @@ from service.gateway.settings import GatewayConfigError
 from service.migrate import MigrationError, apply_migrations
 
 DEFAULT_PORT = 8788
-LOCAL_DATABASE = "oneclick"
 
 
 class GatewayCommandError(RuntimeError):
@@ -43,17 +42,8 @@ def _user_errors() -> Iterator[None]:
 
 
 def resolve_database_url(given: str | None) -> str:
-    """--database-url, else ONECLICK_GATEWAY_DATABASE_URL / DATABASE_URL, else the local cluster's
-    `oneclick` database (the cluster is started and the database made if need be)."""
-    url = given or os.environ.get("ONECLICK_GATEWAY_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    server = LocalPostgres.default().start()
-    with psycopg.connect(server, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [LOCAL_DATABASE]).fetchone()
-        if not exists:
-            conn.execute(f"CREATE DATABASE {LOCAL_DATABASE}".encode())
-    return server.rsplit("/", 1)[0] + f"/{LOCAL_DATABASE}"
+    """--database-url, else ONECLICK_GATEWAY_DATABASE_URL / DATABASE_URL, else the local database."""
+    return database_url.resolve_database_url(given, "ONECLICK_GATEWAY_DATABASE_URL")
 
 
 database_option = database_url_option("ONECLICK_GATEWAY_DATABASE_URL")

@@ -6,17 +6,15 @@ job queue's own (procrastinate's), installed once by `migrate` when absent.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from service import database_url
 from service.migrate import apply_migrations
 from service.vault import Binding, Vault
-
-LOCAL_DATABASE = "oneclick"
 
 
 class StoreError(RuntimeError):
@@ -24,19 +22,8 @@ class StoreError(RuntimeError):
 
 
 def resolve_database_url(given: str | None = None) -> str:
-    """--database-url, else ONECLICK_SERVICE_DATABASE_URL / DATABASE_URL, else the local cluster's
-    `oneclick` database (the cluster is started and the database made if need be)."""
-    url = given or os.environ.get("ONECLICK_SERVICE_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    from automation.localpg import LocalPostgres
-
-    server = LocalPostgres.default().start()
-    with psycopg.connect(server, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [LOCAL_DATABASE]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(LOCAL_DATABASE)))
-    return server.rsplit("/", 1)[0] + f"/{LOCAL_DATABASE}"
+    """--database-url, else ONECLICK_SERVICE_DATABASE_URL / DATABASE_URL, else the local database."""
+    return database_url.resolve_database_url(given, "ONECLICK_SERVICE_DATABASE_URL")
 
 
 def migrate(conninfo: str) -> list[str]:

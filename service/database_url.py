@@ -1,0 +1,26 @@
+"""Where the service's and the gateway's PostgreSQL is: one rule for both commands."""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+from psycopg import sql
+
+LOCAL_DATABASE = "oneclick"
+
+
+def resolve_database_url(given: str | None, env_var: str) -> str:
+    """`given` (--database-url), else `env_var` / DATABASE_URL, else the local cluster's `oneclick`
+    database (the cluster is started and the database made if need be)."""
+    url = given or os.environ.get(env_var) or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from automation.localpg import LocalPostgres  # only when no URL was given: it may start a cluster
+
+    server = LocalPostgres.default().start()
+    with psycopg.connect(server, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [LOCAL_DATABASE]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(LOCAL_DATABASE)))
+    return server.rsplit("/", 1)[0] + f"/{LOCAL_DATABASE}"
