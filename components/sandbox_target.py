@@ -28,11 +28,22 @@ def sandbox_dir() -> Path:
 
 @dataclass(frozen=True)
 class SandboxEndpoint:
-    """How to reach a running sandbox: its base URL and the API token it accepts."""
+    """How to reach a running sandbox: its base URL and the API token it accepts.
+
+    `tls_port` is the port the same sandbox serves TLS on (0: none): the libSQL hostnames its Turso
+    API hands out carry it. `ca_file` is the local CA certificate its TLS certificates chain to:
+    clients trust it through NODE_EXTRA_CA_CERTS, SSL_CERT_FILE or PGSSLROOTCERT."""
 
     url: str
     api_token: str
     pid: int
+    tls_port: int = 0
+    ca_file: str = ""
+
+    @property
+    def tls_url(self) -> str:
+        """`https://localhost:<tls_port>`, or "" without TLS."""
+        return f"https://localhost:{self.tls_port}" if self.tls_port else ""
 
     def save(self, directory: Path) -> None:
         path = directory / RECORD_NAME
@@ -47,7 +58,11 @@ class SandboxEndpoint:
         try:
             data = json.loads(path.read_text())
             return SandboxEndpoint(
-                url=str(data["url"]), api_token=str(data["api_token"]), pid=int(data["pid"])
+                url=str(data["url"]),
+                api_token=str(data["api_token"]),
+                pid=int(data["pid"]),
+                tls_port=int(data.get("tls_port") or 0),
+                ca_file=str(data.get("ca_file") or ""),
             )
         except (OSError, ValueError, KeyError):
             return None

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from core.http import retry_delay
+from core.localca import LocalCA
 from core.localhost import LoopbackTransport, is_localhost_name
 from libsql.hrana import Args, Value, encode_args, encode_stmt
 from libsql.results import LibsqlError, ResultSet, Statement, http_error, statement_error
@@ -86,9 +88,10 @@ class EncodedBatch:
 
 
 def http_base_url(url: str) -> tuple[str, str | None]:
-    """The HTTP base URL (ending in "/") for a libsql://, https:// or http:// URL, and any
-    `authToken` given in its query string. `libsql://` means https, except for `*.localhost`
-    names (the sandbox) and `?tls=0`."""
+    """The HTTP base URL (ending in "/") for a libsql://, https://, http://, wss:// or ws:// URL,
+    and any `authToken` given in its query string. `libsql://` means https unless `?tls=0`, as
+    for every official client (the sandbox serves TLS at the port its hostnames carry); a
+    WebSocket URL names a server that speaks Hrana over HTTP at the same address."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     query = parse_qs(parts.query)
@@ -96,10 +99,10 @@ def http_base_url(url: str) -> tuple[str, str | None]:
     if not host:
         raise ValueError("the database URL has no host; expected libsql://<name>-<org>.turso.io")
     if scheme == "libsql":
-        tls = query.get("tls", ["0" if is_localhost_name(host) else "1"])[-1]
+        tls = query.get("tls", ["1"])[-1]
         scheme = "http" if tls in ("0", "false") else "https"
     elif scheme in ("ws", "wss"):
-        raise ValueError("WebSocket database URLs are not supported; use the libsql:// or https:// URL")
+        scheme = "https" if scheme == "wss" else "http"
     elif scheme not in ("http", "https"):
         raise ValueError(
             f"unsupported database URL scheme {parts.scheme!r}; use libsql://, https:// or http://"
@@ -109,6 +112,14 @@ def http_base_url(url: str) -> tuple[str, str | None]:
         netloc += f":{parts.port}"
     token = query.get("authToken", [None])[-1]
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}/", token
+
+
+def _local_trust() -> ssl.SSLContext:
+    """The sandbox's `*.localhost` hosts present certificates of the local CA (and only it)."""
+    try:
+        return LocalCA.default().trust_context()
+    except FileNotFoundError as exc:
+        raise LibsqlError(str(exc), code="TLS_CA_MISSING") from None
 
 
 class _Executor:
@@ -211,7 +222,8 @@ class LibsqlClient(_Executor):
         retries: int = 3,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """`url`: libsql://host[:port] (https; http for `*.localhost`), https://… or http://….
+        """`url`: libsql://host[:port] (https; `?tls=0` for http), https://… or http://…; a
+        `*.localhost` host (the sandbox) is verified against the local CA (core/localca.py).
         `auth_token`: a database or group token (may also come as `?authToken=` in the URL)."""
         self.base_url, url_token = http_base_url(url)
         self.host = urlsplit(self.base_url).netloc
@@ -220,6 +232,8 @@ class LibsqlClient(_Executor):
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if is_localhost_name(urlsplit(self.base_url).hostname or ""):
+            if transport is None and self.base_url.startswith("https:"):
+                transport = httpx.HTTPTransport(verify=_local_trust())
             transport = LoopbackTransport(transport)
         self.retries = retries
         self._sleep = sleep

@@ -5,12 +5,15 @@ from __future__ import annotations
 from components.paths import REPO_ROOT, state_root
 from components.sandbox_target import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint, sandbox_dir
 
-# The port `oneclick sandbox start` and `python -m sandbox` bind unless told otherwise.
+# The ports `oneclick sandbox start` and `python -m sandbox` bind unless told otherwise: plain HTTP,
+# and TLS (which the libSQL hostnames carry, so keep it stable: deployed apps keep their URLs).
 DEFAULT_PORT = 8787
+DEFAULT_TLS_PORT = 8788
 
 __all__ = [
     "CLOUDFLARE_ACCOUNT_ID",
     "DEFAULT_PORT",
+    "DEFAULT_TLS_PORT",
     "REPO_ROOT",
     "TURSO_ORG",
     "SandboxEndpoint",

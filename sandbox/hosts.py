@@ -34,7 +34,7 @@ class HostDispatch:
         self.matchers = matchers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] in ("http", "websocket"):  # Hrana over WebSocket is routed by Host too
             host = request_host(scope)
             for matcher in self.matchers:
                 app = matcher(host)

@@ -12,10 +12,14 @@ from typing import Any
 class SandboxStore:
     """Thread-safe JSON state in `directory/state.json`, plus the API token the sandbox accepts."""
 
-    def __init__(self, directory: Path, port: int = 0, postgres_url: str | None = None) -> None:
+    def __init__(
+        self, directory: Path, port: int = 0, postgres_url: str | None = None, tls_port: int = 0
+    ) -> None:
         self.directory = directory
         # The port the sandbox listens on: hostnames it hands out (`*.localhost:<port>`) carry it.
         self.port = port
+        # Its TLS port (0: none): libSQL hostnames carry it, as `libsql://` means TLS to every client.
+        self.tls_port = tls_port
         # Superuser URL of the PostgreSQL server behind sandbox Neon projects (None: Neon is off).
         self.postgres_url = postgres_url
         self.directory.mkdir(parents=True, exist_ok=True)

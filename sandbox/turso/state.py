@@ -71,9 +71,13 @@ def delete_database_file(store: SandboxStore, org: str, name: str) -> None:
 
 
 def hostname(store: SandboxStore, org: str, name: str) -> str:
-    """`<name>-<org>.turso.localhost:<port>`: the vendor's `<name>-<org>.turso.io`, on this machine."""
+    """`<name>-<org>.turso.localhost:<port>`: the vendor's `<name>-<org>.turso.io`, on this machine.
+
+    The port is the TLS one: every official client reads `libsql://` as TLS (https or wss). The
+    plain port serves the same host names too (what the Workers runtime's egress forwards to)."""
     host = f"{name}-{org}{HOST_SUFFIX}"
-    return f"{host}:{store.port}" if store.port else host
+    port = store.tls_port or store.port
+    return f"{host}:{port}" if port else host
 
 
 def public_database(store: SandboxStore, org: str, db: dict[str, Any]) -> dict[str, Any]:
