@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
 from sandbox import admin, faults
+from sandbox.cloudflare import accounts as cloudflare_accounts
 from sandbox.cloudflare import admin as cloudflare_admin
 from sandbox.cloudflare import api as cloudflare
 from sandbox.cloudflare.sites import host_matcher as pages_matcher
@@ -49,6 +50,8 @@ def _api_app(store: SandboxStore) -> FastAPI:
 
     app.include_router(turso.build_router(store))
     app.include_router(neon.build_router(store))
+    # Before the Cloudflare API router: its catch-all answers every other /client/v4 path with 404.
+    app.include_router(cloudflare_accounts.build_router(store))
     app.include_router(cloudflare.build_router(store))
     app.include_router(cloudflare_admin.build_router(store))
     app.include_router(admin.build_router(store))

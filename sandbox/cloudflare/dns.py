@@ -4,7 +4,7 @@ Zones are made through the admin API (`POST /_admin/cloudflare/zones`) or exist 
 (`cloudflare_state.DEFAULT_ZONES`). Records of type A, AAAA, CNAME and TXT are kept and validated
 the way Cloudflare does: names inside the zone (`@` and relative names are expanded), content by
 type, TTL 1 (automatic) or 30-86400, only A/AAAA/CNAME proxied, and a CNAME shares its name with
-no other record.
+no other record. The list's query filters are in dns_filters.py.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from sandbox.cloudflare.dns_filters import record_filter, record_order
 from sandbox.cloudflare.envelope import CloudflareRoute, envelope, json_body, paginate
 from sandbox.cloudflare.state import CloudflareApiError, CloudflareSandbox, new_id, now
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID
@@ -44,6 +45,14 @@ def full_name(given: Any, zone: dict[str, Any]) -> str:
     if len(name) > 255 or not HOST.match(name):
         raise dns_error(f"DNS Validation Error: {name!r} is not a valid record name", 9007)
     return name
+
+
+def filter_name(given: str, zone: dict[str, Any]) -> str:
+    """A name filter as records keep names; a value no record could have is compared as given."""
+    try:
+        return full_name(given, zone)
+    except CloudflareApiError:
+        return given.strip().lower().rstrip(".")
 
 
 def check_content(kind: str, content: Any, name: str) -> str:
@@ -161,15 +170,13 @@ def build_router(cf: CloudflareSandbox) -> APIRouter:
         query = request.query_params
         with store.lock:
             zone = cf.zone(zone_id)
-            records = sorted(zone["records"].values(), key=lambda r: (r["name"], r["type"], r["created_on"]))
-            if query.get("name"):
-                wanted = full_name(query["name"], zone)
-                records = [r for r in records if r["name"] == wanted]
-            for key in ("type", "content"):
-                if query.get(key):
-                    records = [r for r in records if r[key] == query[key]]
-            if query.get("proxied") in ("true", "false"):
-                records = [r for r in records if r["proxied"] == (query["proxied"] == "true")]
+            wanted = record_filter(query, lambda name: filter_name(name, zone))
+            records = [r for r in zone["records"].values() if wanted(r)]
+            order = record_order(query)
+            if order is None:
+                records.sort(key=lambda r: (r["name"], r["type"], r["created_on"]))
+            else:
+                records.sort(key=order[0], reverse=order[1])
             chunk, info = paginate([cf.public_record(zone, r) for r in records], page, per_page)
             return envelope(chunk, info)
 
