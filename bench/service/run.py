@@ -64,6 +64,7 @@ from service.store import migrate  # noqa: E402
 from service.vault import generate_key  # noqa: E402
 
 SHOP = REPO / "examples" / "shop"
+STATIC_SITE = REPO / "tests" / "fixtures" / "static-site"
 ONECLICK = [sys.executable, "-c", "from cli.main import main; main()"]
 
 
@@ -161,7 +162,7 @@ def run(apps: int, workers: int) -> tuple[float, float, float, int]:
                 "schema": upload(http, SHOP / "prisma" / "schema.prisma"),
                 "migrations": upload(http, SHOP / "prisma" / "migrations"),
                 "preview": upload(http, SHOP / "prisma" / "preview.sql"),
-                "site": upload(http, SHOP / "out"),
+                "site": upload(http, STATIC_SITE),
             }
             began = time.monotonic()
             for n in range(apps):

@@ -30,7 +30,7 @@ from tests.integration.private_cloud import private_cloud
 
 pytestmark = pytest.mark.engine
 
-SITE = REPO_ROOT / "examples" / "shop" / "out"
+SITE = REPO_ROOT / "tests" / "fixtures" / "static-site"
 SECRET = "key-s3cr3t-7"
 
 

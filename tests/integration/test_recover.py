@@ -29,7 +29,7 @@ from tests.integration.private_cloud import private_cloud
 
 pytestmark = pytest.mark.engine
 
-SITE = REPO_ROOT / "examples" / "shop" / "out"
+SITE = REPO_ROOT / "tests" / "fixtures" / "static-site"
 
 
 @pytest.fixture(scope="module")

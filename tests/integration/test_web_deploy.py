@@ -27,6 +27,7 @@ from tests.helpers import checkpoint_text
 pytestmark = pytest.mark.engine
 
 SHOP = REPO_ROOT / "examples" / "shop"
+STATIC_SITE = REPO_ROOT / "tests" / "fixtures" / "static-site"
 
 
 def get(url: str) -> httpx.Response:
@@ -45,7 +46,7 @@ def faults(sandbox: SandboxEndpoint, **fault: Any) -> None:
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     """A copy of the example's static export that a test may change."""
-    return Path(shutil.copytree(SHOP / "out", tmp_path / "out"))
+    return Path(shutil.copytree(STATIC_SITE, tmp_path / "out"))
 
 
 @pytest.fixture

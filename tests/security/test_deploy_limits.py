@@ -25,7 +25,7 @@ from service.passphrase import service_passphrase_problem
 from tests.databases import query
 from tests.service.conftest import (
     SERVICE_PASSPHRASE,
-    SHOP,
+    STATIC_SITE,
     ApiServer,
     Workers,
     client,
@@ -160,7 +160,7 @@ def test_a_failed_deploy_leaves_nothing_public(
     good deploy, a failing one puts the good deployment back; destroy still works."""
     _, token = make_user(service_db, "pro", max_apps=3)
     app = new_app(app_ids)
-    spec: dict[str, Any] = {"id": app, "web": {"buildDir": str(SHOP / "out")}}
+    spec: dict[str, Any] = {"id": app, "web": {"buildDir": str(STATIC_SITE)}}
     broken_database = {"path_prefix": "/v3/pipeline", "status": 500, "count": 200}
     workers.start(tmp_path)
     with client(api, token) as http, httpx.Client(transport=LoopbackTransport(), timeout=10) as web:

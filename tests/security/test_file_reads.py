@@ -34,6 +34,7 @@ from sandbox.endpoint import REPO_ROOT, SandboxEndpoint, state_root
 
 ONECLICK = str(REPO_ROOT / ".venv" / "bin" / "oneclick")
 SHOP = REPO_ROOT / "examples" / "shop"
+STATIC_SITE = REPO_ROOT / "tests" / "fixtures" / "static-site"
 SCHEMA = SHOP / "prisma" / "schema.prisma"
 # A deploy that is refused at the program stops within this; a blocked read never would.
 FAST = 150
@@ -200,7 +201,7 @@ def test_a_link_in_the_build_to_a_host_file_is_refused_not_published(
 ) -> None:
     secret = tmp_path / "host-secret.txt"
     secret.write_text(marker)
-    site = Path(shutil.copytree(SHOP / "out", tmp_path / "out"))
+    site = Path(shutil.copytree(STATIC_SITE, tmp_path / "out"))
     (site / "leak.txt").symlink_to(secret)
     spec = {"id": deployed, "web": {"buildDir": str(site)}}
     with pytest.raises(DeployError, match=r"web\.build_dir: '.*/out/leak\.txt' is a symbolic link") as failed:

@@ -31,6 +31,7 @@ from tests.databases import scratch_database
 from tests.helpers import free_port, wait_for
 
 SHOP = REPO_ROOT / "examples" / "shop"
+STATIC_SITE = REPO_ROOT / "tests" / "fixtures" / "static-site"
 KEY_V1 = generate_key("v1")
 # The workers' own secrets passphrase: service stacks never use the fixed sandbox one.
 SERVICE_PASSPHRASE = f"service-{uuid.uuid4().hex}"
@@ -252,7 +253,7 @@ def web_spec(app: str, site: Path | None = None, **extra: Any) -> dict[str, Any]
             "previewData": str(SHOP / "prisma" / "preview.sql"),
         },
         "web": {
-            "buildDir": str(site or SHOP / "out"),
+            "buildDir": str(site or STATIC_SITE),
             "env": {"PUBLIC_MODE": "one"},
             "secretEnv": {"API_KEY": "key-s3cr3t-svc"},
         },

@@ -1,0 +1,49 @@
+// A Prisma client for one request. Workers forbid sharing I/O objects between requests: a client
+// kept at module scope (the usual Next.js singleton) hangs once two requests use it at the same time,
+// so every request makes its own client and adapter (about 10 ms) and closes it when done.
+import { PrismaLibSql } from "@prisma/adapter-libsql/web";
+import { PrismaNeon } from "@prisma/adapter-neon";
+import { neonConfig } from "@neondatabase/serverless";
+
+import { PrismaClient } from "@/generated/prisma/client";
+
+export type Database = PrismaClient;
+
+/** Which database the deployment was given: Turso (libSQL) or PostgreSQL (Neon, your own). */
+export function databaseKind(): "turso" | "postgresql" {
+  if (process.env.TURSO_DATABASE_URL) return "turso";
+  if (process.env.DATABASE_URL) return "postgresql";
+  throw new Error("no database configured: set TURSO_DATABASE_URL (Turso) or DATABASE_URL (PostgreSQL)");
+}
+
+function isLocal(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "127.0.0.1" || hostname.endsWith(".localhost");
+}
+
+function adapter() {
+  if (databaseKind() === "turso") {
+    return new PrismaLibSql({
+      url: process.env.TURSO_DATABASE_URL as string,
+      authToken: process.env.TURSO_AUTH_TOKEN,
+    });
+  }
+  const url = process.env.DATABASE_URL as string;
+  const { hostname, port } = new URL(url);
+  if (isLocal(hostname)) {
+    // A local stand-in for Neon's proxy speaks plain WebSocket at <host>:<port>/v2, without TLS.
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.pipelineConnect = false;
+    neonConfig.wsProxy = (host) => `${host}:${port || 5432}/v2`;
+  }
+  return new PrismaNeon({ connectionString: url });
+}
+
+/** Runs `work` with a fresh client and always disconnects it. */
+export async function withDb<T>(work: (db: Database) => Promise<T>): Promise<T> {
+  const db = new PrismaClient({ adapter: adapter() });
+  try {
+    return await work(db);
+  } finally {
+    await db.$disconnect();
+  }
+}
