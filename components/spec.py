@@ -8,7 +8,9 @@ Secret values (a BYO database URL, secret env vars) are `SecretStr`: they never 
 from __future__ import annotations
 
 import json
+import os
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -245,8 +247,56 @@ DatabaseSpec = Annotated[
 ]
 
 
+# A Pages build: these names at its top are configuration or the server half, not served files.
+WORKER_ENTRY = "_worker.js"
+FUNCTIONS_DIR = "functions"
+# The compatibility date a server half runs with unless the spec names one: a date the pinned
+# workerd (tools/node) supports and that OpenNext/Prisma 7 need (nodejs_compat v2: 2024-09-23+).
+DEFAULT_COMPATIBILITY_DATE = "2025-09-01"
+DEFAULT_COMPATIBILITY_FLAGS = ("nodejs_compat",)
+DEFAULT_HEALTH_PATH = "/api/health"
+COMPATIBILITY_FLAG = re.compile(r"^[a-z0-9_]{1,64}$")
+HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,199}$")
+# Operators may let the deploy service build `web.source` (it runs the tenant's code on the host).
+SERVICE_BUILDS_ENV = "ONECLICK_SERVICE_BUILDS"
+
+
+def service_builds_allowed() -> bool:
+    """Whether the deploy service's operator lets tenants send `web.source` to be built there."""
+    return os.environ.get(SERVICE_BUILDS_ENV, "") == "1"
+
+
+def has_server_half(build_dir: Path) -> bool:
+    """Whether a built Pages output carries a server half (`_worker.js`, a file or a folder)."""
+    return os.path.lexists(build_dir / WORKER_ENTRY)
+
+
 class WebSpec(StrictModel):
-    build_dir: Path = Field(description="The static export to upload (e.g. Next.js `out/`).")
+    build_dir: Path | None = Field(
+        default=None,
+        description="An already built Pages output: static files, optional `_worker.js` (file or "
+        "folder), `_routes.json`, `_headers`, `_redirects`. Give this or `source`.",
+    )
+    source: Path | None = Field(
+        default=None,
+        description="The app's project folder; oneclick builds it (needs `framework`). Give this or "
+        "`buildDir`.",
+    )
+    framework: Literal["nextjs"] | None = Field(
+        default=None, description="How `source` is built: nextjs (OpenNext for Cloudflare)."
+    )
+    health_path: str | None = Field(
+        default=None,
+        description="Path the deploy's health check calls on the app; default /api/health when the app "
+        "has a server half (the site's front page otherwise).",
+    )
+    compatibility_date: str = Field(
+        default=DEFAULT_COMPATIBILITY_DATE, description="Workers compatibility date of the server half."
+    )
+    compatibility_flags: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_COMPATIBILITY_FLAGS),
+        description="Workers compatibility flags of the server half.",
+    )
     hosting: Literal["cloudflare-pages"] = "cloudflare-pages"
     project_name: str | None = Field(default=None, description="Pages project name; defaults to the app id.")
     env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables.")
@@ -256,14 +306,84 @@ class WebSpec(StrictModel):
 
     @field_validator("build_dir")
     @classmethod
-    def _build_dir(cls, value: Path, info: ValidationInfo) -> Path:
+    def _build_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
         if uploads_only(info):
             return _reference(value)
         if not value.is_dir():
             raise ValueError(f"{str(value)!r} is not a directory; build the app and point at its output")
         if not any(p.is_file() for p in value.rglob("*")):
             raise ValueError(f"{str(value)!r} holds no files; build the app first")
+        if (value / FUNCTIONS_DIR).is_dir() and not has_server_half(value):
+            raise ValueError(
+                f"{str(value)!r} has a functions/ folder, which oneclick does not compile; compile it "
+                f"into {WORKER_ENTRY} (`wrangler pages functions build --outdir <buildDir>/{WORKER_ENTRY}`), "
+                "or give the app's project folder as web.source"
+            )
         return value
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        if uploads_only(info):
+            if not service_builds_allowed():
+                # Building runs the tenant's code (next.config.js, npm scripts) on the worker host.
+                raise ValueError(
+                    "is not built by the deploy service: building runs the app's own code on our hosts; "
+                    "build the app yourself (e.g. `npx opennextjs-cloudflare build`), upload the Pages "
+                    "output with POST /api/uploads and give it as web.buildDir"
+                )
+            return _reference(value)
+        if not value.is_dir():
+            raise ValueError(f"{str(value)!r} is not a directory; give the app's project folder")
+        if not (value / "package.json").is_file():
+            raise ValueError(f"{str(value)!r} has no package.json; give the folder of the app's package.json")
+        return value
+
+    @field_validator("health_path")
+    @classmethod
+    def _health_path(cls, value: str | None) -> str | None:
+        if value is not None and not HEALTH_PATH.match(value):
+            raise ValueError(f"{value[:80]!r} is not a URL path; use one like '/api/health'")
+        return value
+
+    @field_validator("compatibility_date")
+    @classmethod
+    def _compatibility_date(cls, value: str) -> str:
+        try:
+            day = date.fromisoformat(value) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None
+        except ValueError:
+            day = None
+        if day is None:
+            example = DEFAULT_COMPATIBILITY_DATE
+            raise ValueError(f"{value[:40]!r} is not a date; use YYYY-MM-DD such as '{example}'")
+        if day > date.today():
+            raise ValueError(f"{value} is in the future; Cloudflare takes today's date or an earlier one")
+        return value
+
+    @field_validator("compatibility_flags")
+    @classmethod
+    def _compatibility_flags(cls, value: list[str]) -> list[str]:
+        for flag in value:
+            if not COMPATIBILITY_FLAG.match(flag):
+                raise ValueError(f"{flag[:80]!r} is not a compatibility flag; use names like 'nodejs_compat'")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WebSpec:
+        if (self.build_dir is None) == (self.source is None):
+            raise ValueError(
+                "give exactly one of buildDir (an already built Pages output) and source (the app's "
+                "project folder, with framework: nextjs)"
+            )
+        if self.source is not None and self.framework is None:
+            raise ValueError("source needs framework: nextjs (how the app is built)")
+        if self.build_dir is not None and self.framework is not None:
+            raise ValueError("framework applies to source only; remove it or give source instead of buildDir")
+        return self
 
     @field_validator("project_name")
     @classmethod
@@ -295,6 +415,10 @@ class WebSpec(StrictModel):
             if name in RESERVED_ENV_VARS:
                 raise ValueError(f"env var {name} is set by the deploy itself; remove it from the spec")
         return value
+
+    def app_health_path(self, server_half: bool) -> str | None:
+        """The path the health check calls on the app, or None to check the front page only."""
+        return self.health_path or (DEFAULT_HEALTH_PATH if server_half else None)
 
     @model_validator(mode="after")
     def _plain_or_secret(self) -> WebSpec:
@@ -526,6 +650,7 @@ class AppSpec(StrictModel):
             "database.migrations": self.database.migrations,
             "database.previewData": self.database.preview_data,
             "web.buildDir": self.web.build_dir if self.web else None,
+            "web.source": self.web.source if self.web else None,
             "mobile.icon": self.mobile.icon if self.mobile else None,
             "desktop.icon": self.desktop.icon if self.desktop else None,
         }
@@ -639,7 +764,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     out = dict(data)
     for section, keys in (
         ("database", ("prisma_schema", "prismaSchema", "migrations", "preview_data", "previewData")),
-        ("web", ("build_dir", "buildDir")),
+        ("web", ("build_dir", "buildDir", "source")),
         ("mobile", ("icon",)),
         ("desktop", ("icon",)),
     ):

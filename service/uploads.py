@@ -29,6 +29,7 @@ from service.errors import ApiError
 # What each file field of a spec must be: a folder (an archive) or one file.
 FIELD_KINDS: dict[str, UploadKind] = {
     "web.buildDir": "archive",
+    "web.source": "archive",  # accepted only where the operator allows builds (ONECLICK_SERVICE_BUILDS)
     "database.migrations": "archive",
     "database.prismaSchema": "file",
     "database.previewData": "file",
