@@ -17,8 +17,17 @@ from typing import Any, TypeVar
 
 import httpx
 
-from components.cloudflare.models import Deployment, DnsRecord, EnvVar, PagesDomain, Project, Zone
+from components.cloudflare.models import (
+    Compatibility,
+    Deployment,
+    DnsRecord,
+    EnvVar,
+    PagesDomain,
+    Project,
+    Zone,
+)
 from components.cloudflare.upload import Asset, buckets, collect_assets, config_files
+from components.cloudflare.worker_bundle import ROUTES_FILE, WorkerBundle, check_routes, read_worker
 from core.http import VendorAuthError, VendorError, send
 
 DEFAULT_API_URL = "https://api.cloudflare.com/client/v4"
@@ -41,6 +50,7 @@ class DeployResult:
     deployment: Deployment
     manifest: dict[str, str]
     uploaded: int
+    worker: str | None = None  # the server half's digest, None for a static-only build
 
 
 def _envelope_errors(body: Any) -> str:
@@ -134,12 +144,19 @@ class CloudflareClient:
         return [Project.from_api(p) for p in self._paged(self._pages(), {}, per_page=10)]
 
     def create_project(
-        self, name: str, *, production_branch: str = "main", env_vars: Mapping[str, EnvVar] | None = None
+        self,
+        name: str,
+        *,
+        production_branch: str = "main",
+        env_vars: Mapping[str, EnvVar] | None = None,
+        compatibility: Compatibility | None = None,
     ) -> Project:
         body: dict[str, Any] = {"name": name, "production_branch": production_branch}
+        config: dict[str, Any] = compatibility.to_api() if compatibility else {}
         if env_vars:
-            values = {key: var.to_api() for key, var in env_vars.items()}
-            body["deployment_configs"] = {env: {"env_vars": values} for env in ENVIRONMENTS}
+            config["env_vars"] = {key: var.to_api() for key, var in env_vars.items()}
+        if config:
+            body["deployment_configs"] = {env: config for env in ENVIRONMENTS}
         self._call("POST", self._pages(), json=body)
         # The create answer is documented only as an object; read the project back for its shape.
         return self.get_project(name)
@@ -154,6 +171,7 @@ class CloudflareClient:
         production_branch: str | None = None,
         env_vars: Mapping[str, EnvVar] | None = None,
         remove_env_vars: Iterable[str] = (),
+        compatibility: Compatibility | None = None,
     ) -> Project:
         """PATCH merges: variables not named are kept; a removed variable is sent as null."""
         body: dict[str, Any] = {}
@@ -161,8 +179,11 @@ class CloudflareClient:
             body["production_branch"] = production_branch
         values: dict[str, Any] = {key: var.to_api() for key, var in (env_vars or {}).items()}
         values.update({key: None for key in remove_env_vars if key not in values})
+        config: dict[str, Any] = compatibility.to_api() if compatibility else {}
         if values:
-            body["deployment_configs"] = {env: {"env_vars": values} for env in ENVIRONMENTS}
+            config["env_vars"] = values
+        if config:
+            body["deployment_configs"] = {env: config for env in ENVIRONMENTS}
         if body:
             self._call("PATCH", self._pages(name), json=body)
         return self.get_project(name)
@@ -227,8 +248,10 @@ class CloudflareClient:
         branch: str | None = None,
         files: Mapping[str, bytes] | None = None,
         commit_message: str | None = None,
+        worker: WorkerBundle | None = None,
     ) -> Deployment:
-        """A direct-upload deployment of assets already in the store; `files` are `_headers` & co."""
+        """A direct-upload deployment of assets already in the store; `files` are `_headers` & co.,
+        `worker` the server half, sent as wrangler sends it (the `_worker.bundle` part)."""
         fields = {"manifest": json.dumps(dict(manifest), sort_keys=True)}
         if branch:
             fields["branch"] = branch
@@ -241,17 +264,27 @@ class CloudflareClient:
         parts.update(
             {name: (name, content, "application/octet-stream") for name, content in (files or {}).items()}
         )
+        if worker is not None:
+            parts["_worker.bundle"] = ("_worker.bundle", worker.body(), "application/octet-stream")
         data = self._call("POST", f"{self._pages(project)}/deployments", files=parts)
         return Deployment.from_api(data)
 
     def deploy_directory(
         self, project: str, directory: str | Path, *, branch: str | None = None
     ) -> DeployResult:
+        """Upload a built Pages output and deploy it: the server half and `_routes.json` are read and
+        checked first, so a broken one stops the deploy before anything is uploaded."""
+        worker = read_worker(directory)
+        files = config_files(directory)
+        if ROUTES_FILE in files:
+            check_routes(files[ROUTES_FILE])
         uploaded = self.upload_directory(project, directory)
         deployment = self.create_deployment(
-            project, uploaded.manifest, branch=branch, files=config_files(directory)
+            project, uploaded.manifest, branch=branch, files=files, worker=worker
         )
-        return DeployResult(deployment, uploaded.manifest, uploaded.uploaded)
+        return DeployResult(
+            deployment, uploaded.manifest, uploaded.uploaded, worker.digest if worker else None
+        )
 
     # -- deployments ---------------------------------------------------------------------------
 

@@ -43,6 +43,24 @@ def env_vars_from_api(data: Any) -> dict[str, EnvVar]:
 
 
 @dataclass(frozen=True)
+class Compatibility:
+    """The Workers runtime settings a project's deployments run their server half with."""
+
+    date: str
+    flags: tuple[str, ...] = ()
+
+    def to_api(self) -> dict[str, Any]:
+        return {"compatibility_date": self.date, "compatibility_flags": list(self.flags)}
+
+    @staticmethod
+    def from_api(data: Any) -> Compatibility | None:
+        if not isinstance(data, dict) or not data.get("compatibility_date"):
+            return None
+        flags = data.get("compatibility_flags") or ()
+        return Compatibility(str(data["compatibility_date"]), tuple(str(f) for f in flags))
+
+
+@dataclass(frozen=True)
 class Deployment:
     id: str
     short_id: str
@@ -85,6 +103,7 @@ class Project:
     preview_env_vars: dict[str, EnvVar]
     latest_deployment: Deployment | None
     canonical_deployment: Deployment | None  # the one the production URL serves
+    compatibility: Compatibility | None = None  # production's; None when never set
 
     @staticmethod
     def from_api(data: dict[str, Any]) -> Project:
@@ -101,6 +120,7 @@ class Project:
             preview_env_vars=env_vars_from_api((configs.get("preview") or {}).get("env_vars")),
             latest_deployment=Deployment.from_api(latest) if isinstance(latest, dict) else None,
             canonical_deployment=Deployment.from_api(canonical) if isinstance(canonical, dict) else None,
+            compatibility=Compatibility.from_api(configs.get("production")),
         )
 
 

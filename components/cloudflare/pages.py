@@ -1,8 +1,9 @@
-"""PagesProject: a Cloudflare Pages project with env vars and the uploaded build, as a ComponentResource."""
+"""PagesProject: a Cloudflare Pages project with env vars and the uploaded build (static files and,
+when the build has `_worker.js`, its server half), as a ComponentResource."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,9 +11,15 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from components.cloudflare.pages_provider import PagesProjectProvider
-from components.cloudflare.upload import UploadError, build_manifest, config_hashes
+from components.cloudflare.upload import UploadError, build_manifest, config_files, config_hashes
+from components.cloudflare.worker_bundle import ROUTES_FILE, check_routes, read_worker
 from components.errors import SpecError
-from components.spec import ENV_VAR_NAME, PAGES_PROJECT_NAME
+from components.spec import (
+    DEFAULT_COMPATIBILITY_DATE,
+    DEFAULT_COMPATIBILITY_FLAGS,
+    ENV_VAR_NAME,
+    PAGES_PROJECT_NAME,
+)
 
 SECRET_OUTPUTS = ["api_token", "secret_env_vars"]
 
@@ -27,6 +34,9 @@ class PagesProjectArgs:
     env_vars: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_env_vars: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     production_branch: str = "main"
+    # The server half's runtime; unused by a static-only build.
+    compatibility_date: str = DEFAULT_COMPATIBILITY_DATE
+    compatibility_flags: Sequence[str] = DEFAULT_COMPATIBILITY_FLAGS
 
     def __post_init__(self) -> None:
         # Checked here too so a hand-written program fails before any API call.
@@ -103,6 +113,23 @@ class PagesProject(pulumi.ComponentResource):
             raise SpecError.single("web.build_dir", str(exc)) from None
         if not manifest:
             raise SpecError.single("web.build_dir", f"{args.build_dir!r} holds no files; build the app first")
+        try:
+            worker = read_worker(args.build_dir)
+            routes = config_files(args.build_dir).get(ROUTES_FILE)
+            if routes is not None:
+                check_routes(routes)
+        except (UploadError, OSError) as exc:
+            raise SpecError.single("web.build_dir", str(exc)) from None
+        # Only a server half has runtime settings: a static site's inputs stay as they always were.
+        server: dict[str, Any] = {}
+        if worker is not None:
+            server = {
+                "worker": worker.digest,
+                "compatibility": {
+                    "date": args.compatibility_date,
+                    "flags": sorted(set(args.compatibility_flags)),
+                },
+            }
         super().__init__("oneclick:cloudflare:PagesProject", name, None, opts)
         self.resource = PagesProjectResource(
             name,
@@ -117,6 +144,7 @@ class PagesProject(pulumi.ComponentResource):
                 "env_vars": dict(args.env_vars),
                 "secret_env_vars": pulumi.Output.secret(dict(args.secret_env_vars)),
                 "production_branch": args.production_branch,
+                **server,
             },
             pulumi.ResourceOptions(parent=self, additional_secret_outputs=SECRET_OUTPUTS),
         )
@@ -129,6 +157,8 @@ class PagesProject(pulumi.ComponentResource):
         self.deployment_ids = self.resource.deployment_ids
         self.uploaded_files = self.resource.uploaded_files
         self.file_count = len(manifest)
+        self.server_half = worker is not None
+        self.worker_modules = len(worker.modules) if worker is not None else 0
         self.register_outputs(
             {
                 "project_name": self.project_name,

@@ -1,10 +1,12 @@
 """Dynamic provider for one Cloudflare Pages project, its env vars and its deployed build.
 
-The build is described by its manifest (URL path -> content hash), computed when the program runs:
-an unchanged manifest deploys nothing, a changed one uploads only the files the asset store lacks
-and creates a deployment. Env vars live on the project but only take effect in new deployments, so
-changing them patches the project and deploys again. Credentials reach the provider only through
-the resource's (secret) inputs: Pulumi stores the pickled provider object in the stack's state.
+The build is described by its manifest (URL path -> content hash) and its server half's digest,
+computed when the program runs: an unchanged build deploys nothing, a changed one uploads only the
+files the asset store lacks and creates a deployment. A server half's compatibility date and flags
+live in the project's `deployment_configs`, like env vars: both take effect only in new
+deployments, so changing them patches the project and deploys again. Credentials reach the
+provider only through the resource's (secret) inputs: Pulumi stores the pickled provider object
+in the stack's state.
 """
 
 from __future__ import annotations
@@ -16,14 +18,24 @@ from typing import Any
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from components.cloudflare.client import CloudflareClient, DeployResult
-from components.cloudflare.models import EnvVar, Project
+from components.cloudflare.models import Compatibility, EnvVar, Project
 from components.cloudflare.upload import config_hashes
 from core.http import VendorConflict, VendorNotFound
 
 # Inputs that identify the project: changing any of them means a different project.
 IDENTITY = ("account_id", "project_name", "api_url")
 # Inputs whose change means a new deployment.
-DEPLOYED = ("manifest", "config_files", "env_vars", "secret_env_vars", "production_branch")
+DEPLOYED = (
+    "manifest",
+    "config_files",
+    "worker",
+    "compatibility",
+    "env_vars",
+    "secret_env_vars",
+    "production_branch",
+)
+# Project settings every deployment takes: a change patches the project, then deploys again.
+SETTINGS = ("env_vars", "secret_env_vars", "production_branch", "compatibility")
 INPUTS = (*IDENTITY, "api_token", "build_dir", *DEPLOYED)
 HISTORY = 10  # deployment ids kept in the outputs, newest first, for rollbacks
 
@@ -47,8 +59,27 @@ def site_url(subdomain: str) -> str:
     return f"{'http' if host.endswith('.localhost') else 'https'}://{subdomain}"
 
 
+def wanted_compatibility(props: Mapping[str, Any]) -> Compatibility | None:
+    """The server half's runtime settings; None for a static-only build (nothing runs)."""
+    wanted = props.get("compatibility")
+    if not isinstance(wanted, Mapping):
+        return None
+    return Compatibility(str(wanted["date"]), tuple(str(f) for f in wanted.get("flags") or ()))
+
+
+def compatibility_props(compatibility: Compatibility | None) -> dict[str, Any] | None:
+    if compatibility is None:
+        return None
+    return {"date": compatibility.date, "flags": list(compatibility.flags)}
+
+
 def env_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
-    return any(olds.get(k) != news.get(k) for k in ("env_vars", "secret_env_vars", "production_branch"))
+    return any(olds.get(k) != news.get(k) for k in SETTINGS)
+
+
+def compatibility_drifted(props: Mapping[str, Any], project: Project) -> bool:
+    wanted = wanted_compatibility(props)
+    return wanted is not None and wanted != project.compatibility
 
 
 def outputs(
@@ -80,8 +111,10 @@ def outputs(
 def deploy(cf: CloudflareClient, props: Mapping[str, Any]) -> DeployResult:
     name, build_dir = str(props["project_name"]), str(props["build_dir"])
     result = cf.deploy_directory(name, build_dir, branch=str(props["production_branch"]))
-    if result.manifest != dict(props["manifest"]) or config_hashes(build_dir) != dict(
-        props.get("config_files") or {}
+    if (
+        result.manifest != dict(props["manifest"])
+        or config_hashes(build_dir) != dict(props.get("config_files") or {})
+        or result.worker != props.get("worker")
     ):
         raise BuildChangedError(
             f"the files in {build_dir} changed while deploying (deployment {result.deployment.id} has the "
@@ -91,7 +124,8 @@ def deploy(cf: CloudflareClient, props: Mapping[str, Any]) -> DeployResult:
 
 
 def sync_env(cf: CloudflareClient, props: Mapping[str, Any], project: Project) -> Project:
-    """Make the project's env vars exactly the wanted ones (both environments)."""
+    """Make the project's env vars exactly the wanted ones, and its compatibility settings (both
+    environments)."""
     wanted = wanted_env(props)
     extra = (set(project.env_vars) | set(project.preview_env_vars)) - set(wanted)
     branch = str(props["production_branch"])
@@ -100,6 +134,7 @@ def sync_env(cf: CloudflareClient, props: Mapping[str, Any], project: Project) -
         production_branch=branch if branch != project.production_branch else None,
         env_vars=wanted,
         remove_env_vars=sorted(extra),
+        compatibility=wanted_compatibility(props),
     )
 
 
@@ -109,7 +144,10 @@ class PagesProjectProvider(ResourceProvider):
         with client_for(props) as cf:
             try:
                 project = cf.create_project(
-                    name, production_branch=str(props["production_branch"]), env_vars=wanted_env(props)
+                    name,
+                    production_branch=str(props["production_branch"]),
+                    env_vars=wanted_env(props),
+                    compatibility=wanted_compatibility(props),
                 )
             except VendorConflict:
                 project = self._adopt_leftover(cf, props)
@@ -152,6 +190,8 @@ class PagesProjectProvider(ResourceProvider):
                 k: str(old_secrets.get(k, "")) for k, v in sorted(cloud.items()) if v.type == "secret_text"
             },
         }
+        if props.get("compatibility") is not None:
+            observed["compatibility"] = compatibility_props(project.compatibility)
         outs = outputs(
             observed,
             project,
@@ -184,12 +224,16 @@ class PagesProjectProvider(ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         redeploy = (
             env_changed(olds, news)
-            or any(olds.get(key) != news.get(key) for key in ("manifest", "config_files"))
+            or any(olds.get(key) != news.get(key) for key in ("manifest", "config_files", "worker"))
             or olds.get("production_deployment_id") != olds.get("deployment_id")
         )
         with client_for(news) as cf:
             project = cf.get_project(id_)
-            if env_changed(olds, news) or set(project.env_vars) != set(wanted_env(news)):
+            if (
+                env_changed(olds, news)
+                or set(project.env_vars) != set(wanted_env(news))
+                or compatibility_drifted(news, project)
+            ):
                 project = sync_env(cf, news, project)
             if not redeploy:
                 outs = outputs(

@@ -97,7 +97,7 @@ class Asset:
 
     def payload(self) -> dict[str, object]:
         """The upload record for /pages/assets/upload (reads the file again, as safely as at first)."""
-        content = _read(self.file, MAX_ASSET_BYTES)
+        content = read_build_file(self.file, MAX_ASSET_BYTES)
         if hash_content(content, self.path) != self.hash:
             raise UploadError(f"{self.path} changed while it was uploaded; deploy again")
         return {
@@ -118,19 +118,19 @@ def _files(directory: Path) -> Iterator[tuple[str, Path]]:
         for relative, _ in regular_files(directory, FIELD, _skipped):
             yield "/" + relative.as_posix(), directory / relative
     except FileRefused as exc:
-        raise _refused(exc) from None
+        raise upload_refused(exc) from None
 
 
-def _refused(exc: FileRefused) -> UploadError:
+def upload_refused(exc: FileRefused) -> UploadError:
     """The refusal without the field's name: callers report web.buildDir themselves."""
     return UploadError(f"{shown(exc.path)} {exc.problem}; {exc.fix}")
 
 
-def _read(file: Path, cap: int) -> bytes:
+def read_build_file(file: Path, cap: int) -> bytes:
     try:
         return read_capped(file, FIELD, cap)
     except FileRefused as exc:
-        raise _refused(exc) from None
+        raise upload_refused(exc) from None
 
 
 def collect_assets(directory: str | Path) -> dict[str, Asset]:
@@ -152,7 +152,7 @@ def collect_assets(directory: str | Path) -> dict[str, Asset]:
                 f"so move it to object storage"
             ) from None
         except FileRefused as exc:
-            raise _refused(exc) from None
+            raise upload_refused(exc) from None
         assets[url_path] = Asset(url_path, file, hash_content(content, url_path), len(content))
     if len(assets) > MAX_ASSET_COUNT:
         raise UploadError(f"{root} holds {len(assets)} files; Pages takes at most {MAX_ASSET_COUNT}")
@@ -167,9 +167,8 @@ def build_manifest(directory: str | Path) -> dict[str, str]:
 def config_files(directory: str | Path) -> dict[str, bytes]:
     """The Pages configuration files present at the top of the build (`_headers`, `_redirects`, ...)."""
     root = Path(directory)
-    return {
-        name: _read(root / name, PAGES_CONFIG_CAP) for name in CONFIG_FILES if os.path.lexists(root / name)
-    }
+    present = [name for name in CONFIG_FILES if os.path.lexists(root / name)]
+    return {name: read_build_file(root / name, PAGES_CONFIG_CAP) for name in present}
 
 
 def config_hashes(directory: str | Path) -> dict[str, str]:

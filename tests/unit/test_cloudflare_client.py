@@ -262,7 +262,9 @@ def test_direct_upload_sends_only_missing_files_with_the_jwt_then_a_multipart_ma
     assert json.dumps(manifest, sort_keys=True) in body
     assert 'name="branch"' in body
     assert 'name="_headers"; filename="_headers"' in body
-    assert "_worker.js" not in body
+    assert "export default {}" not in json.dumps(uploaded), "the worker is never an asset"
+    assert 'name="_worker.bundle"; filename="_worker.bundle"' in body, "it travels as the bundle"
+    assert result.worker is not None
     assert result.uploaded == 1
     assert result.deployment.id == "d2"
     assert result.manifest == manifest

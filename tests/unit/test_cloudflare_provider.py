@@ -13,9 +13,10 @@ import pytest
 from components.cloudflare import domain_provider
 from components.cloudflare.client import CloudflareClient
 from components.cloudflare.domain_provider import CustomDomainProvider, DnsConflictError, cname_target
-from components.cloudflare.models import EnvVar
+from components.cloudflare.models import Compatibility, EnvVar
 from components.cloudflare.pages_provider import BuildChangedError, PagesProjectProvider
 from components.cloudflare.upload import build_manifest, config_hashes
+from components.cloudflare.worker_bundle import read_worker
 from core.http import VendorConflict
 from core.localhost import LoopbackTransport
 from sandbox import server
@@ -344,3 +345,64 @@ def test_cname_target_drops_scheme_and_port() -> None:
     assert cname_target("https://shop.pages.dev") == "shop.pages.dev"
     assert cname_target("Shop.Pages.Dev.") == "shop.pages.dev"
     assert domain_provider.POLL_SECONDS < 1
+
+
+def worker_site(root: Path, version: str) -> Path:
+    make_site(root, "static half")
+    (root / "_worker.js").mkdir(exist_ok=True)
+    (root / "_worker.js" / "index.js").write_text('export { default } from "./api.js";')
+    (root / "_worker.js" / "api.js").write_text(
+        f"export default {{ fetch: () => new Response('{version}') }};"
+    )
+    (root / "_routes.json").write_text('{"version": 1, "include": ["/api/*"]}')
+    return root
+
+
+def worker_props(endpoint: SandboxEndpoint, root: Path, **changes: Any) -> dict[str, Any]:
+    bundle = read_worker(root)
+    assert bundle is not None
+    server = {"worker": bundle.digest, "compatibility": {"date": "2025-09-01", "flags": ["nodejs_compat"]}}
+    return props(endpoint, root, **{**server, **changes})
+
+
+def test_a_server_half_is_deployed_with_its_compatibility_and_only_its_change_redeploys(
+    endpoint: SandboxEndpoint, cf: CloudflareClient, tmp_path: Path
+) -> None:
+    provider = PagesProjectProvider()
+    root = worker_site(tmp_path / "out", "v1")
+    olds = provider.create(worker_props(endpoint, root)).outs
+    assert olds is not None
+    name = olds["project_name"]
+    assert cf.get_project(name).compatibility == Compatibility("2025-09-01", ("nodejs_compat",))
+    assert set(olds["manifest"]) == {"/index.html", "/assets/app.css", "/assets/app.js"}, "no worker asset"
+
+    same = worker_props(endpoint, root, project_name=name)
+    assert provider.diff(name, olds, same).changes is False, "an unchanged bundle makes no deployment"
+
+    (root / "_worker.js" / "api.js").write_text("export default { fetch: () => new Response('v2') };")
+    news = worker_props(endpoint, root, project_name=name)
+    assert news["worker"] != olds["worker"]
+    assert news["manifest"] == olds["manifest"], "a route change changes only the bundle's digest"
+    assert provider.diff(name, olds, news).changes is True
+    outs = provider.update(name, olds, news).outs
+    assert outs is not None
+    assert outs["uploaded_files"] == 0, "assets already uploaded are not sent again"
+    assert outs["deployment_id"] != olds["deployment_id"]
+
+    flags = {"date": "2025-09-01", "flags": ["nodejs_compat", "nodejs_compat_populate_process_env"]}
+    newer = worker_props(endpoint, root, project_name=name, compatibility=flags)
+    assert provider.diff(name, outs, newer).changes is True
+    latest = provider.update(name, outs, newer).outs
+    assert latest is not None
+    assert latest["deployment_id"] != outs["deployment_id"], "new settings take effect in a new deployment"
+    assert cf.get_project(name).compatibility == Compatibility("2025-09-01", tuple(flags["flags"]))
+
+
+def test_a_bundle_changed_after_the_program_read_it_is_refused(
+    endpoint: SandboxEndpoint, tmp_path: Path
+) -> None:
+    root = worker_site(tmp_path / "out", "v1")
+    inputs = worker_props(endpoint, root)
+    (root / "_worker.js" / "api.js").write_text("export default {};")
+    with pytest.raises(BuildChangedError, match="changed while deploying"):
+        PagesProjectProvider().create(inputs)
