@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from components.paths import state_root
+from core.errors import OneclickError
 
 DEFAULT_PORT = 54329
 
@@ -33,7 +34,7 @@ host all all 127.0.0.1/32 scram-sha-256
 """
 
 
-class PostgresError(RuntimeError):
+class PostgresError(OneclickError, RuntimeError):
     """The local cluster could not be set up; the message says what to run."""
 
 

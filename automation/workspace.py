@@ -18,9 +18,10 @@ from automation.environment import TOOLS_DIR, pulumi_env, stack_config_path
 from components.errors import SpecError
 from components.paths import REPO_ROOT
 from components.spec import APP_ID
+from core.errors import OneclickError
 
 
-class DeployError(RuntimeError):
+class DeployError(OneclickError, RuntimeError):
     """A Pulumi operation failed; the message holds the engine's error diagnostics."""
 
 

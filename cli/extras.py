@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from core.errors import UserError
+
 # The modules each extra installs that its commands import; checked by name, never imported here,
 # so `oneclick --help` and `oneclick deploy` work with the core dependencies alone.
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
@@ -14,7 +16,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
-class MissingExtraError(RuntimeError):
+class MissingExtraError(UserError, RuntimeError):
     """A command needs an extra that is not installed; the message says which and how to add it."""
 
     def __init__(self, command: str, extra: str, missing: list[str]) -> None:

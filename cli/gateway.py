@@ -13,17 +13,18 @@ import psycopg
 
 from cli.extras import require_extra
 from cli.options import database_url_option
+from core.errors import UserError
 from service import database_url
 from service.gateway.errors import BillingError
 from service.gateway.journal import JournalBusy
 from service.gateway.pricing import PricingError
 from service.gateway.settings import GatewayConfigError
-from service.migrate import MigrationError, apply_migrations
+from service.migrate import ServiceMigrationError, apply_migrations
 
 DEFAULT_PORT = 8788
 
 
-class GatewayCommandError(RuntimeError):
+class GatewayCommandError(UserError, RuntimeError):
     """What a gateway command could not do, said for the person who ran it."""
 
 
@@ -31,7 +32,7 @@ class GatewayCommandError(RuntimeError):
 def _user_errors() -> Iterator[None]:
     try:
         yield
-    except (GatewayConfigError, PricingError, MigrationError, JournalBusy, BillingError) as exc:
+    except (GatewayConfigError, PricingError, ServiceMigrationError, JournalBusy, BillingError) as exc:
         raise GatewayCommandError(str(exc)) from None
     except psycopg.OperationalError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -6,50 +6,32 @@ from typing import Any
 
 import click
 
-from automation import operations
-from automation.localpg import PostgresError
 from cli import deploy
 from cli.db import db
 from cli.doctor import doctor
 from cli.drift import drift_command
-from cli.extras import MissingExtraError
 from cli.fleet import fleet_group
-from cli.gateway import GatewayCommandError, gateway
+from cli.gateway import gateway
 from cli.postgres import postgres
 from cli.recover import recover
 from cli.sandbox import sandbox
-from cli.service import ServiceCommandError, service
+from cli.service import service
 from cli.stack import stack
-from components.errors import SpecError
-from components.targets import TargetError
-from core.files import FileRefused
-from core.http import VendorError
-from dbtools import DatabaseError
-from sandbox.server import SandboxError
-
-USER_ERRORS = (
-    SpecError,
-    TargetError,
-    operations.DeployError,
-    VendorError,
-    SandboxError,
-    PostgresError,
-    DatabaseError,
-    GatewayCommandError,
-    ServiceCommandError,
-    FileRefused,
-    MissingExtraError,
-)
+from core.errors import OneclickError, UserError
 
 
 class OneclickGroup(click.Group):
-    """Turns every error a user can cause into one clear message and exit code 1: no tracebacks."""
+    """Renders every OneclickError as one clear message (and its fix) with exit code 1: no tracebacks.
+
+    Anything else is a bug and keeps its traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except USER_ERRORS as exc:
+        except OneclickError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
+            if isinstance(exc, UserError) and exc.fix and exc.fix not in str(exc):
+                click.secho(f"fix: {exc.fix}", err=True)
             ctx.exit(1)
 
 

@@ -13,13 +13,14 @@ import psycopg
 
 from cli.extras import require_extra
 from cli.options import database_url_option
-from service.migrate import MigrationError
+from core.errors import UserError
+from service.migrate import ServiceMigrationError
 from service.passphrase import service_passphrase_problem
 
 DEFAULT_PORT = 8789
 
 
-class ServiceCommandError(RuntimeError):
+class ServiceCommandError(UserError, RuntimeError):
     """What a service command could not do, said for the person who ran it."""
 
 
@@ -30,7 +31,7 @@ def _user_errors() -> Iterator[None]:
 
     try:
         yield
-    except (VaultConfigError, MigrationError, DecryptionError) as exc:
+    except (VaultConfigError, ServiceMigrationError, DecryptionError) as exc:
         raise ServiceCommandError(str(exc)) from None
     except psycopg.OperationalError as exc:  # psycopg_pool.PoolTimeout is one too
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

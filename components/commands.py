@@ -29,6 +29,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+from core.errors import OneclickError
+
 DEFAULT_INTERPRETER = ["/bin/sh", "-c"]
 # Inputs whose change re-runs the update (or create) command in place.
 _UPDATING = ("create", "update", "delete", "environment", "dir", "interpreter", "stdin")
@@ -36,7 +38,7 @@ _UPDATING = ("create", "update", "delete", "environment", "dir", "interpreter", 
 _TAIL = 4000
 
 
-class CommandError(RuntimeError):
+class CommandError(OneclickError, RuntimeError):
     """A command exited non-zero; the message carries its (redacted) output tail."""
 
 

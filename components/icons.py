@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from core.errors import UserError
 from core.files import ICON_CAP, FileRefused, read_capped
 
 # Below this the downscaled icons get visibly soft; the stores ask for 1024x1024.
@@ -18,7 +19,7 @@ MIN_SOURCE = 512
 MAX_PIXELS = 8192 * 8192
 
 
-class IconError(ValueError):
+class IconError(UserError, ValueError):
     """The source image cannot make icons; the message says what to give instead."""
 
 

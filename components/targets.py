@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from components.sandbox_target import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint
 from components.spec import AppSpec
+from core.errors import UserError
 
 # The only passphrase oneclick ever picks on its own, and only for stacks that target the sandbox.
 # It protects nothing of value: sandbox tokens are local and throwaway. Real targets need your own.
@@ -22,7 +23,7 @@ SANDBOX_PASSPHRASE = "oneclick-sandbox-only"  # noqa: S105 (documented, sandbox-
 Vendor = Literal["turso", "neon", "cloudflare"]
 
 
-class TargetError(RuntimeError):
+class TargetError(UserError, RuntimeError):
     """The deploy target is incompletely configured; the message names the variable to set."""
 
 

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
+from core.errors import UserError
+
 KIB = 1024
 MIB = 1024 * KIB
 
@@ -41,7 +43,7 @@ _CHUNK = 1 * MIB
 _PSEUDO_ROOTS = ("/proc", "/sys")
 
 
-class FileRefused(ValueError):
+class FileRefused(UserError, ValueError):
     """A named file cannot be read safely or is too large; names the field, the problem and the fix.
 
     The message never holds any of the file's content.

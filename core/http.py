@@ -10,11 +10,13 @@ from typing import Any
 
 import httpx
 
+from core.errors import OneclickError
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_DELAY = 30.0
 
 
-class VendorError(Exception):
+class VendorError(OneclickError):
     """A vendor API refused a request. Never carries credentials: only status and message."""
 
     def __init__(self, vendor: str, status: int, message: str, *, method: str = "", path: str = "") -> None:

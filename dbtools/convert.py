@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from core.errors import UserError
 from dbtools.errors import DataError
 from dbtools.layout import Column
 from dbtools.preview_data import ColumnProfile
@@ -28,7 +29,7 @@ _SPACE_BEFORE_OFFSET = re.compile(r"\s+([+-]\d\d:?\d\d)$")
 _DIGITS = re.compile(r"-?\d+")
 
 
-class ConversionError(ValueError):
+class ConversionError(UserError, ValueError):
     """One value could not be converted; the importer adds the table, column and row."""
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 
+from core.errors import UserError
 
-class DatabaseError(Exception):
+
+class DatabaseError(UserError):
     """Base of every database error a user can cause (the CLI prints these as `error: ...`)."""
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from core.errors import OneclickError
+
 
 @dataclass(frozen=True)
 class Statement:
@@ -39,7 +41,7 @@ class RendersSqlValues(Protocol):
     def sql_value_blocks(self) -> Iterator[list[str]]: ...
 
 
-class StatementFailed(Exception):
+class StatementFailed(OneclickError):
     """Statement `index` of a transaction failed; nothing of the transaction was kept."""
 
     def __init__(self, index: int, message: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from core.errors import OneclickError
 from libsql.hrana import Args, Value, decode_value
 
 
@@ -48,7 +49,7 @@ class ResultSet:
         )
 
 
-class LibsqlError(Exception):
+class LibsqlError(OneclickError):
     """A libSQL request failed. `status` is the HTTP status (200 when one statement failed inside
     an answered request); `statement_index` is the failing statement's index in a batch."""
 

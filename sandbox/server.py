@@ -13,11 +13,12 @@ from pathlib import Path
 
 import httpx
 
+from core.errors import OneclickError
 from sandbox.endpoint import SandboxEndpoint
 from sandbox.store import SandboxStore
 
 
-class SandboxError(RuntimeError):
+class SandboxError(OneclickError, RuntimeError):
     """The sandbox could not be started or reached; the message says what to do."""
 
 

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 
+from core.errors import UserError
+
 UploadKind = Literal["archive", "file"]
 CHUNK = 1 << 16
 SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
-class ArchiveRefused(ValueError):
+class ArchiveRefused(UserError, ValueError):
     """An upload that breaks a rule; the message says which rule and what to do instead."""
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import psycopg
 
+from core.errors import OneclickError
+
 TOKEN = re.compile(r"^oc_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
 
 
@@ -44,7 +46,7 @@ class Caller:
     token_prefix: str
 
 
-class AuthError(Exception):
+class AuthError(OneclickError):
     """Why a request is not authenticated; the message is safe to show (it never holds the token)."""
 
     def __init__(self, message: str, fix: str) -> None:

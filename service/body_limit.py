@@ -8,10 +8,12 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.errors import OneclickError
+
 JSON_BODY_BYTES = 1 << 20
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(OneclickError):
     pass
 
 

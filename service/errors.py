@@ -6,9 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from components.errors import UNION_TAGS
+from core import errors as core_errors
+from core.errors import OneclickError
 
 
-class ApiError(Exception):
+class ApiError(OneclickError):
     """An answer other than success: HTTP status, a stable code, and what to do about it."""
 
     def __init__(
@@ -49,24 +51,4 @@ def not_found(what: str, fix: str) -> ApiError:
 
 def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """FastAPI/pydantic error items as (field, message-with-fix), the same wording as SpecError."""
-    problems = []
-    for item in errors:
-        loc = [str(part) for part in item.get("loc", ()) if str(part) not in UNION_TAGS]
-        if loc and loc[0] in ("body", "query", "path", "header"):
-            loc = loc[1:]
-        field = ".".join(loc) or "(body)"
-        kind = str(item.get("type", ""))
-        message = str(item.get("msg", "is invalid")).removeprefix("Value error, ")
-        if kind == "missing":
-            message = "is required; add it to the request"
-        elif kind == "extra_forbidden":
-            message = "is not a known field; remove it or check its spelling"
-        elif kind == "json_invalid":
-            field = "(body)"  # its location is a character offset, not a field
-            message = "is not valid JSON; send a JSON object (Content-Type: application/json)"
-        elif kind in ("union_tag_invalid", "union_tag_not_found"):
-            ctx = item.get("ctx") or {}
-            field += ".provider"
-            message = f"must be one of {ctx.get('expected_tags', '')} (got {ctx.get('tag', 'nothing')!r})"
-        problems.append((field, message))
-    return problems
+    return core_errors.validation_problems(errors, noun="request", whole="(body)", drop=UNION_TAGS)

@@ -16,13 +16,15 @@ from pathlib import Path
 
 import psycopg
 
+from core.errors import OneclickError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^\d{4}_[a-z0-9_]+\.sql$")
 # Any fixed number shared by every runner of this project: pg_advisory_lock's key for "migrating".
 _LOCK_KEY = 0x6F6E65636C69636B  # "oneclick"
 
 
-class MigrationError(RuntimeError):
+class ServiceMigrationError(OneclickError, RuntimeError):
     """A migration file is misnamed, was changed after being applied, or failed; the message says which."""
 
 
@@ -40,7 +42,7 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     found = []
     for path in sorted(directory.glob("*.sql")):
         if not _NAME.match(path.name):
-            raise MigrationError(
+            raise ServiceMigrationError(
                 f"{path}: migration files are named NNNN_what.sql (four digits, lower case), "
                 "e.g. 0002_deploys.sql"
             )
@@ -66,7 +68,7 @@ def apply_migrations(conninfo: str, directory: Path = MIGRATIONS_DIR) -> list[st
             for migration in migrations:
                 if migration.name in recorded:
                     if recorded[migration.name] != migration.checksum:
-                        raise MigrationError(
+                        raise ServiceMigrationError(
                             f"{migration.name} changed after it was applied; "
                             "put the change in a new migration file"
                         )
@@ -79,7 +81,7 @@ def apply_migrations(conninfo: str, directory: Path = MIGRATIONS_DIR) -> list[st
                             [migration.name, migration.checksum],
                         )
                 except psycopg.Error as exc:
-                    raise MigrationError(f"{migration.name} failed: {exc}") from exc
+                    raise ServiceMigrationError(f"{migration.name} failed: {exc}") from exc
                 applied_now.append(migration.name)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])

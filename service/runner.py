@@ -28,6 +28,7 @@ from automation.steps import DeployStatus
 from automation.workspace import DeployError, StackLocked, StackNotFound
 from components.errors import SpecError
 from components.targets import TargetError
+from core.errors import OneclickError
 from core.http import VendorError
 from service import deployments, vendor_names
 from service.deployments import Deployment
@@ -42,11 +43,11 @@ RETRYABLE: tuple[type[Exception], ...] = (StackLocked, UpdateStillRunning)
 PERMANENT: tuple[type[Exception], ...] = (DeployError, SpecError, TargetError, VendorError, DecryptionError)
 
 
-class RetryLater(Exception):
+class RetryLater(OneclickError):
     """Raised to the job queue so it runs the deployment again (with back-off)."""
 
 
-class DeploymentFailed(Exception):
+class DeploymentFailed(OneclickError):
     """Raised to the job queue for a deployment that failed for good (recorded already)."""
 
 

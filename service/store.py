@@ -12,12 +12,13 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from core.errors import OneclickError
 from service import database_url
 from service.migrate import apply_migrations
 from service.vault import Binding, Vault
 
 
-class StoreError(RuntimeError):
+class StoreError(OneclickError, RuntimeError):
     """The service's database cannot be reached or prepared; the message says what to do."""
 
 

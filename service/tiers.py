@@ -22,6 +22,7 @@ from typing import Any, Literal
 import psycopg
 
 from components.spec import AppSpec
+from core.errors import OneclickError
 
 TierName = Literal["free", "starter", "pro", "business", "enterprise"]
 TIER_ORDER: tuple[TierName, ...] = ("free", "starter", "pro", "business", "enterprise")
@@ -46,7 +47,7 @@ TIERS: dict[TierName, TierLimits] = {
 }
 
 
-class TierRefusal(Exception):
+class TierRefusal(OneclickError):
     """A request the user's plan does not allow. `status` is 402 or 403."""
 
     def __init__(

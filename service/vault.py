@@ -27,17 +27,19 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.errors import OneclickError, UserError
+
 FORMAT = 0x01
 NONCE_BYTES = 12
 KEY_BYTES = 32
 VERSION = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
-class VaultConfigError(ValueError):
+class VaultConfigError(UserError, ValueError):
     """The key settings are missing or malformed; the message names the variable and the fix."""
 
 
-class DecryptionError(RuntimeError):
+class DecryptionError(OneclickError, RuntimeError):
     """A stored value cannot be decrypted: wrong row, tampered, or its key version is unknown."""
 
 

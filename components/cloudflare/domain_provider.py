@@ -20,6 +20,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 from components.cloudflare.client import CloudflareClient
 from components.cloudflare.models import DnsRecord, PagesDomain, Zone
 from components.cloudflare.ownership import foreign, kind_of, made_for, record_mark, whose
+from core.errors import UserError
 from core.http import VendorConflict, VendorError, VendorNotFound
 
 IDENTITY = ("account_id", "project_name", "domain", "api_url")
@@ -27,7 +28,7 @@ INPUTS = (*IDENTITY, "target", "api_token", "wait_seconds", "app_id")
 POLL_SECONDS = 0.5
 
 
-class DnsConflictError(RuntimeError):
+class DnsConflictError(UserError, RuntimeError):
     """The name already has a DNS record this app did not make: it is left exactly as it is."""
 
 

@@ -20,6 +20,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 from components.cloudflare.client import CloudflareClient, DeployResult
 from components.cloudflare.models import Compatibility, EnvVar, Project
 from components.cloudflare.upload import config_hashes
+from core.errors import UserError
 from core.http import VendorConflict, VendorNotFound
 
 # Inputs that identify the project: changing any of them means a different project.
@@ -40,7 +41,7 @@ INPUTS = (*IDENTITY, "api_token", "build_dir", *DEPLOYED)
 HISTORY = 10  # deployment ids kept in the outputs, newest first, for rollbacks
 
 
-class BuildChangedError(RuntimeError):
+class BuildChangedError(UserError, RuntimeError):
     """The files changed between the program reading them and the provider uploading them."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from blake3 import blake3
 
+from core.errors import UserError
 from core.files import PAGES_CONFIG_CAP, FileRefused, FileTooLarge, read_capped, regular_files, shown
 
 # Wrangler's limits for direct upload (pages/constants.ts).
@@ -64,7 +65,7 @@ _BUILTIN_TYPES = mimetypes.MimeTypes(filenames=())
 FIELD = "web.buildDir"  # the spec field naming the build
 
 
-class UploadError(ValueError):
+class UploadError(UserError, ValueError):
     """The build directory cannot be uploaded as it is; the message names the file and the fix."""
 
 

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from core.errors import UserError
+
 KEY_ID = re.compile(r"^[A-Z0-9]{10}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
-class CredentialError(ValueError):
+class CredentialError(UserError, ValueError):
     """A store credential is missing or malformed; the message never contains the value."""
 
 

@@ -28,10 +28,12 @@ from urllib.parse import urlsplit
 import certifi
 import httptools
 
+from core.errors import OneclickError
+
 _PAUSE_AT = 1 << 20  # bytes of a streamed body held before reading from the upstream pauses
 
 
-class UpstreamConnectionError(Exception):
+class UpstreamConnectionError(OneclickError):
     """Connecting, sending or reading failed; `timeout` says whether it was a time-out."""
 
     def __init__(self, message: str, *, timeout: bool = False) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core.errors import OneclickError, UserError
 
-class BillingError(ValueError):
+
+class BillingError(UserError, ValueError):
     """A billing operation (Python API or CLI, not HTTP) cannot be done as asked; says why and what to do."""
 
 
-class GatewayError(Exception):
+class GatewayError(OneclickError):
     status = 400
     code = "invalid_request"
 

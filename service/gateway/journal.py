@@ -22,8 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.errors import OneclickError
 
-class JournalBusy(RuntimeError):
+
+class JournalBusy(OneclickError, RuntimeError):
     """Another gateway process holds this journal directory."""
 
 

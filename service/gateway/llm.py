@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import OneclickError
 from service.gateway.errors import BadRequest, NotFound
 
 IMAGE_TOKEN_ALLOWANCE = 2000
@@ -49,7 +50,7 @@ class LlmCall:
         return self.max_input_tokens + self.max_output_tokens
 
 
-class InvalidUsage(ValueError):
+class InvalidUsage(OneclickError, ValueError):
     """An upstream reported a token count that is not a non-negative whole number."""
 
 

@@ -17,10 +17,12 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from core.errors import UserError
+
 MICRO_CENT = Decimal("0.000001")
 
 
-class PricingError(ValueError):
+class PricingError(UserError, ValueError):
     """The pricing file is malformed; the message names the entry and field."""
 
 

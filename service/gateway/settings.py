@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from components.paths import state_root
+from core.errors import UserError
 from service.gateway.pricing import PriceTable
 
 
@@ -41,7 +42,7 @@ class Secret:
         return hash(self._value)
 
 
-class GatewayConfigError(ValueError):
+class GatewayConfigError(UserError, ValueError):
     """The gateway's configuration is incomplete or malformed; the message names the setting."""
 
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from automation.localpg import LocalPostgres
-from service.migrate import MIGRATIONS_DIR, MigrationError, apply_migrations
+from service.migrate import MIGRATIONS_DIR, ServiceMigrationError, apply_migrations
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_applies_in_order_once_and_records_each_file(empty_db: str, tmp_path: Pa
 def test_a_failing_file_leaves_nothing_half_done(empty_db: str, tmp_path: Path) -> None:
     (tmp_path / "0001_ok.sql").write_text("CREATE TABLE a (id int);")
     (tmp_path / "0002_broken.sql").write_text("CREATE TABLE half (id int);\nSELECT no_such_function();")
-    with pytest.raises(MigrationError, match=r"0002_broken\.sql failed"):
+    with pytest.raises(ServiceMigrationError, match=r"0002_broken\.sql failed"):
         apply_migrations(empty_db, tmp_path)
     assert _recorded(empty_db) == ["0001_ok.sql"]
     with psycopg.connect(empty_db) as conn:
@@ -57,14 +57,14 @@ def test_an_applied_file_that_changed_is_an_error(empty_db: str, tmp_path: Path)
     apply_migrations(empty_db, tmp_path)
     migration.write_text("CREATE TABLE a (id bigint);")
     with pytest.raises(
-        MigrationError, match="changed after it was applied; put the change in a new migration"
+        ServiceMigrationError, match="changed after it was applied; put the change in a new migration"
     ):
         apply_migrations(empty_db, tmp_path)
 
 
 def test_misnamed_files_are_refused(empty_db: str, tmp_path: Path) -> None:
     (tmp_path / "1_Gateway.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match=r"NNNN_what\.sql"):
+    with pytest.raises(ServiceMigrationError, match=r"NNNN_what\.sql"):
         apply_migrations(empty_db, tmp_path)
 
 
