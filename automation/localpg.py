@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from components.paths import state_root
 from core.errors import OneclickError
+from core.localca import LocalCA
 
 DEFAULT_PORT = 54329
 
@@ -31,6 +32,17 @@ HBA = """\
 # Written by oneclick (automation/localpg.py) on every start. No trust: every login needs a password.
 local all all scram-sha-256
 host all all 127.0.0.1/32 scram-sha-256
+"""
+
+
+TLS_CONF = "oneclick-tls.conf"
+TLS_INCLUDE = f"include_if_exists = '{TLS_CONF}'  # written by oneclick (automation/localpg.py)"
+TLS_SETTINGS = """\
+# Written by oneclick (automation/localpg.py) on every start: a certificate of the local CA (.state/ca).
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+ssl_min_protocol_version = 'TLSv1.2'
 """
 
 
@@ -102,6 +114,49 @@ class LocalPostgres:
             user = pwd.getpwnam("postgres")
             os.chown(self.data_dir, user.pw_uid, user.pw_gid)
 
+    @property
+    def tls_url(self) -> str:
+        """`url` with the server verified against the local CA (`sslmode=verify-full`)."""
+        return f"{self.url}?sslmode=verify-full&sslrootcert={quote(str(LocalCA.default().cert_file))}"
+
+    def _configure_tls(self) -> bool:
+        """Serve TLS with a certificate of the local CA (`sslmode=require`, `verify-full` and
+        `channel_binding=require` then work); the settings live in their own file that
+        postgresql.conf includes, so a running cluster picks them up on reload. Returns True if
+        anything changed. Without the `cryptography` package (core install) TLS stays off."""
+        try:
+            from core import certificates  # the `cryptography` package: not in the core install
+        except ImportError:
+            settings = "ssl = off\n"
+        else:
+            ca = certificates.ensure(LocalCA.default())
+            # PostgreSQL reads its key only if its own user owns it and nobody else can read it.
+            self._install(self.data_dir / "server.key", ca.server_key_file.read_bytes(), 0o600)
+            self._install(self.data_dir / "server.crt", ca.server_cert_file.read_bytes(), 0o644)
+            settings = TLS_SETTINGS
+        changed = self._install(self.data_dir / TLS_CONF, settings.encode(), 0o644)
+        conf = self.data_dir / "postgresql.conf"
+        text = conf.read_text()
+        if TLS_INCLUDE not in text:
+            conf.write_text(text.rstrip("\n") + "\n" + TLS_INCLUDE + "\n")
+            changed = True
+        return changed
+
+    def _install(self, path: Path, content: bytes, mode: int) -> bool:
+        """Write `content` to `path` (owned by the cluster's user) unless it is there already."""
+        if path.exists() and path.read_bytes() == content:
+            return False
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(content)
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(tmp, user.pw_uid, user.pw_gid)
+        tmp.replace(path)
+        return True
+
     def running(self) -> bool:
         return self.data_dir.joinpath("postmaster.pid").exists() and (
             self._run("pg_ctl", "status", "-D", str(self.data_dir)).returncode == 0
@@ -125,10 +180,12 @@ class LocalPostgres:
             self.stop()
             self._set_superuser_password()
         hba = self.data_dir / "pg_hba.conf"
+        reload = self._configure_tls()
         if hba.read_text() != HBA:
             hba.write_text(HBA)
-            if self.running():
-                self._run("pg_ctl", "reload", "-D", str(self.data_dir))
+            reload = True
+        if reload and self.running():
+            self._run("pg_ctl", "reload", "-D", str(self.data_dir))
         if not self.running():
             if _port_in_use(self.port):
                 raise PostgresError(

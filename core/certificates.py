@@ -158,8 +158,10 @@ def _server_is_current(ca: LocalCA, ca_cert: x509.Certificate) -> bool:
     return fresh and names == set(SERVER_NAMES) and addresses == set(SERVER_ADDRESSES)
 
 
-def ensure(ca: LocalCA) -> None:
-    """Make what is missing: the CA (once: clients trust it), then the server certificate."""
+def ensure(ca: LocalCA | None = None) -> LocalCA:
+    """Make what is missing or stale: the CA (once: clients trust it), then the server certificate.
+    Idempotent; returns the CA (`LocalCA.default()` unless given)."""
+    ca = ca or LocalCA.default()
     with _locked(ca.directory):
         ca.directory.chmod(0o755)  # the local PostgreSQL (its own user) reads the server files' copies
         if ca.cert_file.is_file() and ca.key_file.is_file():
@@ -173,3 +175,4 @@ def ensure(ca: LocalCA) -> None:
             chain, key = issue(ca_key, ca_cert, SERVER_NAMES, SERVER_ADDRESSES)
             write_file(ca.server_key_file, key, 0o600)
             write_file(ca.server_cert_file, chain, 0o644)
+    return ca

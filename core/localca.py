@@ -8,9 +8,9 @@ clients, which only need to be told to trust one file:
     PGSSLROOTCERT=.state/ca/ca.crt            libpq, psycopg, psql (or `sslrootcert=` in the URL)
     SSL_CERT_FILE=.state/ca/ca.crt            OpenSSL-based tools and rustls' native-roots loaders
 
-`ensure()` makes the CA (ECDSA P-256, private key mode 0600) and one server certificate on first use;
-`core/certificates.py` does the signing and needs the `cryptography` package, which only the
-sandbox and the test tools install. Reading the CA (`trust_context`) needs nothing beyond ssl.
+`core.certificates.ensure()` makes the CA (ECDSA P-256, private key mode 0600) and one server
+certificate on first use; it needs the `cryptography` package, which only the sandbox, service and
+test tools install. Reading the CA (`trust_context`) needs nothing beyond ssl.
 """
 
 from __future__ import annotations
@@ -68,13 +68,6 @@ class LocalCA:
     @property
     def exists(self) -> bool:
         return self.cert_file.is_file()
-
-    def ensure(self) -> LocalCA:
-        """Make the CA and the server certificate if missing, stale or about to expire; idempotent."""
-        from core import certificates  # needs `cryptography` (the sandbox and dev extras)
-
-        certificates.ensure(self)
-        return self
 
     def trust_context(self) -> ssl.SSLContext:
         """A client context that verifies servers against this CA only (for `*.localhost` hosts)."""

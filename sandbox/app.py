@@ -21,9 +21,11 @@ from sandbox.turso import api as turso
 from sandbox.turso.libsql import matcher as libsql_matcher
 
 
-def create_app(directory: Path, port: int = 0, postgres_url: str | None = None) -> ASGIApp:
+def create_app(
+    directory: Path, port: int = 0, postgres_url: str | None = None, tls_port: int = 0
+) -> ASGIApp:
     """The vendor APIs on the bare address; data planes and sites by their `*.localhost` Host."""
-    store = SandboxStore(directory, port=port, postgres_url=postgres_url)
+    store = SandboxStore(directory, port=port, postgres_url=postgres_url, tls_port=tls_port)
     api = _api_app(store)
     fault_plan = faults.FaultPlan()  # generic: any vendor path can be made to fail (see sandbox/faults.py)
     api.include_router(faults.build_router(fault_plan))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import httpx
 
+from core import certificates
 from core.errors import OneclickError
-from sandbox.endpoint import SandboxEndpoint
+from core.localca import LocalCA, ca_dir
+from sandbox.endpoint import DEFAULT_PORT, DEFAULT_TLS_PORT, SandboxEndpoint
 from sandbox.store import SandboxStore
 
 
@@ -45,9 +48,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, verify: ssl.SSLContext | bool = True) -> bool:
     try:
-        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+        return httpx.get(f"{url}/healthz", timeout=1.0, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -70,31 +73,48 @@ def status(directory: Path) -> SandboxStatus:
     return SandboxStatus(running=running, directory=directory, endpoint=endpoint if running else None)
 
 
+def _pick_port(host: str, port: int, option: str) -> int:
+    if port == 0:
+        return _free_port(host)
+    if _port_in_use(host, port):
+        raise SandboxError(
+            f"port {port} on {host} is already in use by another program; choose another with {option}"
+        )
+    return port
+
+
 def start(
     directory: Path,
     port: int,
     host: str = "127.0.0.1",
     timeout: float = 30.0,
     postgres_url: str | None = None,
+    tls_port: int | None = None,
 ) -> SandboxEndpoint:
     """Start the sandbox unless it already runs for `directory`; `port=0` picks a free port.
 
+    `tls_port` is where it serves TLS with the local CA's certificates (made now if missing): None
+    means a free port when `port` is 0, else DEFAULT_TLS_PORT; 0 picks a free port.
     `postgres_url` is a superuser URL of the PostgreSQL server that hosts sandbox Neon projects.
     """
     current = status(directory)
     if current.running and current.endpoint is not None:
         return current.endpoint
     directory.mkdir(parents=True, exist_ok=True)
-    if port == 0:
-        port = _free_port(host)
-    elif _port_in_use(host, port):
-        raise SandboxError(
-            f"port {port} on {host} is already in use by another program; "
-            f"choose another with --port (or ONECLICK_SANDBOX_PORT)"
-        )
+    port = _pick_port(host, port, "--port (or ONECLICK_SANDBOX_PORT)")
+    if tls_port is None:
+        tls_port = 0 if port != DEFAULT_PORT else DEFAULT_TLS_PORT
+    tls_port = _pick_port(host, tls_port, "--tls-port (or ONECLICK_SANDBOX_TLS_PORT)")
+    if tls_port == port:
+        raise SandboxError(f"the TLS port must differ from the HTTP port ({port}); choose another --tls-port")
+    try:
+        ca = certificates.ensure(LocalCA.default())
+    except OSError as exc:
+        raise SandboxError(f"cannot create the local CA in {ca_dir()}: {exc.strerror}") from None
     api_token = SandboxStore(directory).api_token
     log = (directory / "sandbox.log").open("ab")
-    command = [sys.executable, "-m", "sandbox", "--dir", str(directory), "--host", host, "--port", str(port)]
+    command = [sys.executable, "-m", "sandbox", "--dir", str(directory), "--host", host]
+    command += ["--port", str(port), "--tls-port", str(tls_port)]
     env = dict(os.environ)
     if postgres_url:
         # Through the environment, not argv: the URL holds the superuser's password.
@@ -108,12 +128,15 @@ def start(
         start_new_session=True,  # outlives the command that started it
     )
     url = f"http://{host}:{port}"
+    trust = ca.trust_context()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SandboxError(f"the sandbox exited during start-up; see {directory / 'sandbox.log'}")
-        if _healthy(url):
-            endpoint = SandboxEndpoint(url=url, api_token=api_token, pid=process.pid)
+        if _healthy(url) and _healthy(f"https://{host}:{tls_port}", trust):
+            endpoint = SandboxEndpoint(
+                url=url, api_token=api_token, pid=process.pid, tls_port=tls_port, ca_file=str(ca.cert_file)
+            )
             endpoint.save(directory)
             return endpoint
         time.sleep(0.1)

@@ -25,7 +25,7 @@ class ServerCertificates:
     """A server SSLContext whose SNI callback switches to a certificate made for the requested name."""
 
     def __init__(self, ca: LocalCA, workdir: Path) -> None:
-        self.ca = ca.ensure()
+        self.ca = certificates.ensure(ca)
         self.workdir = workdir
         self._lock = threading.Lock()
         self._by_name: dict[str, ssl.SSLContext] = {}

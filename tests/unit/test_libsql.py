@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.turso.client import TursoClient
+from core.localca import LocalCA
 from core.localhost import LoopbackTransport
 from libsql.client import LibsqlClient, LibsqlError, Statement, Transaction, http_base_url
 from libsql.hrana import decode_value, encode_args, encode_value
@@ -78,10 +79,15 @@ def shared_db(turso: TursoClient, sandbox_dir: Path) -> Db:
     return make_db(turso, sandbox_dir, "shared")
 
 
+def local_tls() -> LoopbackTransport:
+    """Requests to `*.localhost` over TLS, verified against the local CA (the sandbox's certificates)."""
+    return LoopbackTransport(httpx.HTTPTransport(verify=LocalCA.default().trust_context()))
+
+
 def raw(db: Db, path: str, body: dict[str, Any], token: str | None = None) -> httpx.Response:
     """One raw HTTP request to the data plane, as any libSQL client sends it."""
     base, _ = http_base_url(db.url)
-    with httpx.Client(base_url=base, transport=LoopbackTransport(), timeout=10) as http:
+    with httpx.Client(base_url=base, transport=local_tls(), timeout=10) as http:
         return http.post(path, json=body, headers={"Authorization": f"Bearer {token or db.token}"})
 
 
@@ -401,7 +407,9 @@ def test_connection_failures_are_retried_only_before_a_stream_exists() -> None:
     ("url", "base"),
     [
         ("libsql://shop-acme.turso.io", "https://shop-acme.turso.io/"),
-        ("libsql://shop-sandbox.turso.localhost:8787", "http://shop-sandbox.turso.localhost:8787/"),
+        ("libsql://shop-sandbox.turso.localhost:8788", "https://shop-sandbox.turso.localhost:8788/"),
+        ("wss://shop-sandbox.turso.localhost:8788", "https://shop-sandbox.turso.localhost:8788/"),
+        ("ws://127.0.0.1:8080", "http://127.0.0.1:8080/"),
         ("libsql://127.0.0.1:8080?tls=0", "http://127.0.0.1:8080/"),
         ("https://db.example.com/base/", "https://db.example.com/base/"),
         ("http://user:secret@[::1]:9000", "http://[::1]:9000/"),
@@ -412,8 +420,6 @@ def test_database_urls_map_to_http_base_urls(url: str, base: str) -> None:
 
 
 def test_unsupported_database_urls_say_what_to_use() -> None:
-    with pytest.raises(ValueError, match="WebSocket"):
-        http_base_url("wss://db.turso.io")
     with pytest.raises(ValueError, match="libsql://, https://"):
         http_base_url("postgres://db")
 
@@ -625,7 +631,7 @@ def test_v3_pipeline_batch_conditions_autocommit_and_cursor(db: Db) -> None:
 def test_probes_and_http_errors_of_the_data_plane(db: Db) -> None:
     base, _ = http_base_url(db.url)
     auth = {"Authorization": f"Bearer {db.token}"}
-    with httpx.Client(base_url=base, transport=LoopbackTransport()) as http:
+    with httpx.Client(base_url=base, transport=local_tls()) as http:
         assert http.get("v2").status_code == 200
         assert http.get("v3").status_code == 200
         assert http.get("v3-protobuf").status_code == 404, "JSON only: clients fall back to v3"

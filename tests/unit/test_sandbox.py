@@ -137,7 +137,9 @@ def test_turso_client_traffic_with_the_sandbox_agrees_with_the_contract(
 
 
 def test_groups_locations_and_hostnames_that_carry_the_sandbox_port(private_sandbox: SandboxEndpoint) -> None:
-    port = private_sandbox.url.rsplit(":", 1)[1]
+    port = private_sandbox.tls_port  # libsql:// is TLS to every client: the hostname names the TLS port
+    assert port
+    assert port != int(private_sandbox.url.rsplit(":", 1)[1])
     with TursoClient(private_sandbox.api_token, "org1", base_url=private_sandbox.url) as turso:
         assert turso.create_database("shop", "default").hostname == f"shop-org1.turso.localhost:{port}"
         with pytest.raises(VendorError, match="invalid location: mars-1"):
