@@ -1,10 +1,13 @@
 """Stand-ins for the vendors behind the API gateway, for tests, benchmarks and local runs.
 
-One ASGI app speaks just enough of each vendor's API: OpenAI chat completions (JSON and SSE, with
-the final usage chunk when `stream_options.include_usage` is set), Anthropic messages (JSON and SSE
-with `message_start` / `message_delta` usage), SendGrid mail send and subusers, Resend emails,
-Twilio messages and subaccounts, and S3 `PUT` object. Usage is deterministic: a prompt costs one
-token per word plus 3 per message, a reply is up to nine words of one token each.
+One ASGI app speaks just enough of each vendor's API: OpenAI chat completions (JSON and SSE; with
+`stream_options.include_usage` every chunk carries `"usage": null` and a last chunk with no choices
+carries the usage, as OpenAI's do), embeddings (float or base64) and the model list; Anthropic
+messages (JSON and SSE with `message_start` / `message_delta` usage), token counting and the model
+list; SendGrid mail send and subusers, Resend emails, Twilio messages and subaccounts, and S3 `PUT`
+object. OpenAI and Anthropic share `/v1/models`: a request with an `anthropic-version` header gets
+Anthropic's answer. Usage is deterministic: a prompt costs one token per word plus 3 per message,
+a reply is up to nine words of one token each, an embedding input one token per word.
 
 Each request is kept in `UpstreamStandIn.requests` so tests can see what the gateway sent. A
 refused key is echoed back in the error, as some vendors do, to prove the gateway hides it.
@@ -16,6 +19,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import struct
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -27,6 +31,24 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 REPLY = ["The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"]
+EMBEDDING_SIZE = 8
+OPENAI_MODELS = ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small")
+ANTHROPIC_MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5")
+CREATED = 1_700_000_000  # a fixed creation time for the listed models
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    return sum(len(str(m.get("content", "")).split()) + 3 for m in body.get("messages", []))
+
+
+def _openai_error(
+    message: str, status: int, kind: str = "invalid_request_error", code: str | None = None
+) -> Response:
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code}}, status)
+
+
+def _anthropic_error(message: str, status: int, kind: str = "invalid_request_error") -> Response:
+    return JSONResponse({"type": "error", "error": {"type": kind, "message": message}}, status)
 
 
 @dataclass
@@ -66,15 +88,12 @@ class UpstreamStandIn:
     # OpenAI ---------------------------------------------------------------------------------
     async def openai_chat(self, request: Request) -> Response:
         body = json.loads(await self._keep(request))
-        key = request.headers.get("authorization", "").removeprefix("Bearer ")
-        if not self._accepts("openai", key):
-            message = f"Incorrect API key provided: {key}. You can find your API key at the dashboard."
-            return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, 401)
+        refused = self._openai_refusal(request)
+        if refused is not None:
+            return refused
         if body.get("model") == "missing-model":
-            return JSONResponse(
-                {"error": {"message": "The model does not exist", "type": "invalid_request_error"}}, 404
-            )
-        prompt = sum(len(str(m.get("content", "")).split()) + 3 for m in body.get("messages", []))
+            return _openai_error("The model does not exist", 404, code="model_not_found")
+        prompt = _prompt_tokens(body)
         words = REPLY[: min(body.get("max_tokens") or body.get("max_completion_tokens") or 16, len(REPLY))]
         usage = {
             "prompt_tokens": prompt,
@@ -87,6 +106,7 @@ class UpstreamStandIn:
                 {
                     "id": ident,
                     "object": "chat.completion",
+                    "created": CREATED,
                     "model": body["model"],
                     "choices": [
                         {
@@ -108,32 +128,131 @@ class UpstreamStandIn:
 
         async def events() -> Any:
             for word in words:
-                chunk = {
+                chunk: dict[str, Any] = {
                     "id": ident,
                     "object": "chat.completion.chunk",
+                    "created": CREATED,
                     "model": body["model"],
                     "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}],
                 }
+                if include_usage:
+                    chunk["usage"] = None
                 yield f"data: {json.dumps(chunk)}\n\n".encode()
                 if delay:
                     await asyncio.sleep(delay)
             if include_usage:
-                final = {"id": ident, "object": "chat.completion.chunk", "choices": [], "usage": usage}
+                final = {
+                    "id": ident,
+                    "object": "chat.completion.chunk",
+                    "created": CREATED,
+                    "model": body["model"],
+                    "choices": [],
+                    "usage": usage,
+                }
                 yield f"data: {json.dumps(final)}\n\n".encode()
             yield b"data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
+    def _openai_refusal(self, request: Request) -> Response | None:
+        key = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if self._accepts("openai", key):
+            return None
+        message = f"Incorrect API key provided: {key}. You can find your API key at the dashboard."
+        return _openai_error(message, 401, code="invalid_api_key")
+
+    async def openai_embeddings(self, request: Request) -> Response:
+        body = json.loads(await self._keep(request))
+        refused = self._openai_refusal(request)
+        if refused is not None:
+            return refused
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else inputs
+        if not isinstance(texts, list) or not texts:
+            return _openai_error("'input' must be a string or a non-empty array", 400)
+        tokens = sum(len(str(text).split()) for text in texts)
+        data = []
+        for index, text in enumerate(texts):
+            digest = hashlib.sha256(str(text).encode()).digest()
+            vector = [(byte - 128) / 128 for byte in digest[:EMBEDDING_SIZE]]
+            embedding: list[float] | str = vector
+            if body.get("encoding_format") == "base64":  # little-endian float32, as OpenAI sends
+                embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+
+    async def models(self, request: Request) -> Response:
+        await self._keep(request)
+        if "anthropic-version" in request.headers:
+            refused = self._anthropic_refusal(request)
+            if refused is not None:
+                return refused
+            listed = [self._anthropic_model(name) for name in ANTHROPIC_MODELS]
+            return JSONResponse(
+                {"data": listed, "has_more": False, "first_id": listed[0]["id"], "last_id": listed[-1]["id"]}
+            )
+        refused = self._openai_refusal(request)
+        if refused is not None:
+            return refused
+        return JSONResponse({"object": "list", "data": [self._openai_model(name) for name in OPENAI_MODELS]})
+
+    async def model(self, request: Request) -> Response:
+        await self._keep(request)
+        name = request.path_params["model"]
+        if "anthropic-version" in request.headers:
+            refused = self._anthropic_refusal(request)
+            if refused is not None:
+                return refused
+            if name not in ANTHROPIC_MODELS:
+                return _anthropic_error(f"model: {name}", 404, "not_found_error")
+            return JSONResponse(self._anthropic_model(name))
+        refused = self._openai_refusal(request)
+        if refused is not None:
+            return refused
+        if name not in OPENAI_MODELS:
+            return _openai_error(f"The model '{name}' does not exist", 404, code="model_not_found")
+        return JSONResponse(self._openai_model(name))
+
+    @staticmethod
+    def _openai_model(name: str) -> dict[str, Any]:
+        return {"id": name, "object": "model", "created": CREATED, "owned_by": "system"}
+
+    @staticmethod
+    def _anthropic_model(name: str) -> dict[str, Any]:
+        return {"type": "model", "id": name, "display_name": name, "created_at": "2025-09-29T00:00:00Z"}
+
     # Anthropic ------------------------------------------------------------------------------
+    def _anthropic_refusal(self, request: Request) -> Response | None:
+        # Anthropic takes the key as x-api-key or, as its SDK now sends it, Authorization: Bearer.
+        key = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix(
+            "Bearer "
+        )
+        if self._accepts("anthropic", key):
+            return None
+        return _anthropic_error(f"invalid x-api-key: {key}", 401, "authentication_error")
+
+    async def anthropic_count_tokens(self, request: Request) -> Response:
+        body = json.loads(await self._keep(request))
+        refused = self._anthropic_refusal(request)
+        if refused is not None:
+            return refused
+        if not isinstance(body.get("model"), str):
+            return _anthropic_error("model: Field required", 400)
+        return JSONResponse({"input_tokens": _prompt_tokens(body)})
+
     async def anthropic_messages(self, request: Request) -> Response:
         body = json.loads(await self._keep(request))
-        key = request.headers.get("x-api-key", "")
-        if not self._accepts("anthropic", key):
-            message = f"invalid x-api-key: {key}"
-            return JSONResponse(
-                {"type": "error", "error": {"type": "authentication_error", "message": message}}, 401
-            )
-        prompt = sum(len(str(m.get("content", "")).split()) + 3 for m in body.get("messages", []))
+        refused = self._anthropic_refusal(request)
+        if refused is not None:
+            return refused
+        prompt = _prompt_tokens(body)
         words = REPLY[: min(body.get("max_tokens", 16), len(REPLY))]
         ident = f"msg_{uuid.uuid4().hex[:12]}"
         if not body.get("stream"):
@@ -279,7 +398,11 @@ class UpstreamStandIn:
         return Starlette(
             routes=[
                 Route("/v1/chat/completions", self.openai_chat, methods=["POST"]),
+                Route("/v1/embeddings", self.openai_embeddings, methods=["POST"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+                Route("/v1/models/{model}", self.model, methods=["GET"]),
                 Route("/v1/messages", self.anthropic_messages, methods=["POST"]),
+                Route("/v1/messages/count_tokens", self.anthropic_count_tokens, methods=["POST"]),
                 Route("/v3/mail/send", self.sendgrid_send, methods=["POST"]),
                 Route("/v3/subusers", self.sendgrid_subusers, methods=["POST"]),
                 Route("/emails", self.resend_send, methods=["POST"]),

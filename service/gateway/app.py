@@ -16,8 +16,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from service.gateway import proxy, usage_api, webhooks
-from service.gateway.errors import GatewayError, MethodNotAllowed, NotFound
+from service.gateway import passthrough, proxy, usage_api, webhooks
+from service.gateway.errors import (
+    DatabaseUnavailable,
+    GatewayError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    style_of,
+)
 from service.gateway.settings import GatewaySettings
 from service.gateway.state import Gateway
 from service.gateway.upstreams import RelayResponse
@@ -26,26 +33,29 @@ log = logging.getLogger("oneclick.gateway")
 
 ROUTES_HELP = (
     "POST /api/proxy/openai/v1/{chat/completions,completions,embeddings,responses}, "
-    "POST /api/proxy/anthropic/v1/messages, POST /api/proxy/email/send, POST /api/proxy/sms/send, "
+    "GET /api/proxy/openai/v1/models[/{id}], POST /api/proxy/anthropic/v1/messages[/count_tokens], "
+    "GET /api/proxy/anthropic/v1/models[/{id}], POST /api/proxy/email/send, POST /api/proxy/sms/send, "
     "POST /api/proxy/storage/upload?key=…, GET /api/usage/{current,history,apps}, PUT /api/usage/alerts, "
     "POST /api/stripe/webhook"
 )
 
 
+def _answer(request: Request, exc: GatewayError) -> Response:
+    return proxy.error_response(exc, style_of(request.url.path))
+
+
 async def _gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    return proxy.error_response(exc)
+    return _answer(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return proxy.error_response(
-            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
-        )
+        return _answer(request, MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
     if exc.status_code == 404:
-        return proxy.error_response(
-            NotFound(f"no route {request.method} {request.url.path}; routes: {ROUTES_HELP}")
+        return _answer(
+            request, NotFound(f"no route {request.method} {request.url.path}; routes: {ROUTES_HELP}")
         )
     return Response(
         json.dumps({"error": {"type": "http_error", "message": str(exc.detail)}}), exc.status_code
@@ -55,22 +65,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _database_down(request: Request, exc: Exception) -> Response:
     log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     message = "the gateway cannot reach its database; nothing was forwarded or billed; try again shortly"
-    return Response(
-        json.dumps({"error": {"type": "service_unavailable", "message": message}}),
-        503,
-        headers={"retry-after": "5"},
-        media_type="application/json",
-    )
+    return _answer(request, DatabaseUnavailable(message))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The traceback stays in our log (our messages never hold a credential); the caller gets a fixed one.
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return Response(
-        json.dumps({"error": {"type": "internal_error", "message": "the gateway failed; try again"}}),
-        500,
-        media_type="application/json",
-    )
+    return _answer(request, InternalError("the gateway failed; try again"))
 
 
 async def _health(request: Request) -> Response:
@@ -97,13 +98,18 @@ class GatewayApp:
             await self.app(scope, receive, send)
             return
         scope["app"] = self.app
-        scope["path_params"] = {"path": path.split("/", 4)[4]}
+        endpoint = path.split("/", 4)[4]
+        scope["path_params"] = {"path": endpoint}
         request = Request(scope, receive)
+        style = style_of(path)
         response: Response | RelayResponse
         try:
-            response = await proxy.llm_proxy(request)
+            if passthrough.is_passthrough(path.split("/", 4)[3], "POST", endpoint):
+                response = await passthrough.relay(request)
+            else:
+                response = await proxy.llm_proxy(request)
         except GatewayError as exc:
-            response = proxy.error_response(exc)
+            response = proxy.error_response(exc, style)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             response = await _database_down(request, exc)
         except Exception as exc:
@@ -126,6 +132,11 @@ def create_app(settings: GatewaySettings) -> GatewayApp:
         Route("/healthz", _health, methods=["GET"]),
         Route("/api/proxy/openai/{path:path}", proxy.llm_proxy, methods=["POST"]),
         Route("/api/proxy/anthropic/{path:path}", proxy.llm_proxy, methods=["POST"]),
+        # Unmetered (GET ones are not on GatewayApp's fast path; count_tokens is, by its path).
+        Route("/api/proxy/openai/v1/models", passthrough.relay, methods=["GET"]),
+        Route("/api/proxy/openai/v1/models/{model}", passthrough.relay, methods=["GET"]),
+        Route("/api/proxy/anthropic/v1/models", passthrough.relay, methods=["GET"]),
+        Route("/api/proxy/anthropic/v1/models/{model}", passthrough.relay, methods=["GET"]),
         Route("/api/proxy/email/send", proxy.email_send, methods=["POST"]),
         Route("/api/proxy/sms/send", proxy.sms_send, methods=["POST"]),
         Route("/api/proxy/storage/upload", proxy.storage_upload, methods=["POST", "PUT"]),

@@ -7,7 +7,9 @@ The maximum is an upper bound, because the spend limit is checked against it:
 - output tokens ≤ max_tokens (or its newer names) times n, or a configured default when absent.
 The real count comes from the response's `usage`, or for a stream from its final usage chunk
 (OpenAI, with `stream_options.include_usage`, which the gateway turns on) or from the
-`message_start` / `message_delta` events (Anthropic). A count that is not a non-negative whole
+`message_start` / `message_delta` events (Anthropic). A usage chunk the gateway asked for and the
+caller did not is metered and then left out of the caller's stream: OpenAI's SDK loops read
+`chunk.choices[0]`, and that chunk has no choices. A count that is not a non-negative whole
 number is refused (`InvalidUsage`): the call is then billed at its reserved maximum, as when the
 usage is missing, so an upstream's negative count cannot lower anyone's spend.
 """
@@ -30,6 +32,8 @@ MAX_CHOICES = 128
 _MAX_LINE = 1 << 20  # bytes of an unfinished SSE line kept while waiting for its end
 # An image part: OpenAI's `"image_url": {...}`, Anthropic's `"type": "image"`.
 _IMAGE_PART = re.compile(rb'"image_url"\s*:|"type"\s*:\s*"image"')
+# OpenAI sends `"usage": null` in every chunk of a stream with include_usage: nothing to read there.
+_NULL_USAGE = re.compile(rb'"usage"\s*:\s*null')
 
 OPENAI_ENDPOINTS = ("v1/chat/completions", "v1/completions", "v1/embeddings", "v1/responses")
 ANTHROPIC_ENDPOINTS = ("v1/messages",)
@@ -44,6 +48,7 @@ class LlmCall:
     max_input_tokens: int
     max_output_tokens: int
     body: bytes  # what to forward (the caller's, or re-encoded when the gateway changed it)
+    hide_usage_chunk: bool = False  # the gateway, not the caller, asked for the stream's usage chunk
 
     @property
     def max_tokens(self) -> int:
@@ -98,15 +103,20 @@ def inspect_call(service: str, endpoint: str, raw: bytes, body: Any, default_max
         choices = _positive_int(body, "n", most=MAX_CHOICES)
         max_output *= max(choices or 1, 1)
     max_input = len(raw) + IMAGE_TOKEN_ALLOWANCE * len(_IMAGE_PART.findall(raw))
+    hide_usage_chunk = False
     if stream and service == "openai" and endpoint in _INCLUDE_USAGE:
         options = body.get("stream_options")
-        if not isinstance(options, dict) or options.get("include_usage") is not True:
-            body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+        if options is not None and not isinstance(options, dict):
+            raise BadRequest("stream_options: must be an object", field="stream_options")
+        if not options or options.get("include_usage") is not True:
+            # Metering needs the usage chunk; the caller sees it only if they asked (true).
+            hide_usage_chunk = True
+            body["stream_options"] = {**(options or {}), "include_usage": True}
             try:
                 raw = json.dumps(body).encode()
             except (RecursionError, ValueError):
                 raise BadRequest("the request body is nested too deeply; flatten it") from None
-    return LlmCall(endpoint, model, stream, max_input, max_output, raw)
+    return LlmCall(endpoint, model, stream, max_input, max_output, raw, hide_usage_chunk)
 
 
 def _count(usage: dict[str, Any], name: str) -> int | None:
@@ -142,16 +152,27 @@ def usage_tokens(service: str, payload: Any) -> int | None:
     return max(total, sum(counted))  # a total below its own parts is not believed
 
 
+def _may_hold_usage(line: bytes) -> bool:
+    mentions = line.count(b'"usage"')  # inside a JSON string it would be escaped: only keys count
+    return mentions > 1 or (mentions == 1 and _NULL_USAGE.search(line) is None)
+
+
 class StreamMeter:
     """Reads usage out of an SSE stream as its chunks pass by, without holding the stream.
 
     Only `data:` lines that mention usage are parsed; the rest is counted (one content event is about
     one token), which is the estimate used when a stream ends before its usage arrives.
+
+    `feed` returns what to relay: the chunk itself, or with `hide_usage_chunk` the complete lines
+    of what arrived less the usage-only event (its `data:` line and the blank line ending it); an
+    unfinished line is then held until its end arrives, or `end()`.
     """
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, *, hide_usage_chunk: bool = False) -> None:
         self.service = service
+        self.hide_usage_chunk = hide_usage_chunk
         self._buffer = b""
+        self._skip_blank = False  # the usage event's data line was dropped: drop its blank line too
         self.events = 0
         self.total: int | None = None
         self.invalid = False  # a usage count was negative or not a whole number
@@ -160,33 +181,55 @@ class StreamMeter:
         self._anthropic_output = 0
         self._anthropic_seen = False
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> bytes:
         data = self._buffer + chunk
         lines = data.split(b"\n")
         self._buffer = lines.pop()
-        if len(self._buffer) > _MAX_LINE:  # no SSE line is this long: do not hold it
-            self._buffer = b""
+        passed = b""
+        if len(self._buffer) > _MAX_LINE:  # no usage line is this long: do not hold it
+            passed, self._buffer = self._buffer, b""
+        if not self.hide_usage_chunk:
+            for line in lines:
+                if line.startswith(b"data:"):
+                    self.events += 1
+                    if _may_hold_usage(line):
+                        self._parse(line[5:].strip())
+            return chunk
+        kept: list[bytes] = []
         for line in lines:
-            if not line.startswith(b"data:"):
+            if self._skip_blank and not line.strip():
+                self._skip_blank = False
                 continue
-            self.events += 1
-            if b'"usage"' in line:
-                self._parse(line[5:].strip())
+            self._skip_blank = False
+            if line.startswith(b"data:"):
+                self.events += 1
+                if _may_hold_usage(line) and self._parse(line[5:].strip()):
+                    self._skip_blank = True
+                    continue
+            kept.append(line)
+        return (b"\n".join(kept) + b"\n" if kept else b"") + passed
 
-    def _parse(self, data: bytes) -> None:
+    def end(self) -> bytes:
+        """What is still held when the stream ends (only with `hide_usage_chunk`)."""
+        held, self._buffer = self._buffer, b""
+        return held if self.hide_usage_chunk else b""
+
+    def _parse(self, data: bytes) -> bool:
+        """Reads the usage in one event; True if the event is a usage-only chunk (no choices)."""
         try:
             event = json.loads(data)
         except RecursionError:  # a usage event nested past reading: its count is unknown
             self.invalid = True
-            return
+            return False
         except ValueError:
-            return
+            return False
         if not isinstance(event, dict):
-            return
+            return False
         try:
             self._read_usage(event)
         except InvalidUsage:
             self.invalid = True
+        return event.get("choices") == [] and isinstance(event.get("usage"), dict)
 
     def _read_usage(self, event: dict[str, Any]) -> None:
         if self.service == "openai":

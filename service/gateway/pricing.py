@@ -1,9 +1,15 @@
 """What each managed API costs us and costs the user, per unit, in cents (Decimal, never float).
 
-The defaults are the plan's table ("Managed API Services" → "Your Cost vs User Price"); Anthropic is
-not in that table and gets the same per-token price as GPT-4 (a 33% markup on $0.015/1K tokens).
-A JSON file can replace the table (`ONECLICK_GATEWAY_PRICING`): a list of objects with the fields of
-`Price`, where `price_cents_per_unit` may be left out if `markup_percent` is given.
+The defaults start from the plan's table ("Managed API Services" → "Your Cost vs User Price"): GPT-4
+$0.03 → $0.04 and GPT-3.5 $0.002 → $0.003 per 1K tokens, email, SMS, voice, storage. Language
+models are priced by family (longest matching model-name prefix), not all as GPT-4: an embedding
+costs the vendor about a thousandth of a GPT-4 token. A family's cost is the vendor's list price
+per token, blended 3 input : 1 output (a call is metered as one count of tokens), its price that
+cost plus the plan's one-third markup. A model no prefix names is priced as its vendor's first
+family, the dearest but OpenAI's premium one (GPT-4 class; Claude Opus): an unknown name is never
+billed below what it may cost. A JSON file can replace the table (`ONECLICK_GATEWAY_PRICING`): a
+list of objects with the fields of `Price`, where `price_cents_per_unit` may be left out if
+`markup_percent` is given.
 
 Costs are rounded up to the micro-cent (six decimal places): the user is never charged less than
 the table says, and sums of many calls stay exact.
@@ -59,21 +65,116 @@ def _d(text: str) -> Decimal:
     return Decimal(text)
 
 
+def _tokens(key: str, service: str, cost: str, price: str, models: tuple[str, ...], what: str) -> Price:
+    return Price(key, service, "tokens", _d(cost), _d(price), models, what)
+
+
 # Per-unit prices in cents: $0.04 / 1K tokens = 0.004 cents per token; $0.02 / GB = 2e-9 cents per byte.
+# Token families: (3 * input + output) / 4 of the vendor's $ per 1M tokens, times 1e-4 for cents per token.
 DEFAULT_PRICES: tuple[Price, ...] = (
-    Price(
-        "openai_gpt_4_tokens",
+    # First of its service: also the price of an OpenAI model no prefix below names.
+    _tokens("openai_gpt_4_tokens", "openai", "0.003", "0.004", ("gpt-4", "o1"), "OpenAI GPT-4 class"),
+    _tokens("openai_gpt_35_tokens", "openai", "0.0002", "0.0003", ("gpt-3.5",), "OpenAI GPT-3.5"),
+    _tokens(
+        "openai_premium_tokens",
         "openai",
-        "tokens",
-        _d("0.003"),
-        _d("0.004"),
-        ("gpt-4", "gpt-5", "o"),
-        "OpenAI GPT-4 class",
+        "0.02625",
+        "0.035",
+        ("o1-pro", "o3-pro", "gpt-4.5", "gpt-5-pro"),
+        "OpenAI premium reasoning (o1-pro: $150 in / $600 out per 1M)",
     ),
-    Price(
-        "openai_gpt_35_tokens", "openai", "tokens", _d("0.0002"), _d("0.0003"), ("gpt-3.5",), "OpenAI GPT-3.5"
+    _tokens(
+        "openai_gpt_4o_tokens",
+        "openai",
+        "0.0004375",
+        "0.000584",
+        ("gpt-4o", "chatgpt-4o", "gpt-4.1", "o3"),
+        "OpenAI GPT-4o / GPT-4.1 / o3 ($2.50 in / $10 out per 1M)",
     ),
-    Price("anthropic_tokens", "anthropic", "tokens", _d("0.0015"), _d("0.002"), (), "Anthropic Claude"),
+    _tokens(
+        "openai_gpt_5_tokens", "openai", "0.00034375", "0.000459", ("gpt-5",), "OpenAI GPT-5 ($1.25 / $10)"
+    ),
+    _tokens(
+        "openai_mini_tokens",
+        "openai",
+        "0.00007",
+        "0.0000934",
+        ("gpt-4o-mini", "gpt-4.1-mini", "gpt-5-mini"),
+        "OpenAI mini models ($0.40 in / $1.60 out per 1M)",
+    ),
+    _tokens(
+        "openai_reasoning_mini_tokens",
+        "openai",
+        "0.0001925",
+        "0.000257",
+        ("o1-mini", "o3-mini", "o4-mini"),
+        "OpenAI o-series mini ($1.10 in / $4.40 out per 1M)",
+    ),
+    _tokens(
+        "openai_nano_tokens",
+        "openai",
+        "0.0000175",
+        "0.0000234",
+        ("gpt-4.1-nano", "gpt-5-nano"),
+        "OpenAI nano models ($0.10 in / $0.40 out per 1M)",
+    ),
+    _tokens(
+        "openai_embedding_small_tokens",
+        "openai",
+        "0.000002",
+        "0.00000267",
+        ("text-embedding-3-small",),
+        "OpenAI small embeddings ($0.02 per 1M)",
+    ),
+    _tokens(
+        "openai_embedding_large_tokens",
+        "openai",
+        "0.000013",
+        "0.0000174",
+        ("text-embedding-3-large", "text-embedding-ada"),
+        "OpenAI large embeddings ($0.13 per 1M)",
+    ),
+    # First of its service: also the price of a Claude model no prefix below names.
+    _tokens(
+        "anthropic_tokens",
+        "anthropic",
+        "0.003",
+        "0.004",
+        ("claude-opus", "claude-3-opus"),
+        "Anthropic Claude Opus ($15 in / $75 out per 1M) and other Claude models",
+    ),
+    _tokens(
+        "anthropic_opus_45_tokens",
+        "anthropic",
+        "0.001",
+        "0.00134",
+        ("claude-opus-4-5",),
+        "Anthropic Claude Opus 4.5 ($5 in / $25 out per 1M)",
+    ),
+    _tokens(
+        "anthropic_sonnet_tokens",
+        "anthropic",
+        "0.0006",
+        "0.0008",
+        ("claude-sonnet", "claude-3-5-sonnet", "claude-3-7-sonnet"),
+        "Anthropic Claude Sonnet ($3 in / $15 out per 1M)",
+    ),
+    _tokens(
+        "anthropic_haiku_tokens",
+        "anthropic",
+        "0.0002",
+        "0.000267",
+        ("claude-haiku", "claude-3-5-haiku"),
+        "Anthropic Claude Haiku ($1 in / $5 out per 1M)",
+    ),
+    _tokens(
+        "anthropic_haiku_3_tokens",
+        "anthropic",
+        "0.00005",
+        "0.0000667",
+        ("claude-3-haiku",),
+        "Anthropic Claude 3 Haiku ($0.25 in / $1.25 out per 1M)",
+    ),
     Price("email_sends", "email", "emails", _d("0.08"), _d("0.1"), (), "Email (SendGrid / Resend)"),
     Price("twilio_sms", "sms", "sms", _d("0.79"), _d("1"), (), "Twilio SMS segments"),
     Price("twilio_voice_minutes", "voice", "minutes", _d("1.4"), _d("2"), (), "Twilio voice"),

@@ -31,6 +31,7 @@ from service.gateway.errors import (
     GatewayError,
     SenderNotVerified,
     ServiceNotOffered,
+    Style,
     Unauthorized,
     UpstreamFailed,
 )
@@ -46,6 +47,7 @@ from service.gateway.upstreams import (
     rejected_credentials,
     response_headers,
 )
+from service.gateway.vendor_auth import llm_credentials, own_bearer
 
 log = logging.getLogger("oneclick.gateway.proxy")
 T = TypeVar("T")
@@ -161,40 +163,6 @@ async def _meter(
     return CallMeter(gateway, key, service, endpoint, price, reservation, max_units)
 
 
-def _bearer(request: Request, what: str) -> str:
-    value = request.headers.get("authorization", "")
-    if value[:7].lower() != "bearer " or not value[7:].strip() or value[7:].strip().startswith("ocgw_"):
-        raise Unauthorized(
-            f"this gateway key is bring-your-own-key: send your own {what} key as `Authorization: Bearer …` "
-            "and the gateway key as `X-Oneclick-Key`"
-        )
-    return value[7:].strip()
-
-
-def _credentials(
-    gateway: Gateway, key: GatewayKey, service: str, request: Request
-) -> tuple[str, dict[str, str]]:
-    """The upstream base URL and auth headers: the platform's key, or the caller's own for BYO keys."""
-    up = gateway.settings.upstreams
-    if service == "openai":
-        if key.byo:
-            return up.openai_url, {"authorization": f"Bearer {_bearer(request, 'OpenAI')}"}
-        if not up.openai_key:
-            raise ServiceNotOffered("OpenAI is not offered by this gateway (no platform key configured)")
-        return up.openai_url, {"authorization": f"Bearer {up.openai_key.reveal()}"}
-    if key.byo:
-        own = request.headers.get("x-api-key", "")
-        if not own or own.startswith("ocgw_"):
-            raise Unauthorized(
-                "this gateway key is bring-your-own-key: send your own Anthropic key as `x-api-key` "
-                "and the gateway key as `X-Oneclick-Key`"
-            )
-        return up.anthropic_url, {"x-api-key": own}
-    if not up.anthropic_key:
-        raise ServiceNotOffered("Anthropic is not offered by this gateway (no platform key configured)")
-    return up.anthropic_url, {"x-api-key": up.anthropic_key.reveal()}
-
-
 def _usage_missing(meter: CallMeter, call: llm.LlmCall, why: str = "missing", **metadata: Any) -> None:
     meter.finish(
         call.max_tokens, model=call.model, usage=f"{why}: billed at the reserved maximum", **metadata
@@ -217,7 +185,7 @@ async def llm_proxy(request: Request) -> Response | RelayResponse:
         service, endpoint, raw, parse_json(raw), gateway.settings.default_max_output_tokens
     )
     price = gateway.settings.prices.for_service(service, call.model)
-    base_url, auth = _credentials(gateway, key, service, request)
+    base_url, auth = llm_credentials(gateway, key, service, request)
     headers = {name: request.headers[name] for name in FORWARD_HEADERS if name in request.headers}
     if service == "anthropic":
         headers.setdefault("anthropic-version", "2023-06-01")
@@ -237,7 +205,7 @@ async def llm_proxy(request: Request) -> Response | RelayResponse:
             _caller_left(meter, call)
             raise
         if call.stream and upstream.status == 200:
-            stream_meter = llm.StreamMeter(service)
+            stream_meter = llm.StreamMeter(service, hide_usage_chunk=call.hide_usage_chunk)
 
             def on_end(complete: bool) -> None:
                 if stream_meter.invalid:
@@ -252,7 +220,7 @@ async def llm_proxy(request: Request) -> Response | RelayResponse:
                     meter.finish(estimate, model=call.model, stream=True, usage="estimated: stream cut short")
 
             relayed = True  # from here the relay settles the call
-            return RelayResponse(upstream, stream_meter.feed, on_end, gateway.scrub)
+            return RelayResponse(upstream, stream_meter.feed, stream_meter.end, on_end, gateway.scrub)
         if call.stream:  # an error answer to a stream request: read it whole
             try:
                 await upstream.aread()
@@ -275,13 +243,13 @@ async def llm_proxy(request: Request) -> Response | RelayResponse:
                     meter.finish(tokens, model=call.model)
         else:
             meter.finish(0, model=call.model, status=status)  # vendors do not bill refused calls
-        return Response(gateway.scrub(content), status, headers=_headers(upstream))
+        return Response(gateway.scrub(content), status, headers=relayed_headers(upstream))
     finally:
         if not relayed:
             meter.finish(0, model=call.model, error="gateway or upstream failure")
 
 
-def _headers(upstream: UpstreamResponse) -> dict[str, str]:
+def relayed_headers(upstream: UpstreamResponse) -> dict[str, str]:
     return {name.decode(): value.decode() for name, value in response_headers(upstream.headers)}
 
 
@@ -295,7 +263,7 @@ async def email_send(request: Request) -> Response:
     provider = up.email_provider
     headers = {"content-type": JSON}
     if key.byo:
-        headers["authorization"] = f"Bearer {_bearer(request, provider)}"
+        headers["authorization"] = f"Bearer {own_bearer(request, provider)}"
     else:
         secret = up.sendgrid_key if provider == "sendgrid" else up.resend_key
         if not secret:
@@ -325,7 +293,7 @@ async def email_send(request: Request) -> Response:
             raise rejected_credentials(provider, upstream.status)
         if not 200 <= upstream.status < 300:
             meter.finish(0, provider=provider, status=upstream.status)
-            return Response(gateway.scrub(upstream.body), upstream.status, headers=_headers(upstream))
+            return Response(gateway.scrub(upstream.body), upstream.status, headers=relayed_headers(upstream))
         if provider == "sendgrid":
             message_id = upstream.header("x-message-id")
         else:
@@ -387,7 +355,7 @@ async def sms_send(request: Request) -> Response:
             raise rejected_credentials("twilio", upstream.status)
         if not 200 <= upstream.status < 300:
             meter.finish(0, status=upstream.status)
-            return Response(gateway.scrub(upstream.body), upstream.status, headers=_headers(upstream))
+            return Response(gateway.scrub(upstream.body), upstream.status, headers=relayed_headers(upstream))
         answer = _response_json(upstream.body)
         message = answer if isinstance(answer, dict) else {}
         reported = str(message.get("num_segments") or "")
@@ -466,5 +434,6 @@ async def _check_sender(gateway: Gateway, key: GatewayKey, address: str) -> None
     )
 
 
-def error_response(exc: GatewayError) -> Response:
-    return Response(exc.body(), exc.status, media_type=JSON, headers=exc.headers())
+def error_response(exc: GatewayError, style: Style = "gateway") -> Response:
+    """`exc` in the shape the route's callers expect (see errors.py)."""
+    return Response(exc.body(style), exc.status_for(style), media_type=JSON, headers=exc.headers(style))

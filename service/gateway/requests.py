@@ -8,21 +8,26 @@ from typing import Any
 from starlette.requests import Request
 
 from service.gateway.errors import BadRequest, MalformedJson, PayloadTooLarge, Unauthorized
-from service.gateway.keys import GatewayKey
+from service.gateway.keys import KEY_PREFIX, GatewayKey
 from service.gateway.state import gateway_of
 
 JSON = "application/json"
 
 
 def _presented_key(request: Request) -> str | None:
+    """The gateway key: `X-Oneclick-Key`, else whichever of `Authorization: Bearer` and `x-api-key`
+    holds one (the other may hold a BYO caller's own vendor key, as the Anthropic SDK sends it)."""
     headers = request.headers
     explicit = headers.get("x-oneclick-key")
     if explicit:
         return explicit.strip()
     authorization = headers.get("authorization", "")
-    if authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
-    return headers.get("x-api-key")
+    bearer = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
+    api_key = headers.get("x-api-key")
+    for candidate in (bearer, api_key):
+        if candidate and candidate.startswith(KEY_PREFIX):
+            return candidate
+    return bearer or api_key
 
 
 async def authenticate(request: Request) -> GatewayKey:

@@ -126,20 +126,23 @@ def rejected_credentials(service: str, status: int) -> UpstreamFailed:
 class RelayResponse:
     """Streams an upstream SSE response to the caller chunk by chunk.
 
-    `on_chunk` sees every chunk (to read usage). `on_end(complete)` runs exactly once, before the
-    caller's response is closed when the stream completed, or as soon as it is cut short (caller
+    `on_chunk` sees every chunk (to read usage) and returns what of it to relay; `on_last()` returns
+    what it still held when the upstream's body ended. `on_end(complete)` runs exactly once, before
+    the caller's response is closed when the stream completed, or as soon as it is cut short (caller
     gone, upstream error, cancellation). It must be synchronous: it also runs during cancellation.
     """
 
     def __init__(
         self,
         upstream: UpstreamResponse,
-        on_chunk: Callable[[bytes], None],
+        on_chunk: Callable[[bytes], bytes],
+        on_last: Callable[[], bytes],
         on_end: Callable[[bool], None],
         scrub: Scrubber,
     ) -> None:
         self.upstream = upstream
         self.on_chunk = on_chunk
+        self.on_last = on_last
         self.on_end = on_end
         self.scrub = scrub.stream()
         self._ended = False
@@ -170,15 +173,15 @@ class RelayResponse:
         )
         try:
             async for chunk in self.upstream.aiter_raw():
-                self.on_chunk(chunk)
-                scrubbed = self.scrub.feed(chunk)
+                scrubbed = self.scrub.feed(self.on_chunk(chunk))
                 if scrubbed:
                     await send({"type": "http.response.body", "body": scrubbed, "more_body": True})
         except UpstreamConnectionError as exc:
             log.warning("upstream stream broke off (%s)", "timed out" if exc.timeout else "connection lost")
             return  # the caller sees a truncated stream; usage is settled from what passed
+        last = self.scrub.feed(self.on_last()) + self.scrub.end()
         self._end(True)  # journaled before the caller sees the end of the stream
-        await send({"type": "http.response.body", "body": self.scrub.end(), "more_body": False})
+        await send({"type": "http.response.body", "body": last, "more_body": False})
 
     @staticmethod
     async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:

@@ -24,7 +24,7 @@ from tests.gateway.conftest import (
 )
 from tests.helpers import wait_for
 
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "say something short"}], "max_tokens": 5}
+CHAT = {"model": "gpt-4", "messages": [{"role": "user", "content": "say something short"}], "max_tokens": 5}
 ADMIN = {"Authorization": "Bearer admin-token-for-tests-0001"}
 
 

@@ -25,7 +25,7 @@ from tests.databases import query
 from tests.gateway.conftest import OPENAI_KEY, make_account, make_key
 from tests.helpers import free_port, wait_for
 
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "say something short"}], "max_tokens": 5}
+CHAT = {"model": "gpt-4", "messages": [{"role": "user", "content": "say something short"}], "max_tokens": 5}
 
 
 class GatewayProcess:

@@ -37,7 +37,7 @@ def _error(response: httpx.Response, status: int, kind: str) -> str:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     error = response.json()["error"]
-    assert error["type"] == kind
+    assert error["code"] == kind  # the gateway's code, in every route's shape (OpenAI's here)
     message: str = error["message"]
     return message
 

@@ -69,12 +69,12 @@ def test_concurrent_llm_calls_never_pass_the_limit(running_gateway: RunningGatew
     # Each call may cost up to ~0.4 cent (its bound) and really costs 0.044 cent.
     user_id, key = _nearly_exhausted(running_gateway, 500, "498")
     body = {
-        "model": "gpt-4o",
+        "model": "gpt-4",
         "messages": [{"role": "user", "content": "say something short"}],
         "max_tokens": 5,
     }
     statuses = asyncio.run(_fire(running_gateway.url, key, body, "/api/proxy/openai/v1/chat/completions"))
-    assert set(statuses) <= {200, 402}
+    assert set(statuses) <= {200, 429}  # OpenAI's status for a spent quota
     assert 0 < statuses.count(200) < CONCURRENT
     spent, reserved, limit = wait_for(
         lambda: _spend(running_gateway, user_id)[1] == 0 and _spend(running_gateway, user_id)

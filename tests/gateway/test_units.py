@@ -23,7 +23,7 @@ from service.gateway.upstreams import Scrubber
 
 def test_default_prices_are_the_plans_table() -> None:
     table = PriceTable()
-    gpt4 = table.for_service("openai", "gpt-4o-mini")
+    gpt4 = table.for_service("openai", "gpt-4")
     assert gpt4.key == "openai_gpt_4_tokens"
     assert gpt4.cost(1000) == Decimal("4")  # $0.04 per 1K tokens
     assert gpt4.markup_percent == Decimal("33.3")
@@ -33,6 +33,46 @@ def test_default_prices_are_the_plans_table() -> None:
     assert table.for_service("sms").cost(3) == Decimal("3")  # $0.01 per SMS
     assert table.for_service("storage").cost(10**9) == Decimal("2")  # $0.02 per GB
     assert table.for_service("storage").cost(1) == Decimal("0.000001")  # rounded up, never down
+
+
+@pytest.mark.parametrize(
+    ("service", "model", "key", "dollars_per_million"),
+    [
+        ("openai", "text-embedding-3-small", "openai_embedding_small_tokens", "0.0267"),
+        ("openai", "text-embedding-3-large", "openai_embedding_large_tokens", "0.174"),
+        ("openai", "gpt-4o-mini", "openai_mini_tokens", "0.934"),
+        ("openai", "gpt-4o-mini-2024-07-18", "openai_mini_tokens", "0.934"),
+        ("openai", "gpt-4.1-nano", "openai_nano_tokens", "0.234"),
+        ("openai", "o4-mini", "openai_reasoning_mini_tokens", "2.57"),
+        ("openai", "gpt-4o", "openai_gpt_4o_tokens", "5.84"),
+        ("openai", "gpt-5", "openai_gpt_5_tokens", "4.59"),
+        ("openai", "o1-pro", "openai_premium_tokens", "350"),
+        ("openai", "gpt-4-turbo", "openai_gpt_4_tokens", "40"),
+        ("anthropic", "claude-3-haiku-20240307", "anthropic_haiku_3_tokens", "0.667"),
+        ("anthropic", "claude-haiku-4-5", "anthropic_haiku_tokens", "2.67"),
+        ("anthropic", "claude-sonnet-4-5", "anthropic_sonnet_tokens", "8"),
+        ("anthropic", "claude-opus-4-5", "anthropic_opus_45_tokens", "13.4"),
+        ("anthropic", "claude-opus-4-1", "anthropic_tokens", "40"),
+        ("anthropic", "claude-next", "anthropic_tokens", "40"),  # unknown: the dearest family
+    ],
+)
+def test_language_models_are_priced_by_family(
+    service: str, model: str, key: str, dollars_per_million: str
+) -> None:
+    price = PriceTable().for_service(service, model)
+    assert price.key == key
+    assert price.cost(1_000_000) == Decimal(dollars_per_million) * 100  # cents
+    assert Decimal(30) <= price.markup_percent <= Decimal(35)
+
+
+def test_no_known_family_is_priced_above_a_models_default_but_premium() -> None:
+    table = PriceTable()
+    for service, premium in (("openai", {"openai_premium_tokens"}), ("anthropic", set())):
+        default = table.for_service(service, "unknown-model").price_cents_per_unit
+        families = [p for p in table.prices if p.service == service and p.key not in premium]
+        assert max(p.price_cents_per_unit for p in families) == default
+    embedding = table.for_service("openai", "text-embedding-3-small").price_cents_per_unit
+    assert table.for_service("openai", "gpt-4").price_cents_per_unit / embedding > 1000
 
 
 def test_pricing_file_with_markups(tmp_path: Path) -> None:
@@ -101,6 +141,14 @@ def test_openai_streams_are_asked_for_their_usage_chunk() -> None:
     body = {"model": "gpt-4o", "stream": True, "stream_options": {"include_obfuscation": False}}
     call = llm.inspect_call("openai", "v1/chat/completions", json.dumps(body).encode(), body, 10)
     assert json.loads(call.body)["stream_options"] == {"include_obfuscation": False, "include_usage": True}
+    assert call.hide_usage_chunk  # asked for by the gateway, not the caller
+    asked = {"model": "gpt-4o", "stream": True, "stream_options": {"include_usage": True}}
+    raw = json.dumps(asked).encode()
+    call = llm.inspect_call("openai", "v1/chat/completions", raw, asked, 10)
+    assert (call.body, call.hide_usage_chunk) == (raw, False)  # forwarded as sent
+    bad = {"model": "gpt-4o", "stream": True, "stream_options": "usage"}
+    with pytest.raises(BadRequest, match="stream_options: must be an object"):
+        llm.inspect_call("openai", "v1/chat/completions", b"{}", bad, 10)
 
 
 def test_stream_meter_reads_usage_split_across_chunks() -> None:

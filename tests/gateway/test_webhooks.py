@@ -79,7 +79,8 @@ def test_a_failed_payment_stops_platform_calls_until_it_is_paid(
         == 200
     )
     refused = httpx.post(call, json=CHAT, headers=auth)
-    assert refused.status_code == 402
+    assert refused.status_code == 429  # OpenAI's insufficient_quota (402 on the gateway's own routes)
+    assert refused.json()["error"]["code"] == "payment_required"
     assert "past_due" in refused.json()["error"]["message"]
     paid = event(
         "customer.subscription.updated",

@@ -93,7 +93,7 @@ def test_hostile_bodies_are_400_and_cost_nothing(
     error = response.json()["error"]
     assert set(error) >= {"type", "message"}
     assert fragment in error["message"]
-    assert error.get("field") == field
+    assert error.get("field", error.get("details", {}).get("field")) == field  # Anthropic's: in details
     assert "Traceback" not in response.text
     assert len(response.text) < 1000
     assert query(gw.db, "SELECT count(*) FROM api_usage WHERE user_id = %s", [user_id]) == [(0,)]

@@ -79,7 +79,7 @@ def test_a_client_guessing_keys_is_answered_429_without_a_query(
     assert elapsed < 5
     assert gateway.keys.queries - queries_before == LIMIT
     error = later[0].json()["error"]
-    assert error["type"] == "too_many_failed_keys"
+    assert error["code"] == "too_many_failed_keys"
     assert "try again in" in error["message"]
     assert 1 <= int(later[0].headers["retry-after"]) <= 60
     assert error["retry_after_seconds"] == int(later[0].headers["retry-after"])
