@@ -29,20 +29,22 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.cloudflare import names as cloudflare_names
 from components.errors import SpecError
+from components.neon import names as neon_names
+from components.turso import names as turso_names
 from core.files import SPEC_CAP, FileRefused, read_text_capped
 
 # Stack names double as app ids: keep them DNS- and file-name-safe.
 APP_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # Turso: "only lowercase letters, numbers, dashes. No longer than 64 characters."
-TURSO_DATABASE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+TURSO_DATABASE_NAME = turso_names.DATABASE_NAME
 # Cloudflare Pages project names: lowercase letters, digits, dashes; at most 58 characters.
-PAGES_PROJECT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?$")
+PAGES_PROJECT_NAME = cloudflare_names.PAGES_PROJECT_NAME
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HOSTNAME = re.compile(
     r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 )
-PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Bundle ids valid for iOS, Android and Tauri alike: dot-separated parts of letters and digits,
 # each starting with a letter (Android's rule; iOS would also take dashes, Android would not).
 BUNDLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)+$")
@@ -184,18 +186,15 @@ class TursoDatabaseSpec(DatabaseSource):
     name: str | None = Field(default=None, description="Database name; defaults to the app id.")
     group: str = Field(
         default="default",
-        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
+        pattern=turso_names.GROUP_NAME,
         description="Turso group (its location) the database lives in.",
     )
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and not TURSO_DATABASE_NAME.match(value):
-            raise ValueError(
-                f"{value!r} is not a valid Turso database name; use 1-64 lowercase letters, digits "
-                "and dashes, starting and ending with a letter or digit (e.g. 'my-app-db')"
-            )
+        if value is not None and (problem := turso_names.database_name_problem(value)):
+            raise ValueError(problem)
         return value
 
 
@@ -207,19 +206,17 @@ class NeonDatabaseSpec(DatabaseSource):
 
     @field_validator("database_name", "role_name")
     @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not PG_IDENTIFIER.match(value):
-            raise ValueError(
-                f"{value!r} is not a valid name; use lowercase letters, digits and underscores, "
-                "starting with a letter (at most 63)"
-            )
+    def _identifier(cls, value: str, info: ValidationInfo) -> str:
+        kind = "role" if info.field_name == "role_name" else "database"
+        if problem := neon_names.identifier_problem(kind, value):
+            raise ValueError(problem)
         return value
 
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)+", value):
-            raise ValueError(f"{value!r} is not a Neon region id; use one like 'aws-us-east-2'")
+        if problem := neon_names.region_problem(value):
+            raise ValueError(problem)
         return value
 
 
@@ -388,10 +385,8 @@ class WebSpec(StrictModel):
     @field_validator("project_name")
     @classmethod
     def _project_name(cls, value: str | None) -> str | None:
-        if value is not None and not PAGES_PROJECT_NAME.match(value):
-            raise ValueError(
-                f"{value!r} is not a valid Pages project name; use 1-58 lowercase letters, digits and dashes"
-            )
+        if value is not None and (problem := cloudflare_names.project_name_problem(value)):
+            raise ValueError(problem)
         return value
 
     @field_validator("env", "secret_env")

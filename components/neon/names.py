@@ -15,18 +15,24 @@ RESERVED_ROLES = frozenset({"postgres", "cloud_admin", "neon_superuser", "neon_s
 RESERVED_DATABASES = frozenset({"postgres", "template0", "template1"})
 
 
-def _identifier(field: str, kind: str, value: str, reserved: frozenset[str]) -> list[tuple[str, str]]:
+def identifier_problem(kind: str, value: str) -> str | None:
+    """Why `value` cannot be a Neon `kind` ("role" or "database") name, with the fix; None when it can."""
     if not IDENTIFIER.match(value):
-        return [
-            (
-                field,
-                f"{value!r} is not a valid {kind} name; use 1-63 lowercase letters, digits and "
-                "underscores, starting with a letter or underscore (e.g. 'app_db')",
-            )
-        ]
+        return (
+            f"{value!r} is not a valid {kind} name; use 1-63 lowercase letters, digits and "
+            "underscores, starting with a letter or underscore (e.g. 'app_db')"
+        )
+    reserved = RESERVED_ROLES if kind == "role" else RESERVED_DATABASES
     if value.startswith("pg_") or value in reserved:
-        return [(field, f"{value!r} is reserved by Neon; choose another {kind} name")]
-    return []
+        return f"{value!r} is reserved by Neon; choose another {kind} name"
+    return None
+
+
+def region_problem(value: str) -> str | None:
+    """Why `value` cannot be a Neon region id, with the fix; None when it can."""
+    if REGION_ID.match(value):
+        return None
+    return f"{value!r} is not a Neon region id; use one like 'aws-us-east-2'"
 
 
 def name_problems(
@@ -42,10 +48,10 @@ def name_problems(
                 f"use 1-{PROJECT_NAME_MAX} printable characters",
             )
         )
-    if not REGION_ID.match(region_id):
-        problems.append(
-            (f"{prefix}region", f"{region_id!r} is not a Neon region id; use one like 'aws-us-east-2'")
-        )
-    problems += _identifier(f"{prefix}database_name", "database", database_name, RESERVED_DATABASES)
-    problems += _identifier(f"{prefix}role_name", "role", role_name, RESERVED_ROLES)
+    checks = (
+        ("region", region_problem(region_id)),
+        ("database_name", identifier_problem("database", database_name)),
+        ("role_name", identifier_problem("role", role_name)),
+    )
+    problems += [(f"{prefix}{field}", message) for field, message in checks if message]
     return problems

@@ -9,7 +9,7 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from components.errors import SpecError
-from components.spec import TURSO_DATABASE_NAME
+from components.turso.names import database_name_problem
 from components.turso.provider import TursoDatabaseProvider
 
 SECRET_OUTPUTS = ["api_token", "auth_token"]
@@ -25,12 +25,8 @@ class TursoDatabaseArgs:
 
     def __post_init__(self) -> None:
         # Checked here too so a hand-written program fails before any API call.
-        if not TURSO_DATABASE_NAME.match(self.name):
-            raise SpecError.single(
-                "database.name",
-                f"{self.name!r} is not a valid Turso database name; use 1-64 lowercase letters, "
-                "digits and dashes, starting and ending with a letter or digit",
-            )
+        if problem := database_name_problem(self.name):
+            raise SpecError.single("database.name", problem)
 
 
 class TursoDatabaseResource(Resource):

@@ -107,7 +107,7 @@ def test_secrets_are_split_out_of_the_public_spec_and_restored(build_dir: Path) 
             "names no database",
         ),
         ({"database": {"provider": "neon", "region": "Mars"}}, "database.region", "Neon region id"),
-        ({"database": {"provider": "neon", "roleName": "Bad-Role"}}, "database.roleName", "valid name"),
+        ({"database": {"provider": "neon", "roleName": "Bad-Role"}}, "database.roleName", "valid role name"),
         ({"web": {"build_dir": "/no/such/dir"}}, "web.build_dir", "not a directory"),
         ({"customDomain": "shop.example.com"}, "customDomain", "needs a `web` section"),
         ({"custom_domain": "not a domain"}, "custom_domain", "not a domain name"),
