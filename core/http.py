@@ -6,7 +6,7 @@ import email.utils
 import random
 import time
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import httpx
 
@@ -130,3 +130,56 @@ def send(
         raise_for_vendor(vendor, response)
         return response
     raise AssertionError("unreachable")
+
+
+class VendorClient:
+    """The HTTP set-up every vendor client shares: base URL, bearer token (only ever a header),
+    retries and their back-off, and closing. A vendor client subclasses it and names VENDOR."""
+
+    VENDOR: ClassVar[str]
+    RETRY_STATUSES: ClassVar[Collection[int]] = RETRY_STATUSES
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str,
+        timeout: float = 30.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "oneclick", **(headers or {})},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One call with the shared retries; a failure raises the matching VendorError."""
+        return send(
+            self._http,
+            self.VENDOR,
+            method,
+            path,
+            retries=self.retries,
+            backoff=self.backoff,
+            sleep=self._sleep,
+            retry_statuses=self.RETRY_STATUSES,
+            **kwargs,
+        )

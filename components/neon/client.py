@@ -25,7 +25,7 @@ from components.neon.models import (
     Role,
 )
 from core.http import RETRY_STATUSES as SHARED_RETRY_STATUSES
-from core.http import VendorError, send
+from core.http import VendorClient, VendorError
 
 DEFAULT_API_URL = "https://console.neon.tech/api/v2"
 VENDOR = "Neon"
@@ -48,8 +48,11 @@ class NeonOperationTimeout(NeonOperationError):
     """Operations were still running when the wait gave up."""
 
 
-class NeonClient:
+class NeonClient(VendorClient):
     """Neon API v2 calls with one API key. The key is only ever sent as a header."""
+
+    VENDOR = VENDOR
+    RETRY_STATUSES = RETRY_STATUSES
 
     def __init__(
         self,
@@ -63,41 +66,20 @@ class NeonClient:
         poll_interval: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.retries = retries
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            timeout=timeout,
+            retries=retries,
+            transport=transport,
+            sleep=sleep,
+            headers={"Accept": "application/json"},
+        )
         self.operation_timeout = operation_timeout
         self.poll_interval = poll_interval
-        self._sleep = sleep
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "User-Agent": "oneclick",
-                "Accept": "application/json",
-            },
-            timeout=timeout,
-            transport=transport,
-        )
-
-    def __enter__(self) -> NeonClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = send(
-            self._http,
-            VENDOR,
-            method,
-            path,
-            retries=self.retries,
-            sleep=self._sleep,
-            retry_statuses=RETRY_STATUSES,
-            **kwargs,
-        )
+        response = self._send(method, path, **kwargs)
         return response.json() if response.content else {}
 
     def _settle(self, project_id: str, body: dict[str, Any], wait: bool) -> None:

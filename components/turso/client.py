@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import httpx
 
-from core.http import send
+from core.http import VendorClient
 
 DEFAULT_API_URL = "https://api.turso.tech"
 VENDOR = "Turso"
@@ -54,8 +54,10 @@ class Group:
 Authorization = Literal["full-access", "read-only"]
 
 
-class TursoClient:
+class TursoClient(VendorClient):
     """Platform API calls for one organization. The token is only ever sent as a header."""
+
+    VENDOR = VENDOR
 
     def __init__(
         self,
@@ -67,26 +69,8 @@ class TursoClient:
         retries: int = 4,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        super().__init__(api_token, base_url=base_url, timeout=timeout, retries=retries, transport=transport)
         self.org = org
-        self.retries = retries
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_token}", "User-Agent": "oneclick"},
-            timeout=timeout,
-            transport=transport,
-        )
-
-    def __enter__(self) -> TursoClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
-
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return send(self._http, VENDOR, method, path, retries=self.retries, **kwargs)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         """An organization-scoped call; returns the decoded JSON body."""
