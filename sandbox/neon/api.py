@@ -1,9 +1,10 @@
 """Neon API v2 (https://api-docs.neon.tech/reference), the part oneclick uses, on a real PostgreSQL.
 
 Shapes follow ../shared/contracts/neon-api-v2.json; errors are `{"code", "message", "request_id"}`.
-Every project is a real database and LOGIN role on the sandbox's PostgreSQL server (see neon_pg for
-the physical naming scheme). Endpoints report `host` as `127.0.0.1:<port>` of that server, so a URI
-composed the Neon way (`postgresql://user:password@host/db`) works too.
+Every project is a real database and LOGIN role on the sandbox's PostgreSQL server (see pg.py for
+the physical naming scheme). Each compute endpoint reports `host` as `127.0.0.1:<port>`, a port of
+the endpoint proxy (proxy.py), so the names the API shows are the names that log in, and a URI
+composed the Neon way (`postgresql://neondb_owner:password@host/neondb`) works.
 
 Sandbox limits, on purpose: branch databases start empty (Neon would copy the parent's data), and
 `pooled=true` URIs point at the same server (there is no PgBouncer).
@@ -11,14 +12,19 @@ Sandbox limits, on purpose: branch databases start empty (Neon would copy the pa
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.neon import account
 from sandbox.neon import model as m
 from sandbox.neon.control import (
+    ENDPOINT_HOST,
     NO_POSTGRES,
     NeonApiError,
     NeonRoute,
@@ -107,9 +113,6 @@ def build_router(store: SandboxStore) -> APIRouter:
         prefix="/api/v2", dependencies=[Depends(authorize), Depends(require_postgres)], route_class=NeonRoute
     )
 
-    def address() -> str:
-        return neon.pg.address
-
     def ops(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [m.operation_view(op) for op in items]
 
@@ -143,7 +146,7 @@ def build_router(store: SandboxStore) -> APIRouter:
                 items = items[ids.index(cursor) + 1 :] if cursor in ids else []
             page = items[:limit]
             body: dict[str, Any] = {
-                "projects": [m.project_list_item(p, neon.pg.host) for p in page],
+                "projects": [m.project_list_item(p, ENDPOINT_HOST) for p in page],
                 "applications": {},
                 "integrations": {},
             }
@@ -210,12 +213,23 @@ def build_router(store: SandboxStore) -> APIRouter:
                     project, "start_compute", m.SLOW_SECONDS, branch_id=branch_id, endpoint_id=endpoint_id
                 ),
             ]
+            try:
+                neon.open_endpoint(project["endpoints"][endpoint_id])
+            except OSError:
+                neon.drop_branch(branch)
+                raise NeonApiError(
+                    503, "the sandbox could not open a port for the endpoint; try again"
+                ) from None
             projects[project_id] = project
             store.save()
-            endpoint = m.endpoint_view(project, project["endpoints"][endpoint_id], address())
-            uri = neon.uri(branch, database_name, role_name)
+            endpoint = m.endpoint_view(
+                project,
+                project["endpoints"][endpoint_id],
+                neon.endpoint_host(project["endpoints"][endpoint_id]),
+            )
+            uri = neon.uri(project, branch, database_name, role_name)
             return {
-                "project": m.project_view(project, neon.pg.host),
+                "project": m.project_view(project, ENDPOINT_HOST),
                 "connection_uris": [
                     {
                         "connection_uri": uri,
@@ -235,10 +249,24 @@ def build_router(store: SandboxStore) -> APIRouter:
                 "endpoints": [endpoint],
             }
 
+    @api.get("/projects/shared")
+    def list_shared_projects() -> dict[str, Any]:
+        # Projects other accounts shared with this one: the sandbox has no other accounts. Declared
+        # before /projects/{project_id}, which would take "shared" for a project id.
+        return {"projects": [], "applications": {}, "integrations": {}}
+
+    @api.get("/users/me")
+    def current_user() -> dict[str, Any]:
+        return account.current_user()
+
+    @api.get("/users/me/organizations")
+    def current_user_organizations() -> dict[str, Any]:
+        return account.organizations()
+
     @api.get("/projects/{project_id}")
     def get_project(project_id: str) -> dict[str, Any]:
         with store.lock:
-            return {"project": m.project_view(neon.project(project_id), neon.pg.host)}
+            return {"project": m.project_view(neon.project(project_id), ENDPOINT_HOST)}
 
     @api.patch("/projects/{project_id}")
     def update_project(project_id: str, body: UpdateProjectBody) -> dict[str, Any]:
@@ -249,12 +277,12 @@ def build_router(store: SandboxStore) -> APIRouter:
                 project["name"] = body.project.name
                 project["updated_at"] = m.timestamp()
                 store.save()
-            return {"project": m.project_view(project, neon.pg.host), "operations": []}
+            return {"project": m.project_view(project, ENDPOINT_HOST), "operations": []}
 
     @api.delete("/projects/{project_id}")
     def delete_project(project_id: str) -> dict[str, Any]:
         with store.lock:
-            return {"project": m.project_view(neon.drop_project(project_id), neon.pg.host)}
+            return {"project": m.project_view(neon.drop_project(project_id), ENDPOINT_HOST)}
 
     @api.get("/projects/{project_id}/connection_uri")
     def connection_uri(
@@ -268,11 +296,7 @@ def build_router(store: SandboxStore) -> APIRouter:
         with store.lock:
             project = neon.project(project_id)
             branch = neon.branch(project, branch_id)
-            if not neon.endpoints_of(project, branch["id"]):
-                raise NeonApiError(404, f"branch {branch['id']} has no compute endpoint")
-            if endpoint_id and endpoint_id not in project["endpoints"]:
-                raise NeonApiError(404, f"endpoint {endpoint_id} not found")
-            return {"uri": neon.uri(branch, database_name, role_name)}
+            return {"uri": neon.uri(project, branch, database_name, role_name, endpoint_id)}
 
     # Operations
 
@@ -339,6 +363,7 @@ def build_router(store: SandboxStore) -> APIRouter:
                     "type": option.type,
                     "created_at": now,
                 }
+                neon.open_endpoint(project["endpoints"][endpoint_id])
                 started.append(
                     m.new_operation(
                         project, "start_compute", m.SLOW_SECONDS, branch_id=branch_id, endpoint_id=endpoint_id
@@ -348,7 +373,8 @@ def build_router(store: SandboxStore) -> APIRouter:
             return {
                 "branch": m.branch_view(project, branch),
                 "endpoints": [
-                    m.endpoint_view(project, e, address()) for e in neon.endpoints_of(project, branch_id)
+                    m.endpoint_view(project, e, neon.endpoint_host(e))
+                    for e in neon.endpoints_of(project, branch_id)
                 ],
                 "operations": ops(started),
                 "roles": [m.role_view(branch_id, r) for r in branch["roles"].values()],
@@ -378,6 +404,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             neon.drop_branch(branch)
             started = []
             for endpoint in neon.endpoints_of(project, branch_id):
+                neon.close_endpoint(endpoint["id"])
                 del project["endpoints"][endpoint["id"]]
                 started.append(
                     m.new_operation(
@@ -398,7 +425,9 @@ def build_router(store: SandboxStore) -> APIRouter:
         with store.lock:
             project = neon.project(project_id)
             return {
-                "endpoints": [m.endpoint_view(project, e, address()) for e in project["endpoints"].values()]
+                "endpoints": [
+                    m.endpoint_view(project, e, neon.endpoint_host(e)) for e in project["endpoints"].values()
+                ]
             }
 
     @api.get("/projects/{project_id}/branches/{branch_id}/endpoints")
@@ -407,7 +436,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             project = neon.project(project_id)
             branch = neon.branch(project, branch_id)
             endpoints = neon.endpoints_of(project, branch["id"])
-            return {"endpoints": [m.endpoint_view(project, e, address()) for e in endpoints]}
+            return {"endpoints": [m.endpoint_view(project, e, neon.endpoint_host(e)) for e in endpoints]}
 
     # Roles
 
@@ -526,7 +555,15 @@ def build_router(store: SandboxStore) -> APIRouter:
             store.save()
             return {"database": m.database_view(branch_id, database), "operations": ops(started)}
 
-    router = APIRouter(route_class=NeonRoute)
+    @asynccontextmanager
+    async def serve_endpoints(_: Any) -> AsyncIterator[None]:
+        # Endpoints made before a restart listen again on their ports: URIs handed out name them.
+        if store.postgres_url:
+            await asyncio.to_thread(neon.open_all_endpoints)
+        yield
+        await asyncio.to_thread(neon.stop_proxy)
+
+    router = APIRouter(route_class=NeonRoute, lifespan=serve_endpoints)
     router.include_router(api)
     router.include_router(build_admin_router(neon))
     return router

@@ -1,4 +1,5 @@
-"""The sandbox's Neon control plane: project state in the store, DDL on the PostgreSQL server.
+"""The sandbox's Neon control plane: project state in the store, DDL on the PostgreSQL server,
+and the endpoint proxy (proxy.py) that serves each compute endpoint on a loopback port of its own.
 
 Also the Neon error shape for every route (NeonRoute) and the admin routes that change projects
 behind Pulumi's back.
@@ -6,9 +7,11 @@ behind Pulumi's back.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import psycopg
 from fastapi import APIRouter, Body, Request, Response
@@ -19,7 +22,12 @@ from pydantic import BaseModel
 
 from sandbox.neon import model as m
 from sandbox.neon.pg import SandboxPostgres, new_password, physical_name
+from sandbox.neon.proxy import EndpointProxy, Login, Refusal, Tls
 from sandbox.store import SandboxStore
+
+log = logging.getLogger(__name__)
+# Where endpoints listen: loopback only, like the rest of the sandbox.
+ENDPOINT_HOST = "127.0.0.1"
 
 NO_POSTGRES = (
     "the sandbox was started without a PostgreSQL server, so Neon projects cannot be created; "
@@ -82,8 +90,10 @@ def check_name(kind: str, name: str) -> None:
 class NeonSandbox:
     """The control plane: state in the store, DDL on the PostgreSQL server. Call with the lock held."""
 
-    def __init__(self, store: SandboxStore) -> None:
+    def __init__(self, store: SandboxStore, tls: Tls | None = None) -> None:
         self.store = store
+        self.tls = tls
+        self._proxy: EndpointProxy | None = None
 
     @property
     def pg(self) -> SandboxPostgres:
@@ -139,6 +149,70 @@ class NeonSandbox:
     def endpoints_of(self, project: dict[str, Any], branch_id: str) -> list[dict[str, Any]]:
         return [e for e in project["endpoints"].values() if e["branch_id"] == branch_id]
 
+    # Endpoints: each one a port of the endpoint proxy
+
+    @property
+    def proxy(self) -> EndpointProxy:
+        if self._proxy is None:
+            pg = self.pg
+            self._proxy = EndpointProxy(self.login_for, (pg.host, pg.port), tls=self.tls, host=ENDPOINT_HOST)
+        return self._proxy
+
+    def open_endpoint(self, endpoint: dict[str, Any]) -> None:
+        """Serve `endpoint` on its port: a free one the first time, the same one after a restart
+        (URIs handed out before name it), or a new one if another program took it meanwhile."""
+        wanted = int(endpoint.get("port") or 0)
+        try:
+            endpoint["port"] = self.proxy.listen(endpoint["id"], wanted)
+        except OSError:
+            if not wanted:
+                raise
+            endpoint["port"] = self.proxy.listen(endpoint["id"], 0)
+            log.warning(
+                "Neon endpoint %s: port %s is taken by another program; it now listens on %s, so "
+                "connection strings from before must be fetched again",
+                endpoint["id"],
+                wanted,
+                endpoint["port"],
+            )
+
+    def close_endpoint(self, endpoint_id: str) -> None:
+        if self._proxy is not None:
+            self._proxy.close(endpoint_id)
+
+    def open_all_endpoints(self) -> None:
+        """At start-up: every endpoint of every project listens again."""
+        with self.store.lock:
+            for project in self.projects().values():
+                for endpoint in project["endpoints"].values():
+                    self.open_endpoint(endpoint)
+            self.store.save()
+
+    def stop_proxy(self) -> None:
+        if self._proxy is not None:
+            self._proxy.stop()
+            self._proxy = None
+
+    @staticmethod
+    def endpoint_host(endpoint: dict[str, Any]) -> str:
+        return f"{ENDPOINT_HOST}:{endpoint.get('port') or 0}"
+
+    def login_for(self, endpoint_id: str, role_name: str, database_name: str) -> Login:
+        """The proxy's question: what a Neon role and database of `endpoint_id` are on the server."""
+        with self.store.lock:
+            for project in self.projects().values():
+                endpoint = project["endpoints"].get(endpoint_id)
+                if endpoint is not None:
+                    break
+            else:
+                raise Refusal("08004", f"endpoint {endpoint_id} does not exist (any more)")
+            branch = project["branches"].get(endpoint["branch_id"]) or {"roles": {}, "databases": {}}
+            role = branch["roles"].get(role_name)
+            if role is None:  # as PostgreSQL answers for an unknown role: no hint that it is unknown
+                raise Refusal("28P01", f'password authentication failed for user "{role_name}"')
+            database = branch["databases"].get(database_name)
+            return Login(str(role["physical"]), str(role["password"]), database and str(database["physical"]))
+
     def config_operations(self, project: dict[str, Any], branch_id: str) -> list[dict[str, Any]]:
         """Role and database changes are applied to the branch's running computes."""
         return [
@@ -186,17 +260,37 @@ class NeonSandbox:
 
     def drop_project(self, project_id: str) -> dict[str, Any]:
         project = self.project(project_id)
+        for endpoint_id in project["endpoints"]:
+            self.close_endpoint(endpoint_id)
         for branch in project["branches"].values():
             self.drop_branch(branch)
         del self.projects()[project_id]
         self.store.save()
         return project
 
-    def uri(self, branch: dict[str, Any], database: str, role: str) -> str:
-        role_state = self.role(branch, role)
-        return self.pg.uri(
-            role_state["physical"], role_state["password"], self.database(branch, database)["physical"]
-        )
+    def uri(
+        self,
+        project: dict[str, Any],
+        branch: dict[str, Any],
+        database: str,
+        role: str,
+        endpoint_id: str | None = None,
+    ) -> str:
+        """The URI Neon would hand out: the Neon names, the endpoint's host (its proxy port)."""
+        endpoints = self.endpoints_of(project, branch["id"])
+        if endpoint_id is not None:
+            endpoints = [e for e in endpoints if e["id"] == endpoint_id]
+            if not endpoints:
+                raise NeonApiError(404, f"endpoint {endpoint_id} not found on branch {branch['id']}")
+        endpoints.sort(key=lambda e: e["type"] != "read_write")
+        if not endpoints:
+            raise NeonApiError(404, f"branch {branch['id']} has no compute endpoint")
+        password = self.role(branch, role)["password"]
+        self.database(branch, database)
+        user, secret, db = (quote(part, safe="") for part in (role, password, database))
+        # sslmode=require, as Neon's URIs say, only when the proxy can serve TLS.
+        query = "?sslmode=require" if self.tls is not None else ""
+        return f"postgresql://{user}:{secret}@{self.endpoint_host(endpoints[0])}/{db}{query}"
 
 
 class PasswordChange(BaseModel):

@@ -3,7 +3,8 @@
 Neon scopes role and database names to a branch, but PostgreSQL roles are cluster-wide and every
 project lives on the one local cluster. So each Neon role or database gets a *physical* name: its
 Neon name (cut to 54 bytes) + "_" + 8 random lowercase letters/digits, e.g. `neondb_owner_k3j9x2ab`.
-The API reports Neon names; connection URIs carry physical names, because they must really work.
+The API and its connection URIs show Neon names only; the endpoint proxy (proxy.py) maps them to
+the physical ones when a client logs in.
 
 Isolation mirrors Neon's: roles log in with a SCRAM password, hold no superuser/CREATEDB/CREATEROLE,
 and may connect only to the databases of their own branch (CONNECT is revoked from PUBLIC).

@@ -44,9 +44,18 @@ def exists(superuser_url: str, catalog: str, name: str) -> bool:
     return bool(row and row[0])
 
 
-def physical(uri: str) -> tuple[str, str]:
+def shown(uri: str) -> tuple[str, str]:
+    """The role and database a URI names: Neon's names, as the API shows them."""
     parts = urlsplit(uri)
     return unquote(parts.username or ""), unquote(parts.path.lstrip("/"))
+
+
+def physical(uri: str) -> tuple[str, str]:
+    """The role and database on the PostgreSQL server that a URI's Neon names log in as."""
+    with psycopg.connect(uri, connect_timeout=5) as conn:
+        row = conn.execute("SELECT current_user, current_database()").fetchone()
+    assert row is not None
+    return str(row[0]), str(row[1])
 
 
 def with_password(uri: str, password: str) -> str:
@@ -73,6 +82,7 @@ def test_project_is_a_real_database_that_survives_a_restart_and_is_dropped_on_de
             uri = neon.connection_uri(project_id, "shop", "shop_owner")
             assert uri == created.connection_uris[0].uri
             assert "password" not in repr(created)
+        assert shown(uri) == ("shop_owner", "shop"), "the URI names what the API shows"
         role, database = physical(uri)
         assert role.startswith("shop_owner_")
         assert database.startswith("shop_")
@@ -102,17 +112,31 @@ def test_project_is_a_real_database_that_survives_a_restart_and_is_dropped_on_de
         server.stop(directory)
 
 
-def test_projects_are_isolated_from_each_other(neon_sandbox: SandboxEndpoint) -> None:
+def test_projects_are_isolated_from_each_other(
+    neon_sandbox: SandboxEndpoint, local_postgres: LocalPostgres
+) -> None:
     with client(neon_sandbox) as neon:
         first = neon.create_project("first")
         second = neon.create_project("second")
         assert first.roles[0].name == second.roles[0].name == "neondb_owner"
         first_uri, second_uri = first.connection_uris[0].uri, second.connection_uris[0].uri
+        assert shown(first_uri) == shown(second_uri) == ("neondb_owner", "neondb")
         assert physical(first_uri) != physical(second_uri)
+        # The second project's password at the first project's endpoint: refused.
+        first_address = urlsplit(first_uri).netloc.rsplit("@", 1)[1]
+        parts = urlsplit(second_uri)
+        at_first = parts._replace(netloc=f"{parts.netloc.rsplit('@', 1)[0]}@{first_address}").geturl()
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(at_first, connect_timeout=5)
+        # On the server itself, the second project's role may not enter the first's database.
+        second_role, _ = physical(second_uri)
         _, first_db = physical(first_uri)
-        intruder = urlsplit(second_uri)._replace(path=f"/{first_db}").geturl()
+        server_address = urlsplit(local_postgres.url).netloc.split("@")[1]
+        password = str(urlsplit(second_uri).password)
         with pytest.raises(psycopg.OperationalError, match="permission denied"):
-            psycopg.connect(intruder, connect_timeout=5)
+            psycopg.connect(
+                f"postgresql://{second_role}:{password}@{server_address}/{first_db}", connect_timeout=5
+            )
         neon.delete_project(first.project.id)
         neon.delete_project(second.project.id)
 
@@ -143,9 +167,13 @@ def test_roles_databases_and_branches_are_real(neon_sandbox: SandboxEndpoint) ->
         assert branch.endpoints
         assert branch.branch.parent_id == main
         preview_uri = neon.connection_uri(project_id, "reports", "app", branch_id=branch.branch.id)
-        assert physical(preview_uri) != physical(neon.connection_uri(project_id, "reports", "app"))
-        with psycopg.connect(preview_uri) as conn:  # same password as the parent's role, as on Neon
-            assert conn.execute("SELECT current_database()").fetchone() == (physical(preview_uri)[1],)
+        main_uri = neon.connection_uri(project_id, "reports", "app")
+        assert shown(preview_uri) == shown(main_uri) == ("app", "reports")
+        assert urlsplit(preview_uri).port != urlsplit(main_uri).port, "each endpoint has its own host"
+        # Same password as the parent's role, as on Neon, and a database of its own.
+        assert physical(preview_uri) != physical(main_uri)
+        with psycopg.connect(preview_uri) as conn:
+            assert conn.execute("SELECT to_regclass('r')").fetchone() == (None,)
         neon.delete_branch(project_id, branch.branch.id)
         with pytest.raises(VendorError, match="default branch cannot be deleted"):
             neon.delete_branch(project_id, main)
@@ -202,6 +230,7 @@ def test_admin_changes_behind_pulumis_back(
         created = neon.create_project("drift")
         project_id = created.project.id
         old_uri = created.connection_uris[0].uri
+        _, old_database = physical(old_uri)
         changed = httpx.post(f"{admin}/{project_id}/roles/neondb_owner/password")
         assert changed.status_code == 200
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
@@ -213,7 +242,7 @@ def test_admin_changes_behind_pulumis_back(
         assert httpx.delete(f"{admin}/{project_id}").status_code == 200
         with pytest.raises(VendorNotFound):
             neon.get_project(project_id)
-        assert not exists(local_postgres.url, "pg_database", physical(old_uri)[1])
+        assert not exists(local_postgres.url, "pg_database", old_database)
     assert httpx.delete(f"{admin}/{project_id}").status_code == 404
 
 
