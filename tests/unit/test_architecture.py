@@ -10,8 +10,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE_PACKAGES = ("cli", "components", "automation", "service", "sandbox", "dbtools", "libsql", "core")
-PRODUCT = ("components", "automation", "service", "dbtools", "libsql", "core")
+SOURCE_PACKAGES = (
+    "cli",
+    "components",
+    "automation",
+    "service",
+    "sandbox",
+    "webbuild",
+    "dbtools",
+    "libsql",
+    "core",
+)
+PRODUCT = ("components", "automation", "service", "webbuild", "dbtools", "libsql", "core")
 
 
 def modules() -> dict[str, Path]:
