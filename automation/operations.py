@@ -141,7 +141,8 @@ def _changes(summary: auto.UpdateSummary | None) -> dict[str, int]:
 
 def step_keys(spec: AppSpec) -> list[str]:
     """The steps a deploy of `spec` reports, in order (the service lists them when a deploy is queued)."""
-    keys = ["database"]
+    keys = ["build"] if spec.web is not None and spec.web.source is not None else []
+    keys.append("database")
     if spec.database.prisma_schema is not None:
         keys.append("schema")
         if spec.database.preview_data is not None and spec.database.import_preview:
@@ -164,12 +165,38 @@ def _describe_steps(status: DeployStatus, values: auto.OutputMap) -> None:
         "database": f"{get('databaseProvider')} database {get('databaseName')} ({get('databaseHost')})",
         "schema": get("schemaSummary"),
         "data": get("dataSummary"),
-        "site": f"{get('uploadedFiles')} files uploaded, serving {get('pagesUrl')}",
+        "site": f"{get('uploadedFiles')} files uploaded{_server_half(get('workerModules'))}, "
+        f"serving {get('pagesUrl')}",
         "domain": f"{get('customDomain')}: {get('domainStatus')} (SSL {get('domainSslStatus')})",
     }
     for key, step in status.steps.items():
         if step.changes and details.get(key):
             status.note(key, str(details[key]))
+
+
+def _server_half(modules: Any) -> str:
+    return f" with a server half of {modules} module(s)" if isinstance(modules, int) and modules else ""
+
+
+def _build(spec: AppSpec, status: DeployStatus, on_line: Callable[[str], None] | None) -> None:
+    """Build `web.source` before the engine starts (the program then takes the cached build), so a
+    failed build stops the deploy before anything is created or uploaded."""
+    # Imported only for a source build: a static deploy never loads the build tooling.
+    from components.site_build import BuildFailed, build_web
+
+    status.start("build")
+    try:
+        built = build_web(spec, on_line=on_line)
+    except BuildFailed as exc:
+        status.finish("build", "failed", (str(exc).splitlines() or ["the build failed"])[0][:200])
+        status.finish_all(failed=True)
+        raise DeployError(
+            f"deploy of {spec.id!r} stopped: building web.source failed, nothing was deployed:\n{exc}"
+        ) from None
+    if built.cached:
+        status.finish("build", "done", f"source unchanged: build {built.key[:12]} reused")
+    else:
+        status.finish("build", "done", f"build {built.key[:12]} made in {built.seconds:.1f}s")
 
 
 def _health(values: auto.OutputMap) -> HealthReport:
@@ -182,6 +209,7 @@ def _health(values: auto.OutputMap) -> HealthReport:
         database_provider=str(get("databaseProvider")),
         database_url=str(get("databaseUrl")),
         database_auth_token=get("databaseAuthToken"),
+        app_health_path=get("healthPath"),
     )
 
 
@@ -193,14 +221,18 @@ def deploy(
     targets: Targets | None = None,
     health_check: bool = True,
     refresh: bool = False,
+    on_build_line: Callable[[str], None] | None = None,
 ) -> OperationResult:
-    """Create or update the app's stack to match `spec`, then check the app is healthy.
+    """Build `web.source` if the spec has one, create or update the app's stack to match `spec`,
+    then check the app is healthy.
 
     With `refresh`, the stack is first read back from the vendors (`pulumi up --refresh`), so what
     was deleted or changed behind its back is put right by this deploy.
     """
     started = time.monotonic()
     status = DeployStatus.for_keys(spec.id, step_keys(spec), on_status)
+    if spec.web is not None and spec.web.source is not None:
+        _build(spec, status, on_build_line)
     targets = targets or resolve_targets(vendors_for(spec))
     stack = init_stack(spec, targets)
     collector = _ErrorCollector(EngineStepTracker(status), on_event)

@@ -19,6 +19,7 @@ StepState = Literal["pending", "running", "done", "failed", "skipped"]
 
 # Step key -> title, in the order a deploy runs them.
 STEP_TITLES: dict[str, str] = {
+    "build": "Built",
     "database": "Database provisioned",
     "schema": "Schema migrated",
     "data": "Data imported",

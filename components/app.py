@@ -3,13 +3,14 @@
 App
 ├── TursoDatabase | NeonProject | ByoDatabase   the database, its URL and credentials
 ├── GeneratedSecret                             NEXTAUTH_SECRET, made once
-├── PagesProject                                project, env vars, the uploaded build
+├── PagesProject                                project, env vars, the uploaded build (and server half)
 └── CustomDomain (optional)                     Pages domain + CNAME, SSL/verification status
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pulumi
@@ -107,6 +108,21 @@ def _database(spec: AppSpec, targets: Targets, parent: pulumi.Resource) -> Datab
     return DatabaseHandle("byo", byo, byo.database_name, byo.host, byo.url, None, {"DATABASE_URL": byo.url})
 
 
+def site_dir(spec: AppSpec) -> Path:
+    """The Pages output to upload: `web.buildDir`, or the cached build of `web.source` (the deploy
+    built it before the engine started; `pulumi up` by hand builds it here)."""
+    assert spec.web is not None
+    if spec.web.build_dir is not None:
+        return spec.web.build_dir
+    # Imported only for a source build: a static deploy never loads the build tooling.
+    from components.site_build import BuildFailed, build_web
+
+    try:
+        return build_web(spec).out_dir
+    except BuildFailed as exc:
+        raise pulumi.RunError(f"web.source: the build failed, nothing was deployed:\n{exc}") from None
+
+
 class App(pulumi.ComponentResource):
     """One deployed app: its database and, when the spec has `web`, its site and domain."""
 
@@ -143,6 +159,7 @@ class App(pulumi.ComponentResource):
         self.pages: PagesProject | None = None
         self.domain: CustomDomain | None = None
         self.site_url: str | None = None
+        self.health_path: str | None = None
         if spec.web is not None:
             cloudflare = targets.get("cloudflare")
             self.site_url = site_url(spec, cloudflare)
@@ -160,14 +177,17 @@ class App(pulumi.ComponentResource):
                 PagesProjectArgs(
                     account_id=cloudflare.account,
                     project_name=spec.pages_project_name,
-                    build_dir=str(spec.web.build_dir),
+                    build_dir=str(site_dir(spec)),
                     env_vars={**spec.web.env, "NEXTAUTH_URL": self.site_url},
                     secret_env_vars=secret_env,
                     api_url=cloudflare.api_url,
                     api_token=cloudflare.api_token,
+                    compatibility_date=spec.web.compatibility_date,
+                    compatibility_flags=spec.web.compatibility_flags,
                 ),
                 pulumi.ResourceOptions(parent=self, depends_on=ready),
             )
+            self.health_path = spec.web.app_health_path(self.pages.server_half)
             if spec.custom_domain:
                 self.domain = CustomDomain(
                     f"{spec.id}-domain",

@@ -92,6 +92,9 @@ def main() -> None:
         pulumi.export("deploymentUrl", app.pages.deployment_url)
         pulumi.export("deploymentIds", app.pages.deployment_ids)
         pulumi.export("uploadedFiles", app.pages.uploaded_files)
+        pulumi.export("workerModules", app.pages.worker_modules)
+        if app.health_path is not None:
+            pulumi.export("healthPath", app.health_path)
     if app.domain is not None:
         pulumi.export("customDomain", app.domain.domain)
         pulumi.export("domainStatus", app.domain.status)

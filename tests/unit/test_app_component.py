@@ -179,3 +179,88 @@ def test_byo_url_is_secret_and_schema_and_data_follow_the_database(mocks: Mocks)
     return pulumi.Output.all(pulumi.Output.is_secret(app.database.url), app.preview_data.summary).apply(
         lambda values: check(values[:1])
     )
+
+
+def source_spec(tmp_path: Path, **web: Any) -> Any:
+    from components.spec import AppSpec
+
+    source = tmp_path / "shop"
+    source.mkdir()
+    (source / "package.json").write_text("{}")
+    return AppSpec.parse({"id": "shop", "web": {"source": str(source), "framework": "nextjs", **web}})
+
+
+def built_output(tmp_path: Path) -> Path:
+    out = tmp_path / "built"
+    (out / "_worker.js").mkdir(parents=True)
+    (out / "_worker.js" / "index.js").write_text("export default {}")
+    (out / "index.html").write_text("home")
+    return out
+
+
+@pulumi.runtime.test
+def test_a_source_app_deploys_its_cached_build_with_the_server_halfs_settings(
+    mocks: Mocks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    from components import site_build
+    from components.app import App
+    from components.cloudflare.worker_bundle import read_worker
+
+    out = built_output(tmp_path)
+    asked: list[Any] = []
+
+    def build_web(spec: Any, on_line: Any = None) -> site_build.BuiltSite:
+        asked.append(spec)
+        return site_build.BuiltSite(out, "k" * 64, cached=True, seconds=0.01)
+
+    monkeypatch.setattr(site_build, "build_web", build_web)
+    spec = source_spec(tmp_path, compatibilityFlags=["nodejs_compat", "url_standard"])
+    app = App(spec, targets())
+    assert [s.id for s in asked] == ["shop"], "the program asks for the (cached) build once"
+    assert app.health_path == "/api/health", "a server half is checked through its health route"
+    bundle = read_worker(out)
+    assert bundle is not None
+
+    def check(_: Any) -> None:
+        pages = next(r for r in mocks.created if "build_dir" in r.inputs)
+        assert pages.inputs["build_dir"] == str(out)
+        assert pages.inputs["worker"] == bundle.digest
+        assert pages.inputs["compatibility"] == {
+            "date": "2025-09-01",
+            "flags": ["nodejs_compat", "url_standard"],
+        }
+
+    assert app.pages is not None
+    return app.pages.url.apply(check)
+
+
+@pulumi.runtime.test
+def test_a_static_build_has_no_runtime_inputs_and_no_app_health_path(mocks: Mocks, site: Path) -> Any:
+    from components.app import App
+    from components.spec import AppSpec
+
+    app = App(AppSpec.parse({"id": "shop", "web": {"buildDir": str(site)}}), targets())
+    assert app.health_path is None
+
+    def check(_: Any) -> None:
+        pages = next(r for r in mocks.created if "build_dir" in r.inputs)
+        assert "worker" not in pages.inputs
+        assert "compatibility" not in pages.inputs, "a static site's inputs stay as they always were"
+
+    assert app.pages is not None
+    return app.pages.url.apply(check)
+
+
+def test_a_failed_build_stops_the_program_with_the_builds_lines(
+    mocks: Mocks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from components import site_build
+    from components.app import App
+
+    def build_web(spec: Any, on_line: Any = None) -> site_build.BuiltSite:
+        raise site_build.BuildFailed("next build failed:\nType error: 'x' is not assignable")
+
+    monkeypatch.setattr(site_build, "build_web", build_web)
+    with pytest.raises(pulumi.RunError, match=r"web\.source: the build failed(.|\n)*Type error"):
+        App(source_spec(tmp_path), targets())
+    assert not [r for r in mocks.created if "build_dir" in r.inputs]
