@@ -8,6 +8,7 @@ behind Pulumi's back.
 from __future__ import annotations
 
 import logging
+import ssl
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -20,6 +21,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from core import certificates
+from core.localca import LocalCA
 from sandbox.neon import model as m
 from sandbox.neon.pg import SandboxPostgres, new_password, physical_name
 from sandbox.neon.proxy import EndpointProxy, Login, Refusal, Tls
@@ -87,12 +90,24 @@ def check_name(kind: str, name: str) -> None:
         raise NeonApiError(400, f"{kind} name {name!r} is reserved; choose another")
 
 
+def local_ca_tls() -> Tls:
+    """The endpoints' TLS: the local CA's server certificate (it names 127.0.0.1), as for the
+    sandbox's other TLS services, so clients trust it through the same sslrootcert/PGSSLROOTCERT."""
+    ca = certificates.ensure(LocalCA.default())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(ca.server_cert_file), str(ca.server_key_file))
+    context.set_alpn_protocols(["postgresql"])  # what libpq 17+ asks for
+    return Tls(context, ca.server_cert_file.read_text())
+
+
 class NeonSandbox:
     """The control plane: state in the store, DDL on the PostgreSQL server. Call with the lock held."""
 
     def __init__(self, store: SandboxStore, tls: Tls | None = None) -> None:
         self.store = store
-        self.tls = tls
+        # TLS on the endpoints whenever the sandbox serves TLS at all (it has a local CA then).
+        self.tls = tls if tls is not None or not store.tls_port else local_ca_tls()
         self._proxy: EndpointProxy | None = None
 
     @property

@@ -80,7 +80,7 @@ Resolver = Callable[[str, str, str], Login]
 @dataclass(frozen=True)
 class Tls:
     context: ssl.SSLContext
-    certificate_pem: str  # the server certificate, for SCRAM's tls-server-end-point binding
+    certificate_pem: str  # the server certificate first (a chain may follow), for tls-server-end-point
 
 
 def message(kind: bytes, body: bytes) -> bytes:

@@ -12,9 +12,9 @@ import base64
 import hashlib
 import hmac
 import secrets
-import ssl
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 ITERATIONS = 4096
 PLUS = "SCRAM-SHA-256-PLUS"
@@ -42,10 +42,10 @@ def _attributes(text: str) -> dict[str, str]:
 def end_point_binding(certificate_pem: str) -> bytes:
     """tls-server-end-point data: the server certificate's hash, with the hash of its signature
     algorithm (SHA-256 in place of MD5 or SHA-1), as RFC 5929 and libpq compute it."""
-    certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+    certificate = x509.load_pem_x509_certificates(certificate_pem.encode())[0]  # the server's, not the CA's
     used = certificate.signature_hash_algorithm
     algorithm = used.name if used is not None and used.name not in ("md5", "sha1") else "sha256"
-    return hashlib.new(algorithm, ssl.PEM_cert_to_DER_cert(certificate_pem)).digest()
+    return hashlib.new(algorithm, certificate.public_bytes(serialization.Encoding.DER)).digest()
 
 
 class ScramServer:
