@@ -39,6 +39,12 @@ class CreateGroupInput(BaseModel):
     extensions: str | list[str] | None = None
 
 
+# "Successful response (No Content)" in the vendor's spec, yet its own client (@tursodatabase/api)
+# parses every success as JSON: an empty object satisfies both.
+def rotated() -> JSONResponse:
+    return JSONResponse({}, status_code=200)
+
+
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -150,7 +156,7 @@ def build_router(store: SandboxStore) -> APIRouter:
         with store.lock:
             database_of(org, name)["token_hashes"] = []
             store.save()
-        return Response(status_code=200)
+        return rotated()
 
     @router.get("/organizations/{org}/groups")
     def list_groups(org: str) -> dict[str, Any]:
@@ -212,6 +218,6 @@ def build_router(store: SandboxStore) -> APIRouter:
                 if db["group"] == group:
                     db["token_hashes"] = []
             store.save()
-        return Response(status_code=200)
+        return rotated()
 
     return router
