@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -25,7 +26,9 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 
 from sandbox.cloudflare import dns as cloudflare_dns
+from sandbox.cloudflare.bundle import SCRIPT_ERROR, Bundle, parse_bundle
 from sandbox.cloudflare.envelope import CloudflareRoute, bearer, envelope, json_body, paginate
+from sandbox.cloudflare.routing import parse_routes
 from sandbox.cloudflare.state import (
     CloudflareApiError,
     CloudflareSandbox,
@@ -33,6 +36,7 @@ from sandbox.cloudflare.state import (
     now,
     stored_env_var,
 )
+from sandbox.cloudflare.workers import WorkerStartError, plan_for, worker_pool
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID
 from sandbox.store import SandboxStore
 
@@ -45,6 +49,8 @@ HASH = re.compile(r"^[0-9a-f]{32}$")
 MAX_MANIFEST_ENTRIES = 20_000
 MAX_DOMAINS = 100
 UPLOAD_TOKEN_SECONDS = 30 * 60
+CONFIG_PARTS = ("_headers", "_redirects", "_routes.json", "functions-filepath-routing-config.json")
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 class UploadTokens:
@@ -90,6 +96,7 @@ class UploadTokens:
 def build_router(store: SandboxStore) -> APIRouter:
     cf = CloudflareSandbox(store)
     tokens = UploadTokens(store.api_token)
+    pool = worker_pool(store)
 
     def authorize(request: Request) -> None:
         token = bearer(request).encode()
@@ -140,10 +147,12 @@ def build_router(store: SandboxStore) -> APIRouter:
             )
         branch = body.get("production_branch") or "main"
         configs: dict[str, Any] = {"production": {"env_vars": {}}, "preview": {"env_vars": {}}}
-        merge_deployment_configs(configs, body.get("deployment_configs"))
+        secret_values = merge_deployment_configs(configs, body.get("deployment_configs"))
         with store.lock:
             if name in cf.state["projects"]:
                 raise CloudflareApiError(409, 8000002, "A project with this name already exists.")
+            cf.secrets.forget(name)  # a project of the same name deleted earlier by the admin API
+            cf.secrets.update_project(name, secret_values)
             project: dict[str, Any] = {
                 "id": new_id(),
                 "name": name,
@@ -171,10 +180,11 @@ def build_router(store: SandboxStore) -> APIRouter:
         with store.lock:
             project = cf.project(project_name)
             configs = json.loads(json.dumps(project["deployment_configs"]))  # all or nothing
-            merge_deployment_configs(configs, body.get("deployment_configs"))
+            secret_values = merge_deployment_configs(configs, body.get("deployment_configs"))
             if body.get("production_branch"):
                 project["production_branch"] = str(body["production_branch"])
             project["deployment_configs"] = configs
+            cf.secrets.update_project(project_name, secret_values)
             cf.save()
             return envelope(cf.public_project(project))
 
@@ -182,9 +192,11 @@ def build_router(store: SandboxStore) -> APIRouter:
     def delete_project(project_name: str) -> Any:
         with store.lock:
             cf.project(project_name)
-            cf.delete_project(project_name)
+            removed = cf.delete_project(project_name)
             cf.save()
-            return envelope(None)
+        for deployment_id in removed:
+            pool.stop(deployment_id)
+        return envelope(None)
 
     # -- direct upload -------------------------------------------------------------------------
 
@@ -230,11 +242,12 @@ def build_router(store: SandboxStore) -> APIRouter:
         async with request.form() as form:  # closes the spooled files of the parts
             manifest = parse_manifest(form.get("manifest"))
             fields = {key: form.get(key) for key in ("branch", "commit_hash", "commit_message")}
-            config = {}
-            for name in ("_headers", "_redirects", "_routes.json"):
-                part = form.get(name)
-                if isinstance(part, UploadFile):
-                    config[name] = (await part.read()).decode("utf-8", "replace")
+            config = {name: await part_text(form.get(name), name) for name in CONFIG_PARTS}
+            raw_bundle = await part_bytes(form.get("_worker.bundle"))
+        config_files = {name: text for name, text in config.items() if text is not None}
+        # Checked before anything is stored: a bad deployment is not created and the last one keeps serving.
+        routes = parse_routes(config_files["_routes.json"]) if "_routes.json" in config_files else None
+        bundle = await parse_bundle(raw_bundle) if raw_bundle is not None else None
         with store.lock:
             project = cf.project(project_name)
             missing = [path for path, h in manifest.items() if not cf.has_blob(h)]
@@ -248,6 +261,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             branch = str(fields["branch"] or project["production_branch"])
             environment = "production" if branch == project["production_branch"] else "preview"
             deployment_id = uuid_like()
+            settings = project["deployment_configs"].get(environment, {})
             deployment = {
                 "id": deployment_id,
                 "short_id": deployment_id[:8],
@@ -259,15 +273,43 @@ def build_router(store: SandboxStore) -> APIRouter:
                 "commit_message": str(fields["commit_message"] or ""),
                 "created_on": now(),
                 "manifest": manifest,
-                "config_files": config,
-                "env_vars": dict(project["deployment_configs"][environment].get("env_vars", {})),
+                "config_files": config_files,
+                "env_vars": dict(settings.get("env_vars", {})),
+                "routes": routes.as_json() if routes else None,
+                "worker": stored_worker(cf, bundle, settings) if bundle else None,
             }
+            secret_values = cf.secrets.project(project_name, environment)
+            if bundle:
+                secret_values.update({b.name: b.value for b in bundle.bindings if b.type == "secret_text"})
+            cf.secrets.set_deployment(deployment_id, secret_values)
+            plan = plan_for(cf, deployment)
+        if plan is not None:
+            try:  # started now, so a worker that throws at start-up fails its deployment
+                await pool.ensure(deployment_id, lambda: plan)
+            except WorkerStartError as exc:
+                with store.lock:
+                    cf.secrets.forget(deployment_ids=(deployment_id,))
+                raise CloudflareApiError(
+                    400, SCRIPT_ERROR, f"Failed to publish your Function. Got error: {exc}"
+                ) from None
+        with store.lock:
+            try:
+                project = cf.project(project_name)
+            except CloudflareApiError:  # deleted while the worker started
+                pool.stop(deployment_id)
+                cf.secrets.forget(deployment_ids=(deployment_id,))
+                raise
+            superseded = None
             cf.state["deployments"][deployment_id] = deployment
             project["deployment_ids"].append(deployment_id)
             if environment == "production":
+                superseded = project.get("canonical_deployment_id")
                 project["canonical_deployment_id"] = deployment_id
             cf.save()
-            return envelope(cf.public_deployment(deployment))
+            answer = envelope(cf.public_deployment(deployment))
+        if superseded:
+            pool.stop(superseded)
+        return answer
 
     @pages.get("/{project_name}/deployments")
     def list_deployments(project_name: str, env: str | None = None, page: int = 1, per_page: int = 25) -> Any:
@@ -296,19 +338,31 @@ def build_router(store: SandboxStore) -> APIRouter:
                 )
             project["deployment_ids"].remove(deployment_id)
             del cf.state["deployments"][deployment_id]
+            cf.secrets.forget(deployment_ids=(deployment_id,))
             cf.save()
-            return envelope(None)
+        pool.stop(deployment_id)
+        return envelope(None)
 
     @pages.post("/{project_name}/deployments/{deployment_id}/rollback")
-    def rollback(project_name: str, deployment_id: str) -> Any:
+    async def rollback(project_name: str, deployment_id: str) -> Any:
         with store.lock:
             project = cf.project(project_name)
             deployment = cf.deployment(project, deployment_id)
             if deployment["environment"] != "production":
                 raise CloudflareApiError(400, 8000035, "Only production deployments can be rolled back to.")
+            superseded = project.get("canonical_deployment_id")
             project["canonical_deployment_id"] = deployment_id
             cf.save()
-            return envelope(cf.public_deployment(deployment))
+            answer = envelope(cf.public_deployment(deployment))
+            plan = plan_for(cf, deployment)
+        if superseded and superseded != deployment_id:
+            pool.stop(superseded)
+        if plan is not None:
+            # The rolled-back-to server half serves from now on: warm it up. It started when it was
+            # deployed; should it fail now, its requests say why.
+            with contextlib.suppress(WorkerStartError):
+                await pool.ensure(deployment_id, lambda: plan)
+        return answer
 
     # -- custom domains ------------------------------------------------------------------------
 
@@ -384,10 +438,14 @@ def uuid_like() -> str:
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
 
 
-def merge_deployment_configs(configs: dict[str, Any], patch: Any) -> None:
-    """Apply a `deployment_configs` body: env vars merge by name and null removes one."""
+def merge_deployment_configs(configs: dict[str, Any], patch: Any) -> dict[str, dict[str, str | None]]:
+    """Apply a `deployment_configs` body: env vars merge by name and null removes one.
+
+    Returns the secret values it set or removed, `{environment: {name: value or None}}`: `configs`
+    keeps only their digests, the caller keeps the values in the secrets file."""
+    secret_values: dict[str, dict[str, str | None]] = {}
     if patch is None:
-        return
+        return secret_values
     if not isinstance(patch, dict):
         raise CloudflareApiError(400, 8000000, "deployment_configs must be an object")
     for environment, values in patch.items():
@@ -403,11 +461,58 @@ def merge_deployment_configs(configs: dict[str, Any], patch: Any) -> None:
                 target[key] = value  # other settings (compatibility_date, bindings) are kept as given
                 continue
             env_vars = target.setdefault("env_vars", {})
+            secrets_here = secret_values.setdefault(environment, {})
             for name, var in (value or {}).items():
                 if var is None:
                     env_vars.pop(name, None)
-                else:
-                    env_vars[name] = stored_env_var(var)
+                    secrets_here[name] = None
+                    continue
+                env_vars[name] = stored_env_var(var)
+                secrets_here[name] = (
+                    str(var.get("value", "")) if env_vars[name]["type"] == "secret_text" else None
+                )
+    return secret_values
+
+
+async def part_bytes(part: Any) -> bytes | None:
+    if isinstance(part, UploadFile):
+        return await part.read()
+    if isinstance(part, str):
+        return part.encode()
+    return None
+
+
+async def part_text(part: Any, name: str) -> str | None:
+    raw = await part_bytes(part)
+    if raw is None:
+        return None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise CloudflareApiError(
+            400, 8000000, f"{name} is {len(raw)} bytes; at most {MAX_CONFIG_BYTES} are accepted"
+        )
+    return raw.decode("utf-8", "replace")
+
+
+def stored_worker(cf: CloudflareSandbox, bundle: Bundle, settings: dict[str, Any]) -> dict[str, Any]:
+    """The deployment's worker as kept: modules by content hash (the files go to the module store),
+    and the compatibility settings and bindings it runs with."""
+    flags = bundle.compatibility_flags
+    return {
+        "main_module": bundle.main_module,
+        "modules": [
+            {"name": m.name, "kind": m.kind, "sha256": cf.put_module(m.content), "size": len(m.content)}
+            for m in bundle.modules
+        ],
+        "compatibility_date": bundle.compatibility_date or settings.get("compatibility_date"),
+        "compatibility_flags": list(
+            flags if flags is not None else settings.get("compatibility_flags") or []
+        ),
+        "bindings": [
+            {"name": b.name, "type": b.type, "value": b.value}
+            for b in bundle.bindings
+            if b.type != "secret_text"
+        ],
+    }
 
 
 def hash_list(body: Any) -> list[str]:

@@ -1,94 +1,186 @@
-"""Serving uploaded Pages sites over HTTP, by Host, on the sandbox's own port.
+"""Serving Pages sites by Host on the sandbox's own port: the static half, and the server half in workerd.
 
 - `<project>.pages.localhost:<port>`: the production deployment (the latest, or the one rolled back to);
 - `<short-id>.<project>.pages.localhost:<port>`: one deployment; `<branch>.<project>...` a branch's newest;
-- an active custom domain of a project (send it as the Host header): its production deployment.
+- an active custom domain of a project (send it as the Host header): its production deployment;
+- `<deployment id>.pages-assets.localhost`: that deployment's static half only (the worker's `ASSETS`).
 
-Paths resolve like Pages: the file itself, then `<path>.html`, then `<path>/index.html` (so `/` is
-`/index.html` and `/about` is `/about.html`). Anything else is the site's own `/404.html` with status
-404 when it has one, else a plain 404 page. `_headers` and `_redirects` are kept but not applied.
+A deployment with a worker sends a request to it unless `_routes.json` says assets (see routing.py);
+everything else is served by assets.py (`_redirects`, the file, `_headers`). Worker requests are
+proxied to the deployment's workerd process (workers.py) with their method, headers (Host kept, so
+`request.url` is the site's URL), body and answer streamed both ways. A worker that throws gets
+workerd's own 500; one that does not answer within the per-request timeout gets a 503, and the
+sandbox carries on.
 """
 
 from __future__ import annotations
 
-import html
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from starlette.responses import FileResponse, HTMLResponse, Response
+import httpx
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sandbox.cloudflare.state import CloudflareSandbox
+from sandbox.cloudflare.assets import asset_response, not_found_page
+from sandbox.cloudflare.routing import Routes
+from sandbox.cloudflare.state import ASSETS_DOMAIN, CloudflareSandbox
+from sandbox.cloudflare.workerd_config import WorkerPlan
+from sandbox.cloudflare.workers import RunningWorker, WorkerPool, WorkerStartError, plan_for, worker_pool
 from sandbox.hosts import HostMatcher
 from sandbox.store import SandboxStore
 
-NOT_FOUND = """<!doctype html><html><head><meta charset="utf-8"><title>Not found</title></head>
-<body><h1>404 Not Found</h1><p>{detail}</p>
-<p><small>oneclick sandbox &middot; Pages</small></p></body></html>"""
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
 
 
-def resolve(manifest: dict[str, str], path: str) -> str | None:
-    """The manifest path that serves `path`, Pages' way, or None."""
-    candidates = [path]
-    if path.endswith("/"):
-        candidates.append(path + "index.html")
-    else:
-        candidates += [path + ".html", path + "/index.html"]
-    return next((c for c in candidates if c in manifest), None)
-
-
-def not_found_page(detail: str) -> HTMLResponse:
-    return HTMLResponse(NOT_FOUND.format(detail=html.escape(detail)), status_code=404)
+def goes_to_worker(deployment: dict[str, Any], path: str) -> bool:
+    """Pages' routing: with a worker, `_routes.json` decides; a worker without one gets everything."""
+    if not deployment.get("worker"):
+        return False
+    routes = deployment.get("routes")
+    if not routes:
+        return True
+    return Routes(tuple(routes["include"]), tuple(routes["exclude"])).to_worker(path)
 
 
 class SiteApp:
     """Serves one request from a snapshot of a deployment (or a 404 when there is none)."""
 
-    def __init__(self, cf: CloudflareSandbox, host: str, deployment: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        cf: CloudflareSandbox,
+        pool: WorkerPool,
+        host: str,
+        deployment: dict[str, Any] | None,
+        make_plan: Callable[[], WorkerPlan | None],
+        assets_only: bool = False,
+    ) -> None:
         self.cf = cf
+        self.pool = pool
         self.host = host
         self.deployment = deployment
-
-    def response(self, method: str, path: str) -> Response:
-        if method not in ("GET", "HEAD"):
-            return Response("Method Not Allowed", status_code=405, headers={"Allow": "GET, HEAD"})
-        deployment = self.deployment
-        if deployment is None:
-            return not_found_page(f"No deployment is available at {self.host}.")
-        manifest: dict[str, str] = deployment["manifest"]
-        served = resolve(manifest, path)
-        status = 200
-        if served is None:
-            if "/404.html" not in manifest:
-                return not_found_page(f"{path} is not part of this deployment.")
-            served, status = "/404.html", 404
-        key = manifest[served]
-        with self.cf.store.lock:
-            content_type = self.cf.content_type(key)
-        blob = self.cf.blob_path(key)
-        if not blob.is_file():
-            return not_found_page(f"{served} is missing from the sandbox's asset store.")
-        headers = {
-            "ETag": f'"{key}"',
-            "Cache-Control": "public, max-age=0, must-revalidate",
-            "X-Oneclick-Deployment": deployment["id"],
-        }
-        return FileResponse(blob, status_code=status, media_type=content_type, headers=headers)
+        self.make_plan = make_plan
+        self.assets_only = assets_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = self.response(scope["method"], scope["path"])
+        deployment = self.deployment
+        if deployment is None:
+            await not_found_page(f"No deployment is available at {self.host}.")(scope, receive, send)
+            return
+        path = scope["path"]
+        if not self.assets_only and goes_to_worker(deployment, path):
+            await self.to_worker(deployment, scope, receive, send)
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        response = asset_response(self.cf, deployment, scope["method"], self.host, path, query)
         await response(scope, receive, send)
+
+    async def to_worker(self, deployment: dict[str, Any], scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            worker = await self.pool.ensure(deployment["id"], self.make_plan)
+        except WorkerStartError as exc:
+            body = f"Error 1101: the worker of deployment {deployment['short_id']} failed to start:\n{exc}\n"
+            await PlainTextResponse(body, status_code=500)(scope, receive, send)
+            return
+        worker.in_flight += 1
+        try:
+            await proxy(self.pool, worker, scope, receive, send)
+        finally:
+            worker.in_flight -= 1
+
+
+async def proxy(pool: WorkerPool, worker: RunningWorker, scope: Scope, receive: Receive, send: Send) -> None:
+    """One request to the worker and its answer back, both streamed."""
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP]
+    client = scope.get("client")
+    headers.append((b"cf-connecting-ip", (client[0] if client else "127.0.0.1").encode()))
+    headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
+    target = scope.get("raw_path") or scope["path"].encode()
+    if scope.get("query_string"):
+        target += b"?" + scope["query_string"]
+
+    async def body() -> AsyncIterator[bytes]:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
+    request = pool.client.build_request(
+        scope["method"],
+        worker.url + target.decode("latin-1"),
+        headers=headers,
+        content=body() if has_body else None,
+    )
+    try:
+        answer = await asyncio.wait_for(pool.client.send(request, stream=True), pool.request_timeout)
+    except TimeoutError:
+        asyncio.get_running_loop().create_task(pool.after_timeout(worker))
+        message = f"Error 1102: the worker did not answer within {pool.request_timeout:g}s\n"
+        await PlainTextResponse(message, status_code=503)(scope, receive, send)
+        return
+    except httpx.HTTPError as exc:
+        message = f"Error 1101: the worker could not be reached ({type(exc).__name__}); try again\n"
+        await PlainTextResponse(message, status_code=503)(scope, receive, send)
+        return
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status_code,
+                "headers": [(k, v) for k, v in answer.headers.raw if k.lower() not in HOP_BY_HOP],
+            }
+        )
+        try:
+            async for chunk in answer.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except httpx.HTTPError:
+            pass  # the status is sent already: end the body where the worker stopped
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        await answer.aclose()
 
 
 def host_matcher(store: SandboxStore) -> HostMatcher:
-    """Claims `*.pages.localhost` and the projects' custom domains; everything else is not ours."""
+    """Claims `*.pages.localhost`, the assets hosts and the projects' custom domains."""
     cf = CloudflareSandbox(store)
+    pool = worker_pool(store)
 
     def match(host: str) -> ASGIApp | None:
         with store.lock:
             if not cf.is_pages_host(host):
                 return None
-            deployment = cf.site_for(host)
+            assets_only = host.endswith("." + ASSETS_DOMAIN)
+            deployment = cf.assets_site(host) if assets_only else cf.site_for(host)
             snapshot = dict(deployment) if deployment is not None else None
-        return SiteApp(cf, host, snapshot)
+
+        def make_plan() -> WorkerPlan | None:
+            with store.lock:
+                if snapshot is None:
+                    return None
+                pool.stop_except(set(cf.state["deployments"]))
+                if snapshot["project_name"] not in cf.state["projects"]:
+                    return None
+                return plan_for(cf, snapshot)
+
+        return SiteApp(cf, pool, host, snapshot, make_plan, assets_only)
 
     return match

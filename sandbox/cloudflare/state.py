@@ -1,8 +1,11 @@
 """The sandbox Cloudflare account: Pages projects, deployments, custom domains, zones, DNS records.
 
 Kept in the store under `cloudflare` (one account, `CLOUDFLARE_ACCOUNT_ID`); uploaded file contents
-live on disk under `<sandbox dir>/cloudflare/assets/<hash[:2]>/<hash>`, never in state.json.
-Secret env var values are never kept: only their SHA-256, so a test can tell a rotation happened.
+live on disk under `<sandbox dir>/cloudflare/assets/<hash[:2]>/<hash>`, never in state.json, and a
+deployment's worker modules under `cloudflare/modules/<sha256[:2]>/<sha256>` (its record lists them).
+state.json keeps only the SHA-256 of a secret env var, so a test can tell a rotation happened; the
+values themselves, which a deployment's worker runs with, are in `cloudflare/secrets.json` (mode 0600),
+never in state.json, logs or API answers.
 
 Custom domains (documented sandbox rule): a domain is added `pending` and turns `active` on the
 ACTIVATION_READS-th read (GET of the domain or the domain list) at which its DNS checks out. DNS
@@ -14,6 +17,8 @@ it trusts it). An active domain whose sandbox CNAME disappears or changes goes b
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +29,9 @@ from sandbox.store import SandboxStore
 
 ACTIVATION_READS = 2
 PAGES_DOMAIN = "pages.localhost"
+# `<deployment id>.pages-assets.localhost`: a deployment's static files only, never its worker. The
+# worker's ASSETS binding fetches through it (going through the router again would loop).
+ASSETS_DOMAIN = "pages-assets.localhost"
 # Zones every sandbox account starts with, so a custom domain under them gets its CNAME made for it.
 DEFAULT_ZONES = ("example.com",)
 NAME_SERVERS = ["ns1.sandbox.localhost", "ns2.sandbox.localhost"]
@@ -74,6 +82,65 @@ def stored_env_var(value: Any) -> dict[str, Any]:
     if kind == "secret_text":
         return {"type": "secret_text", "sha256": secret_digest(text)}
     return {"type": "plain_text", "value": text}
+
+
+class SecretValues:
+    """Secret env var values: per project and environment as configured, and per deployment as
+    deployed (a deployment keeps running with the values it was made with, as on Pages).
+
+    One small JSON file read on each use, so every holder of the store sees the same values; written
+    atomically with mode 0600. Call with `store.lock` held."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "cloudflare" / "secrets.json"
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        data: dict[str, dict[str, Any]] = {"projects": {}, "deployments": {}}
+        if self.path.is_file():
+            data.update(json.loads(self.path.read_text()))
+        return data
+
+    def _write(self, data: dict[str, dict[str, Any]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out)
+        tmp.replace(self.path)
+
+    def update_project(self, project: str, changes: dict[str, dict[str, str | None]]) -> None:
+        """Apply `{environment: {name: value, or None to remove}}` to a project's secrets."""
+        if not any(changes.values()):
+            return
+        data = self._read()
+        environments = data["projects"].setdefault(project, {})
+        for environment, values in changes.items():
+            current = environments.setdefault(environment, {})
+            for name, value in values.items():
+                if value is None:
+                    current.pop(name, None)
+                else:
+                    current[name] = value
+        self._write(data)
+
+    def project(self, project: str, environment: str) -> dict[str, str]:
+        return dict(self._read()["projects"].get(project, {}).get(environment, {}))
+
+    def deployment(self, deployment_id: str) -> dict[str, str]:
+        return dict(self._read()["deployments"].get(deployment_id, {}))
+
+    def set_deployment(self, deployment_id: str, values: dict[str, str]) -> None:
+        data = self._read()
+        data["deployments"][deployment_id] = values
+        self._write(data)
+
+    def forget(self, project: str | None = None, deployment_ids: tuple[str, ...] = ()) -> None:
+        data = self._read()
+        changed = data["projects"].pop(project, None) is not None if project else False
+        for deployment_id in deployment_ids:
+            changed = data["deployments"].pop(deployment_id, None) is not None or changed
+        if changed:
+            self._write(data)
 
 
 class CloudflareSandbox:
@@ -133,6 +200,30 @@ class CloudflareSandbox:
     def content_type(self, key: str) -> str:
         meta = self.state["assets"].get(key) or {}
         return str(meta.get("contentType") or "application/octet-stream")
+
+    # -- worker modules and secrets ------------------------------------------------------------
+
+    @property
+    def cloudflare_dir(self) -> Path:
+        return self.store.directory / "cloudflare"
+
+    def module_path(self, digest: str) -> Path:
+        return self.cloudflare_dir / "modules" / digest[:2] / digest
+
+    def put_module(self, content: bytes) -> str:
+        """Store a module's content by its SHA-256 (the same module in many deployments is kept once)."""
+        digest = hashlib.sha256(content).hexdigest()
+        path = self.module_path(digest)
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{digest}.{uuid.uuid4().hex}.tmp")
+            tmp.write_bytes(content)
+            tmp.replace(path)
+        return digest
+
+    @property
+    def secrets(self) -> SecretValues:
+        return SecretValues(self.store.directory)
 
     # -- projects and deployments --------------------------------------------------------------
 
@@ -210,10 +301,13 @@ class CloudflareSandbox:
                 out[key] = self.public_deployment(self.state["deployments"][deployment_id])
         return out
 
-    def delete_project(self, name: str) -> None:
+    def delete_project(self, name: str) -> list[str]:
+        """Remove a project, its deployments and its secrets; returns the removed deployment ids."""
         project = self.state["projects"].pop(name)
         for deployment_id in project["deployment_ids"]:
             self.state["deployments"].pop(deployment_id, None)
+        self.secrets.forget(name, tuple(project["deployment_ids"]))
+        return list(project["deployment_ids"])
 
     # -- zones and DNS -------------------------------------------------------------------------
 
@@ -365,8 +459,16 @@ class CloudflareSandbox:
                 return deployments.get(project.get("canonical_deployment_id") or "")
         return None
 
+    def assets_host(self, deployment_id: str) -> str:
+        return f"{deployment_id}.{ASSETS_DOMAIN}"
+
+    def assets_site(self, host: str) -> dict[str, Any] | None:
+        """The deployment whose static files `<deployment id>.pages-assets.localhost` serves."""
+        deployment: dict[str, Any] | None = self.state["deployments"].get(host[: -len(ASSETS_DOMAIN) - 1])
+        return deployment
+
     def is_pages_host(self, host: str) -> bool:
-        if host.endswith("." + PAGES_DOMAIN):
+        if host.endswith("." + PAGES_DOMAIN) or host.endswith("." + ASSETS_DOMAIN):
             return True
         return any(host in project["domains"] for project in self.state["projects"].values())
 
