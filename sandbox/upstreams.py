@@ -33,7 +33,7 @@ from starlette.routing import Route
 REPLY = ["The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"]
 EMBEDDING_SIZE = 8
 OPENAI_MODELS = ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small")
-ANTHROPIC_MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5")
+ANTHROPIC_MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")
 CREATED = 1_700_000_000  # a fixed creation time for the listed models
 
 

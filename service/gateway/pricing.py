@@ -80,8 +80,12 @@ DEFAULT_PRICES: tuple[Price, ...] = (
         "openai",
         "0.02625",
         "0.035",
-        ("o1-pro", "o3-pro", "gpt-4.5", "gpt-5-pro"),
-        "OpenAI premium reasoning (o1-pro: $150 in / $600 out per 1M)",
+        (
+            *("o1-pro", "o3-pro", "gpt-4.5", "gpt-5-pro", "gpt-5.2-pro"),
+            # Audio tokens cost several times text ones ($40 in / $80 out per 1M).
+            *("gpt-4o-audio", "gpt-4o-mini-audio", "gpt-audio", "gpt-realtime", "gpt-4o-realtime"),
+        ),
+        "OpenAI premium reasoning and audio (o1-pro: $150 in / $600 out per 1M)",
     ),
     _tokens(
         "openai_gpt_4o_tokens",
@@ -91,8 +95,9 @@ DEFAULT_PRICES: tuple[Price, ...] = (
         ("gpt-4o", "chatgpt-4o", "gpt-4.1", "o3"),
         "OpenAI GPT-4o / GPT-4.1 / o3 ($2.50 in / $10 out per 1M)",
     ),
+    # GPT-5 and its point releases, at the dearest known (5.2: $1.75 in / $14 out per 1M).
     _tokens(
-        "openai_gpt_5_tokens", "openai", "0.00034375", "0.000459", ("gpt-5",), "OpenAI GPT-5 ($1.25 / $10)"
+        "openai_gpt_5_tokens", "openai", "0.00048125", "0.000642", ("gpt-5",), "OpenAI GPT-5.x ($1.75 / $14)"
     ),
     _tokens(
         "openai_mini_tokens",

@@ -31,6 +31,7 @@ S3_KEY_ID = "AKIAPLATFORM000001"
 S3_SECRET = "s3-platform-secret-0123456789abcdefABCDEF"
 MASTER_KEYS = [OPENAI_KEY, ANTHROPIC_KEY, SENDGRID_KEY, RESEND_KEY, TWILIO_TOKEN, S3_SECRET]
 BYO_OPENAI_KEY = "sk-user-own-openai-key-000111222333"
+BYO_ANTHROPIC_KEY = "sk-ant-user-own-anthropic-key-444555666"
 
 
 def make_account(
@@ -65,7 +66,7 @@ def upstream() -> Iterator[tuple[UpstreamStandIn, str]]:
     stand_in = UpstreamStandIn(
         keys={
             "openai": {OPENAI_KEY, BYO_OPENAI_KEY},
-            "anthropic": {ANTHROPIC_KEY},
+            "anthropic": {ANTHROPIC_KEY, BYO_ANTHROPIC_KEY},
             "sendgrid": {SENDGRID_KEY},
             "resend": {RESEND_KEY},
             "twilio": {f"{TWILIO_SID}:{TWILIO_TOKEN}"},
