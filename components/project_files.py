@@ -1,4 +1,4 @@
-"""ProjectFiles: a generated project (Capacitor; Tauri to come) written to a folder on the deploying machine.
+"""ProjectFiles: a generated project (Capacitor or Tauri) written to a folder on the deploying machine.
 
 Its inputs are the generator's parameters and the SHA-256 of every file it makes, so the diff is
 exact: a changed file (new version, new icon, new URL) updates the folder and whatever depends on
@@ -30,6 +30,10 @@ def generator(kind: str) -> Generator:
         from components.mobile.project import MobileProjectParams, mobile_project
 
         return lambda params: mobile_project(MobileProjectParams(**params))
+    if kind == "desktop":
+        from components.desktop.project import DesktopProjectParams, desktop_project
+
+        return lambda params: desktop_project(DesktopProjectParams(**params))
     raise ValueError(f"unknown project kind {kind!r}")
 
 

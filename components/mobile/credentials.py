@@ -104,3 +104,20 @@ def play_service_account(json_key: str | None) -> PlayServiceAccount:
             "Play service account private_key cannot be read; download a new JSON key"
         ) from None
     return PlayServiceAccount(email, json_key)
+
+
+EXPO_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{20,200}$")
+
+
+def expo_token(token: str | None) -> str:
+    """An Expo access token (EXPO_TOKEN): what `eas build` and `eas submit` authenticate with."""
+    if not token:
+        raise CredentialError(
+            "EXPO_TOKEN missing; create an access token at expo.dev (Account settings > Access tokens) "
+            "and set EXPO_TOKEN"
+        )
+    if not EXPO_TOKEN.match(token.strip()):
+        raise CredentialError(
+            "EXPO_TOKEN is not an Expo access token (20-200 letters, digits, '-' or '_'); copy it again"
+        )
+    return token.strip()
