@@ -4,7 +4,9 @@ App
 ├── TursoDatabase | NeonProject | ByoDatabase   the database, its URL and credentials
 ├── GeneratedSecret                             NEXTAUTH_SECRET, made once
 ├── PagesProject                                project, env vars, the uploaded build (and server half)
-└── CustomDomain (optional)                     Pages domain + CNAME, SSL/verification status
+├── CustomDomain (optional)                     Pages domain + CNAME, SSL/verification status
+├── MobileBuild (spec.mobile)                   Capacitor project wrapping the site; cloud build
+└── DesktopBuild (spec.desktop)                 Tauri project; .deb/.rpm built on Linux
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from components.cloudflare.domain import CustomDomain, CustomDomainArgs
 from components.cloudflare.pages import PagesProject, PagesProjectArgs
 from components.database.deploy import DatabaseContentArgs, DatabaseSchema, PreviewData, checked_schema
 from components.generated_secret import GeneratedSecret
+from components.native_builds import NativeBuilds, native_builds
 from components.neon.project import NeonProject, NeonProjectArgs
 from components.spec import AppSpec, ByoDatabaseSpec, NeonDatabaseSpec, TursoDatabaseSpec
 from components.targets import Targets, VendorTarget
@@ -160,6 +163,7 @@ class App(pulumi.ComponentResource):
         self.domain: CustomDomain | None = None
         self.site_url: str | None = None
         self.health_path: str | None = None
+        self.native = NativeBuilds()
         if spec.web is not None:
             cloudflare = targets.get("cloudflare")
             self.site_url = site_url(spec, cloudflare)
@@ -202,4 +206,7 @@ class App(pulumi.ComponentResource):
                     ),
                     pulumi.ResourceOptions(parent=self, depends_on=[self.pages]),
                 )
+            # The native wrappers open the deployed site, so they come once it exists.
+            after_site = pulumi.ResourceOptions(parent=self, depends_on=[self.pages])
+            self.native = native_builds(spec, self.site_url, after_site)
         self.register_outputs({"database_url": self.database.url})

@@ -20,6 +20,7 @@ from components.app import App
 from components.errors import SpecError
 from components.spec import AppSpec
 from components.targets import TargetError, Targets, passphrase_problem, resolve_targets, vendors_for
+from core.errors import UserError
 
 
 def _spec(config: pulumi.Config) -> AppSpec:
@@ -70,6 +71,8 @@ def main() -> None:
         app = App(spec, targets)
     except SpecError as exc:
         raise pulumi.RunError(f"invalid app spec: {exc}") from None
+    except UserError as exc:  # e.g. a malformed store credential or icon: nothing was created
+        raise pulumi.RunError(str(exc)) from None
 
     db = app.database
     pulumi.export("target", targets.label)
@@ -101,3 +104,5 @@ def main() -> None:
         pulumi.export("domainSslStatus", app.domain.ssl_status)
         pulumi.export("domainVerificationStatus", app.domain.verification_status)
         pulumi.export("domainDnsInstructions", app.domain.instructions)
+    for key, value in app.native.outputs().items():
+        pulumi.export(key, value)
