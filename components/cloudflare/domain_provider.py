@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, UpdateResult
 
 from components.cloudflare.client import CloudflareClient
 from components.cloudflare.models import DnsRecord, PagesDomain, Zone
 from components.cloudflare.ownership import foreign, kind_of, made_for, record_mark, whose
+from components.vendor_provider import VendorProvider
 from core.errors import UserError
 from core.http import VendorConflict, VendorError, VendorNotFound
 
@@ -134,7 +135,15 @@ def outputs(
     }
 
 
-class CustomDomainProvider(ResourceProvider):
+class CustomDomainProvider(VendorProvider[CloudflareClient]):
+    IDENTITY = IDENTITY
+    IN_PLACE = ("target", "api_token", "wait_seconds", "app_id")
+    INPUTS = INPUTS
+    STABLE = ("url",)
+
+    def client(self, props: dict[str, Any]) -> CloudflareClient:
+        return client_for(props)
+
     def _apply(self, cf: CloudflareClient, props: Mapping[str, Any], zone: Zone | None) -> dict[str, Any]:
         domain, project = str(props["domain"]), str(props["project_name"])
         target = cname_target(str(props["target"]))
@@ -144,7 +153,7 @@ class CustomDomainProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         domain, project = str(props["domain"]), str(props["project_name"])
-        with client_for(props) as cf:
+        with self.client(props) as cf:
             zone = cf.find_zone(domain)
             if zone is not None:
                 # Before the domain joins the project: a refused name is left without any trace.
@@ -165,55 +174,38 @@ class CustomDomainProvider(ResourceProvider):
             outs = self._apply(cf, props, zone)
         return CreateResult(id_=domain, outs=outs)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def observe(self, client: CloudflareClient, id_: str, props: dict[str, Any]) -> dict[str, Any]:
         target = cname_target(str(props["target"])) if props.get("target") else None
         app_id = app_of(props)
-        with client_for(props) as cf:
-            try:
-                state = cf.get_domain(str(props["project_name"]), id_)
-            except VendorNotFound:
-                return ReadResult(None, {})  # removed behind Pulumi's back
-            zone = cf.find_zone(id_)
-            record: DnsRecord | None = None
-            if zone is not None and props.get("dns_record_id") and zone.id == props.get("zone_id"):
-                with contextlib.suppress(VendorNotFound):
-                    record = cf.get_dns_record(zone.id, str(props["dns_record_id"]))
-            elif zone is not None and target is not None:
-                record = own_record(cf, zone, id_, app_id, target)  # e.g. a create adopted by recovery
+        state = client.get_domain(str(props["project_name"]), id_)
+        zone = client.find_zone(id_)
+        record: DnsRecord | None = None
+        if zone is not None and props.get("dns_record_id") and zone.id == props.get("zone_id"):
+            with contextlib.suppress(VendorNotFound):
+                record = client.get_dns_record(zone.id, str(props["dns_record_id"]))
+        elif zone is not None and target is not None:
+            record = own_record(client, zone, id_, app_id, target)  # e.g. a create adopted by recovery
         managed = record is not None and made_for(record, app_id, target)
-        outs = outputs(props, state, zone, record, managed)
-        return ReadResult(id_, outs, {key: outs[key] for key in INPUTS})
+        return outputs(props, state, zone, record, managed)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [key for key in IDENTITY if olds.get(key) != news.get(key)]
-        changed = (
-            bool(replaces)
-            or not olds.get("dns_in_sync", True)
-            or any(
-                olds.get(key) != news.get(key) for key in ("target", "api_token", "wait_seconds", "app_id")
-            )
-        )
-        return DiffResult(
-            changes=changed,
-            replaces=replaces,
-            stables=[] if replaces else ["url"],
-            # A domain belongs to one project at a time: moving it means removing it first.
-            delete_before_replace="domain" not in replaces,
-        )
+    def drifted(self, olds: dict[str, Any]) -> bool:
+        return not olds.get("dns_in_sync", True)
+
+    def delete_first(self, replaces: list[str]) -> bool:
+        # A domain belongs to one project at a time: moving it means removing it first.
+        return "domain" not in replaces
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        with client_for(news) as cf:
+        with self.client(news) as cf:
             return UpdateResult(outs=self._apply(cf, news, cf.find_zone(str(news["domain"]))))
 
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
+    def remove(self, client: CloudflareClient, id_: str, props: dict[str, Any]) -> None:
         target = cname_target(str(props["target"])) if props.get("target") else None
-        with client_for(props) as cf:
-            zone_id, record_id = props.get("zone_id"), props.get("dns_record_id")
-            if zone_id and record_id:
-                with contextlib.suppress(VendorNotFound):
-                    # Read again: only a record that carries this app's mark now is removed.
-                    record = cf.get_dns_record(str(zone_id), str(record_id))
-                    if made_for(record, app_of(props), target):
-                        cf.delete_dns_record(str(zone_id), str(record_id))
+        zone_id, record_id = props.get("zone_id"), props.get("dns_record_id")
+        if zone_id and record_id:
             with contextlib.suppress(VendorNotFound):
-                cf.delete_domain(str(props["project_name"]), id_)
+                # Read again: only a record that carries this app's mark now is removed.
+                record = client.get_dns_record(str(zone_id), str(record_id))
+                if made_for(record, app_of(props), target):
+                    client.delete_dns_record(str(zone_id), str(record_id))
+        client.delete_domain(str(props["project_name"]), id_)

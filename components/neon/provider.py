@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, UpdateResult
 
 from components.neon.client import NeonClient
 from components.neon.models import Project
-from core.http import VendorError, VendorNotFound
+from components.vendor_provider import VendorProvider
+from core.http import VendorError
 
 # Inputs that pin the project's place and contents: changing one means a new project.
 IDENTITY = ("region_id", "database_name", "role_name", "api_url")
@@ -58,9 +59,17 @@ def _observe(neon: NeonClient, project: Project, props: dict[str, Any]) -> dict[
     }
 
 
-class NeonProjectProvider(ResourceProvider):
+class NeonProjectProvider(VendorProvider[NeonClient]):
+    IDENTITY = IDENTITY
+    IN_PLACE = ("project_name", "api_key")
+    INPUTS = INPUTS
+    STABLE = STABLE  # project ids are random and names need not be unique: the new one can come first
+
+    def client(self, props: dict[str, Any]) -> NeonClient:
+        return client_for(props)
+
     def create(self, props: dict[str, Any]) -> CreateResult:
-        with client_for(props) as neon:
+        with self.client(props) as neon:
             created = neon.create_project(
                 str(props["project_name"]),
                 region_id=str(props["region_id"]),
@@ -76,30 +85,12 @@ class NeonProjectProvider(ResourceProvider):
                 raise
         return CreateResult(id_=created.project.id, outs=outs)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with client_for(props) as neon:
-            try:
-                project = neon.get_project(id_)
-            except VendorNotFound:
-                return ReadResult(None, {})  # deleted behind Pulumi's back
-            outs = _observe(neon, project, props)
-        # Inputs mirror what the cloud has, so a later preview shows only real differences.
-        return ReadResult(id_, outs, {key: outs[key] for key in INPUTS})
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [key for key in IDENTITY if olds.get(key) != news.get(key)]
-        in_place = [key for key in ("project_name", "api_key") if olds.get(key) != news.get(key)]
-        return DiffResult(
-            changes=bool(replaces or in_place),
-            replaces=replaces,
-            stables=[] if replaces else list(STABLE),
-            # Project ids are random and names need not be unique: the new one can come first.
-            delete_before_replace=False,
-        )
+    def observe(self, client: NeonClient, id_: str, props: dict[str, Any]) -> dict[str, Any]:
+        return _observe(client, client.get_project(id_), props)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         outs = {**olds, "api_key": news["api_key"]}
-        with client_for(news) as neon:
+        with self.client(news) as neon:
             if olds.get("project_name") != news["project_name"]:
                 outs["project_name"] = neon.update_project(id_, str(news["project_name"])).name
             # The password may have been reset since the last refresh: hand out the current URI.
@@ -108,6 +99,5 @@ class NeonProjectProvider(ResourceProvider):
             )
         return UpdateResult(outs=outs)
 
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with client_for(props) as neon, contextlib.suppress(VendorNotFound):
-            neon.delete_project(id_)  # already gone is fine: deleting is idempotent
+    def remove(self, client: NeonClient, id_: str, props: dict[str, Any]) -> None:
+        client.delete_project(id_)

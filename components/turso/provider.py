@@ -6,13 +6,13 @@ provider object itself, because Pulumi stores the pickled provider in the stack'
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, UpdateResult
 
 from components.turso.client import Database, TursoClient
-from core.http import VendorConflict, VendorNotFound
+from components.vendor_provider import VendorProvider
+from core.http import VendorConflict
 
 # Inputs that identify the database: changing any of them means a different database.
 IDENTITY = ("name", "group", "org", "api_url")
@@ -36,10 +36,18 @@ def outputs(props: dict[str, Any], db: Database, auth_token: str) -> dict[str, A
     }
 
 
-class TursoDatabaseProvider(ResourceProvider):
+class TursoDatabaseProvider(VendorProvider[TursoClient]):
+    IDENTITY = IDENTITY
+    IN_PLACE = ("api_token",)
+    INPUTS = INPUTS
+    STABLE = ("db_id", "hostname", "url")
+
+    def client(self, props: dict[str, Any]) -> TursoClient:
+        return client_for(props)
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         name = str(props["name"])
-        with client_for(props) as turso:
+        with self.client(props) as turso:
             try:
                 db = turso.create_database(name, str(props["group"]))
             except VendorConflict:
@@ -54,33 +62,19 @@ class TursoDatabaseProvider(ResourceProvider):
             token = turso.create_database_token(db.name)
         return CreateResult(id_=db.name, outs=outputs(props, db, token))
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with client_for(props) as turso:
-            try:
-                db = turso.get_database(id_)
-            except VendorNotFound:
-                return ReadResult(None, {})  # deleted behind Pulumi's back
-            # No token recorded (a database adopted after an interrupted create): make one.
-            token = str(props.get("auth_token") or "") or turso.create_database_token(db.name)
-        outs = outputs(props, db, token)
-        # Inputs mirror what the cloud has, so a later preview shows only real differences.
-        return ReadResult(id_, outs, {key: outs[key] for key in INPUTS})
+    def observe(self, client: TursoClient, id_: str, props: dict[str, Any]) -> dict[str, Any]:
+        db = client.get_database(id_)
+        # No token recorded (a database adopted after an interrupted create): make one.
+        token = str(props.get("auth_token") or "") or client.create_database_token(db.name)
+        return outputs(props, db, token)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [key for key in IDENTITY if olds.get(key) != news.get(key)]
-        changed = bool(replaces) or olds.get("api_token") != news.get("api_token")
-        return DiffResult(
-            changes=changed,
-            replaces=replaces,
-            stables=[] if replaces else ["db_id", "hostname", "url"],
-            # Same name in the same org: the old one must go before the new one can exist.
-            delete_before_replace="name" not in replaces,
-        )
+    def delete_first(self, replaces: list[str]) -> bool:
+        # Same name in the same org: the old one must go before the new one can exist.
+        return "name" not in replaces
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         # Only the API token can change in place: keep the database, record the new token.
         return UpdateResult(outs={**olds, "api_token": news["api_token"]})
 
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with client_for(props) as turso, contextlib.suppress(VendorNotFound):
-            turso.delete_database(id_)  # already gone is fine: deleting is idempotent
+    def remove(self, client: TursoClient, id_: str, props: dict[str, Any]) -> None:
+        client.delete_database(id_)

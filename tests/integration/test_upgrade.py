@@ -1,7 +1,8 @@
 """Stacks deployed by an older oneclick see no change after an upgrade.
 
 The app is deployed by the code of an earlier commit (unpacked with `git archive`, run with its own
-CLI), then previewed by the current code against the same state: every resource must be `same`.
+CLI, into its own sandbox), then the current sandbox takes over that sandbox's files and port, and
+the current code previews the app against the same state: every resource must be `same`.
 This is what keeps refactors (moved modules, renamed types, new inputs) from replacing or updating
 what users already run: dynamic providers are pickled by module path into the state.
 """
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.endpoint import REPO_ROOT, SandboxEndpoint
+from automation.localpg import LocalPostgres
+from sandbox import server
+from sandbox.endpoint import REPO_ROOT
 
 pytestmark = pytest.mark.engine
 
@@ -56,9 +59,9 @@ def app_id() -> Iterator[str]:
     (REPO_ROOT / "stacks" / f"Pulumi.{value}.yaml").unlink(missing_ok=True)
 
 
-def _run(tree: Path, entry: str, *args: str) -> dict[str, object]:
+def _run(tree: Path, entry: str, *args: str, sandbox_dir: Path) -> dict[str, object]:
     """One CLI command of the code in `tree`, which comes first on the module path."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env = {**os.environ, "PYTHONPATH": str(tree), "ONECLICK_SANDBOX_DIR": str(sandbox_dir)}
     done = subprocess.run(
         [sys.executable, "-c", f"from {entry} import main; main()", *args],
         cwd=tree,
@@ -75,7 +78,7 @@ def _run(tree: Path, entry: str, *args: str) -> dict[str, object]:
 
 @pytest.mark.parametrize("provider", ["turso", "neon"])
 def test_preview_after_upgrade_changes_nothing(
-    sandbox: SandboxEndpoint, old_tree: Path, app_id: str, provider: str, tmp_path: Path
+    local_postgres: LocalPostgres, old_tree: Path, app_id: str, provider: str, tmp_path: Path
 ) -> None:
     shop = old_tree / "examples" / "shop"
     database = "group: default" if provider == "turso" else "region: aws-us-east-2"
@@ -93,16 +96,45 @@ def test_preview_after_upgrade_changes_nothing(
         "  env:\n"
         "    NEXT_PUBLIC_APP_NAME: Shop\n"
     )
-    deployed = _run(old_tree, "automation.cli", "deploy", str(spec), "--no-health-check", "--json")
-    assert deployed["changes"], deployed
+    sandbox_dir = tmp_path / "sandbox"
+    # The old sandbox, started by the old code's own server module.
+    start_old = (
+        "import sys; from pathlib import Path; from sandbox import server; "
+        "print(server.start(Path(sys.argv[1]), port=0, postgres_url=sys.argv[2]).url)"
+    )
+    started = subprocess.run(
+        [sys.executable, "-c", start_old, str(sandbox_dir), local_postgres.url],
+        cwd=old_tree,
+        env={**os.environ, "PYTHONPATH": str(old_tree)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    port = int(started.stdout.strip().rsplit(":", 1)[1])
+    try:
+        deployed = _run(
+            old_tree,
+            "automation.cli",
+            "deploy",
+            str(spec),
+            "--no-health-check",
+            "--json",
+            sandbox_dir=sandbox_dir,
+        )
+        assert deployed["changes"], deployed
+    finally:
+        server.stop(sandbox_dir)
+    server.start(sandbox_dir, port=port, postgres_url=local_postgres.url)  # the upgrade takes over
 
     # The stack's config (its encryption salt and secrets) was written beside the old code.
     old_config = old_tree / "stacks" / f"Pulumi.{app_id}.yaml"
     (REPO_ROOT / "stacks" / old_config.name).write_text(old_config.read_text())
     try:
-        previewed = _run(REPO_ROOT, "cli.main", "preview", str(spec), "--json")
+        previewed = _run(REPO_ROOT, "cli.main", "preview", str(spec), "--json", sandbox_dir=sandbox_dir)
         changes = previewed["changes"]
         assert isinstance(changes, dict)
         assert set(changes) == {"same"}, f"the upgrade would change deployed resources: {changes}"
     finally:
-        _run(REPO_ROOT, "cli.main", "destroy", app_id, "--yes", "--json")
+        _run(REPO_ROOT, "cli.main", "destroy", app_id, "--yes", "--json", sandbox_dir=sandbox_dir)
+        server.stop(sandbox_dir)
