@@ -26,7 +26,10 @@ from service.tiers import Subscription, check_spec
 from service.vault import Binding, Vault
 from service.vendor_names import check_vendor_names
 
-Kind = Literal["web", "database", "migrate-data", "domain", "destroy"]
+Kind = Literal["web", "database", "migrate-data", "domain", "destroy", "desktop", "ios", "android"]
+# Builds of the native wrappers of a live web app: they change neither the site nor the app's status.
+NATIVE_KINDS = frozenset({"desktop", "ios", "android"})
+NATIVE_SECRET = "native:"  # noqa: S105 - a prefix, not a secret: of a native build's store credentials among its secrets
 AppStatus = Literal["provisioning", "deploying", "active", "failed", "suspended"]
 TERMINAL = frozenset({"succeeded", "failed"})
 # Outputs too long for a status answer; the stack keeps them (`oneclick outputs APP --json`).
@@ -231,6 +234,63 @@ def submit_destroy(conn: psycopg.Connection, user_id: str, app_id: str) -> Deplo
     return found
 
 
+def submit_native(
+    conn: psycopg.Connection,
+    vault: Vault,
+    user_id: str,
+    spec: AppSpec,
+    kind: Kind,
+    steps: list[tuple[str, str]],
+    credentials: dict[str, str],
+) -> Deployment:
+    """Record a queued native build (desktop, ios, android) of the user's live web app.
+
+    The app must be deployed with a site already: the native apps wrap its URL."""
+    with conn.transaction():
+        app = _owned_app(conn, spec.id, user_id, existing=True)
+        if app is None or app["destroyed_at"] is not None:
+            raise not_found(f"app {spec.id!r}", "deploy it with POST /api/deploy/web first")
+        if app["platform"] != "web" or deployed_url(conn, spec.id) is None:
+            raise ApiError(
+                409,
+                "conflict",
+                f"app {spec.id!r} has no deployed site for a {kind} build to wrap",
+                field="id",
+                fix="deploy the site with POST /api/deploy/web and wait for it to succeed",
+            )
+        deployment_id = str(uuid.uuid4())
+        # The store credentials ride with the spec's secrets, under names no spec reference uses.
+        secrets = {**spec.secret_values(), **{NATIVE_SECRET + k: v for k, v in credentials.items()}}
+        envelope = (
+            vault.encrypt(json.dumps(secrets), Binding("deployments", deployment_id, "secrets_encrypted"))
+            if secrets
+            else None
+        )
+        conn.execute(
+            "INSERT INTO deployments (id, app_id, user_id, kind, spec, secrets_encrypted) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [deployment_id, spec.id, user_id, kind, Jsonb(spec.public_dict()), envelope],
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO deployment_steps (deployment_id, position, key, title, state) "
+                "VALUES (%s, %s, %s, %s, 'pending')",
+                [(deployment_id, n, key, title) for n, (key, title) in enumerate(steps)],
+            )
+        add_event(conn, deployment_id, "queued", {"status": "queued", "kind": kind, "app": spec.id})
+    found = get(conn, deployment_id)
+    assert found is not None
+    return found
+
+
+def deployed_url(conn: psycopg.Connection, app_id: str) -> str | None:
+    """The live app's site URL as its last successful deploy recorded it."""
+    row = conn.execute(
+        "SELECT deployment_url FROM deployed_apps WHERE app_id = %s AND destroyed_at IS NULL", [app_id]
+    ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
 def set_job(conn: psycopg.Connection, deployment_id: str, job_id: int) -> None:
     conn.execute("UPDATE deployments SET job_id = %s WHERE id = %s", [job_id, deployment_id])
 
@@ -323,7 +383,7 @@ def finish(
             "WHERE id = %s",
             [status, Jsonb(outputs), Jsonb(changes or {}), error, deployment.id],
         )
-        if not ok and deployment.kind != "destroy":
+        if not ok and deployment.kind != "destroy" and deployment.kind not in NATIVE_KINDS:
             set_app_status(conn, deployment.app_id, "failed")
         add_event(conn, deployment.id, "finished", {"status": status, "error": error, "outputs": outputs})
 

@@ -26,13 +26,16 @@ from psycopg_pool import ConnectionPool
 from automation import operations
 from automation.steps import DeployStatus
 from automation.workspace import DeployError, StackLocked, StackNotFound
+from components.commands import CommandError
+from components.desktop.tauri_build import DesktopBuildError
 from components.errors import SpecError
 from components.targets import TargetError
-from core.errors import OneclickError
+from core.errors import OneclickError, UserError
 from core.http import VendorError
 from service import deployments, vendor_names
 from service.deployments import Deployment
 from service.isolation import DeployLimits, Outcome, run_isolated
+from service.native_builds import run_native_build
 from service.recovery import PreviousAttempt, UpdateStillRunning, recover_stack
 from service.uploads import materialize_spec
 from service.vault import DecryptionError, Vault
@@ -40,7 +43,17 @@ from service.vault import DecryptionError, Vault
 log = logging.getLogger("oneclick.service.runner")
 
 RETRYABLE: tuple[type[Exception], ...] = (StackLocked, UpdateStillRunning)
-PERMANENT: tuple[type[Exception], ...] = (DeployError, SpecError, TargetError, VendorError, DecryptionError)
+PERMANENT: tuple[type[Exception], ...] = (
+    DeployError,
+    SpecError,
+    TargetError,
+    VendorError,
+    DecryptionError,
+    # A native build: a credential or icon the user must fix, a failed compiler or vendor command.
+    UserError,
+    DesktopBuildError,
+    CommandError,
+)
 
 
 class RetryLater(OneclickError):
@@ -117,6 +130,9 @@ def deploy_recorded(runtime: WorkerRuntime, conn: psycopg.Connection, deployment
     spec = materialize_spec(conn, deployment.user_id, deployment.app_spec(runtime.vault, uploads=True))
     if (refused := vendor_names.spec_error(spec)) is not None:
         raise refused  # recorded before names had to follow the app id: never deploy it
+    if deployment.kind in deployments.NATIVE_KINDS:
+        run_native_build(conn, runtime.vault, deployment, spec)
+        return
     # Refreshed first, so a resource deleted or changed behind the stack's back is healed.
     try:
         result = operations.deploy(spec, on_status=recorder, refresh=True)

@@ -1,12 +1,17 @@
-"""Routes under /api/deploy: start a web, database or data-migration deploy, and follow deployments."""
+"""Routes under /api/deploy: start a web, database, data-migration or native (desktop, ios, android)
+deploy, and follow deployments."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
+from components.mobile.credentials import CredentialError
+from components.native_builds import store_credentials
+from components.native_run import Target, required_credentials
+from components.spec import AppSpec
 from service import deployments
 from service.api.checks import check_app_id
 from service.api.context import ServiceContext
@@ -15,19 +20,19 @@ from service.api.models import (
     ERRORS,
     DeployAccepted,
     DeploymentStatus,
-    ErrorBody,
     History,
     HistoryEntry,
     MigrateDataRequest,
+    NativeBuildRequest,
 )
 from service.api.stream import stream_response
-from service.api.submit import latest_spec, rebuild, submit
+from service.api.submit import latest_spec, queue, rebuild, submit
 from service.auth import Caller
 from service.deployments import Deployment
 from service.errors import ApiError
+from service.native_builds import NATIVE_STEPS
 
 router = APIRouter(tags=["deploy"])
-NATIVE = {**ERRORS, 501: {"model": ErrorBody}}
 
 
 @router.post("/api/deploy/web", status_code=202, responses=ERRORS)
@@ -68,32 +73,77 @@ def deploy_database(who: Auth, ctx: Ctx, spec: SpecBody) -> DeployAccepted:
     return submit(ctx, who, spec, "database")
 
 
-def not_yet(platform: str) -> NoReturn:
-    raise ApiError(
-        501,
-        "not_implemented",
-        f"{platform} builds are not available yet",
-        fix="deploy the web app with POST /api/deploy/web; native builds arrive with the mobile and "
-        "desktop release",
+CREDENTIAL_NAMES = frozenset(
+    {"EXPO_TOKEN", "ASC_KEY_ID", "ASC_ISSUER_ID", "ASC_KEY_P8", "PLAY_SERVICE_ACCOUNT_JSON"}
+)
+
+
+def _check_credentials(spec: AppSpec, kind: Target, given: dict[str, str]) -> None:
+    """Store credentials checked for shape now (422 naming the variable), not minutes into a build."""
+    unknown = sorted(set(given) - CREDENTIAL_NAMES)
+    if unknown:
+        raise ApiError(
+            422,
+            "invalid",
+            f"credentials: {unknown[0]!r} is not a credential a native build uses",
+            field=f"credentials.{unknown[0]}",
+            fix=f"give only {', '.join(sorted(CREDENTIAL_NAMES))}",
+        )
+    if kind == "desktop" or spec.mobile is None:
+        return
+    try:
+        required_credentials(spec.mobile.builder, kind, store_credentials(given, [kind]))
+    except CredentialError as exc:
+        name = next((n for n in sorted(CREDENTIAL_NAMES) if n in str(exc)), "")
+        raise ApiError(
+            422, "invalid", f"credentials: {exc}", field=f"credentials.{name}" if name else "credentials"
+        ) from None
+
+
+def _native(ctx: ServiceContext, who: Caller, body: NativeBuildRequest, kind: Target) -> DeployAccepted:
+    check_app_id(body.app_id)
+    spec = latest_spec(ctx, who, body.app_id)
+    section = "desktop" if kind == "desktop" else "mobile"
+    wanted = (
+        spec.desktop is not None if kind == "desktop" else bool(spec.mobile and kind in spec.mobile.platforms)
     )
+    if not wanted:
+        example = "desktop: {platforms: [linux]}" if kind == "desktop" else f"mobile: {{platforms: [{kind}]}}"
+        raise ApiError(
+            409,
+            "conflict",
+            f"app {body.app_id!r} was deployed without a {kind} app in its spec",
+            field=section,
+            fix=f"add {example} to the spec and deploy it with POST /api/deploy/web",
+        )
+    credentials = {name: value.get_secret_value() for name, value in body.credentials.items()}
+    _check_credentials(spec, kind, credentials)
+    with ctx.connection() as conn:
+        recorded = deployments.submit_native(
+            conn, ctx.vault, who.user_id, spec, kind, NATIVE_STEPS, credentials
+        )
+    return queue(ctx, recorded)
 
 
-@router.post("/api/deploy/ios", status_code=202, responses=NATIVE)
-def deploy_ios(_: Auth) -> DeployAccepted:
-    """Trigger an iOS build (not available yet: 501)."""
-    not_yet("iOS")
+@router.post("/api/deploy/ios", status_code=202, responses=ERRORS)
+def deploy_ios(who: Auth, ctx: Ctx, body: NativeBuildRequest) -> DeployAccepted:
+    """Build the iOS app of a deployed web app (Capacitor; EAS or fastlane) and upload it to
+    TestFlight; when the vendor cannot be reached the steps say "ready to submit" with the command."""
+    return _native(ctx, who, body, "ios")
 
 
-@router.post("/api/deploy/android", status_code=202, responses=NATIVE)
-def deploy_android(_: Auth) -> DeployAccepted:
-    """Trigger an Android build (not available yet: 501)."""
-    not_yet("Android")
+@router.post("/api/deploy/android", status_code=202, responses=ERRORS)
+def deploy_android(who: Auth, ctx: Ctx, body: NativeBuildRequest) -> DeployAccepted:
+    """Build the Android app of a deployed web app and upload it to the Play internal track (or
+    record it as ready to submit, with the command, when the vendor cannot be reached)."""
+    return _native(ctx, who, body, "android")
 
 
-@router.post("/api/deploy/desktop", status_code=202, responses=NATIVE)
-def deploy_desktop(_: Auth) -> DeployAccepted:
-    """Trigger desktop builds (not available yet: 501)."""
-    not_yet("Desktop")
+@router.post("/api/deploy/desktop", status_code=202, responses=ERRORS)
+def deploy_desktop(who: Auth, ctx: Ctx, body: NativeBuildRequest) -> DeployAccepted:
+    """Build the desktop app of a deployed web app: a Tauri project, Linux .deb/.rpm built here
+    (artifacts with size and sha256 in the outputs); Windows and macOS come from the CI template."""
+    return _native(ctx, who, body, "desktop")
 
 
 def find(ctx: ServiceContext, who: Caller, ref: str) -> Deployment:

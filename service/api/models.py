@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
 
@@ -80,6 +80,18 @@ class MigrateDataRequest(CamelModel):
         max_length=80,
         description="The browser's SQLite export (a .sql dump or a .sqlite file) as an upload reference, "
         "`upload:<sha256>` from POST /api/uploads.",
+    )
+
+
+class NativeBuildRequest(CamelModel):
+    app_id: str = Field(
+        description="The deployed web app whose native app is built (its spec as last deployed)."
+    )
+    credentials: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Store and cloud-build credentials by variable name: EXPO_TOKEN, ASC_KEY_ID, "
+        "ASC_ISSUER_ID, ASC_KEY_P8 (the .p8 text), PLAY_SERVICE_ACCOUNT_JSON. Checked for shape, kept "
+        "encrypted with the deployment, given to the build only through its environment.",
     )
 
 
