@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from cli import deploy
+from cli.build import build
 from cli.db import db
 from cli.doctor import doctor
 from cli.drift import drift_command
@@ -62,3 +63,4 @@ main.add_command(db, "db")
 main.add_command(recover, "recover")
 main.add_command(drift_command, "drift")
 main.add_command(fleet_group, "fleet")
+main.add_command(build, "build")
