@@ -106,9 +106,19 @@ class NeonSandbox:
 
     def __init__(self, store: SandboxStore, tls: Tls | None = None) -> None:
         self.store = store
-        # TLS on the endpoints whenever the sandbox serves TLS at all (it has a local CA then).
-        self.tls = tls if tls is not None or not store.tls_port else local_ca_tls()
+        self._tls = tls
         self._proxy: EndpointProxy | None = None
+
+    @property
+    def serves_tls(self) -> bool:
+        """Endpoints serve TLS whenever the sandbox serves TLS at all (it has a local CA then)."""
+        return self._tls is not None or bool(self.store.tls_port)
+
+    @property
+    def tls(self) -> Tls | None:
+        if self._tls is None and self.store.tls_port:
+            self._tls = local_ca_tls()  # read when the first endpoint opens, not at import
+        return self._tls
 
     @property
     def pg(self) -> SandboxPostgres:
@@ -304,7 +314,7 @@ class NeonSandbox:
         self.database(branch, database)
         user, secret, db = (quote(part, safe="") for part in (role, password, database))
         # sslmode=require, as Neon's URIs say, only when the proxy can serve TLS.
-        query = "?sslmode=require" if self.tls is not None else ""
+        query = "?sslmode=require" if self.serves_tls else ""
         return f"postgresql://{user}:{secret}@{self.endpoint_host(endpoints[0])}/{db}{query}"
 
 
