@@ -18,8 +18,17 @@ export async function jsonBody(request: Request): Promise<Record<string, unknown
   }
 }
 
-/** Prisma's error code (P2002 unique, P2003 foreign key, P2025 not found), if it is one. */
-export function prismaCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.startsWith("P") ? code : undefined;
+export type Failure = "unique" | "foreign_key" | "not_found";
+
+/** What a failed write ran into, from Prisma's error code or, for libSQL, the database's message:
+ * over HTTP libSQL sends no extended SQLite code (a TODO in @libsql/client), so Prisma's adapter
+ * reports a unique or foreign-key violation as a generic database error. */
+export function failure(error: unknown): Failure | undefined {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (code === "P2002" || (typeof message === "string" && message.includes("UNIQUE constraint failed"))) return "unique";
+  if (code === "P2003" || (typeof message === "string" && message.includes("FOREIGN KEY constraint failed"))) {
+    return "foreign_key";
+  }
+  if (code === "P2025") return "not_found";
+  return undefined;
 }

@@ -5,7 +5,7 @@ import { Prisma } from "@/generated/prisma/client";
 import { currentSession } from "@/lib/auth";
 import { withDb } from "@/lib/db";
 import { createProduct, fieldErrors, productColumns } from "@/lib/products";
-import { jsonBody, prismaCode, problem } from "@/lib/responses";
+import { failure, jsonBody, problem } from "@/lib/responses";
 
 export const dynamic = "force-dynamic";
 
@@ -49,8 +49,8 @@ export async function POST(request: Request) {
     );
     return NextResponse.json(product, { status: 201, headers: { Location: `/api/products/${product.id}` } });
   } catch (error) {
-    if (prismaCode(error) === "P2002") return problem(409, "conflict", "a product with this sku exists", { sku: "already used" });
-    if (prismaCode(error) === "P2003") return problem(400, "invalid", "no such category", { categoryId: "no such category" });
+    if (failure(error) === "unique") return problem(409, "conflict", "a product with this sku exists", { sku: "already used" });
+    if (failure(error) === "foreign_key") return problem(400, "invalid", "no such category", { categoryId: "no such category" });
     throw error;
   }
 }

@@ -5,7 +5,7 @@ import { Prisma } from "@/generated/prisma/client";
 import { currentSession } from "@/lib/auth";
 import { withDb } from "@/lib/db";
 import { fieldErrors, productColumns, productId, updateProduct } from "@/lib/products";
-import { jsonBody, notFound, prismaCode, problem } from "@/lib/responses";
+import { failure, jsonBody, notFound, problem } from "@/lib/responses";
 
 export const dynamic = "force-dynamic";
 
@@ -33,10 +33,10 @@ export async function PATCH(request: Request, { params }: Context) {
     const product = await withDb((db) => db.product.update({ where: { id }, data, select: productColumns }));
     return NextResponse.json(product);
   } catch (error) {
-    const code = prismaCode(error);
-    if (code === "P2025") return notFound(`product ${id}`);
-    if (code === "P2003") return problem(400, "invalid", "no such category", { categoryId: "no such category" });
-    if (code === "P2002") return problem(409, "conflict", "a product with this sku exists", { sku: "already used" });
+    const kind = failure(error);
+    if (kind === "not_found") return notFound(`product ${id}`);
+    if (kind === "foreign_key") return problem(400, "invalid", "no such category", { categoryId: "no such category" });
+    if (kind === "unique") return problem(409, "conflict", "a product with this sku exists", { sku: "already used" });
     throw error;
   }
 }
@@ -49,8 +49,8 @@ export async function DELETE(_request: Request, { params }: Context) {
     await withDb((db) => db.product.delete({ where: { id } }));
     return new NextResponse(null, { status: 204 });
   } catch (error) {
-    if (prismaCode(error) === "P2025") return notFound(`product ${id}`);
-    if (prismaCode(error) === "P2003") return problem(409, "conflict", `product ${id} is in orders; it cannot be deleted`);
+    if (failure(error) === "not_found") return notFound(`product ${id}`);
+    if (failure(error) === "foreign_key") return problem(409, "conflict", `product ${id} is in orders; it cannot be deleted`);
     throw error;
   }
 }
