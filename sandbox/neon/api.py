@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox.neon import account
+from sandbox.neon import account, sql_http
 from sandbox.neon import model as m
 from sandbox.neon.control import (
     ENDPOINT_HOST,
@@ -566,4 +566,5 @@ def build_router(store: SandboxStore) -> APIRouter:
     router = APIRouter(route_class=NeonRoute, lifespan=serve_endpoints)
     router.include_router(api)
     router.include_router(build_admin_router(neon))
+    router.include_router(sql_http.build_router(neon))
     return router
