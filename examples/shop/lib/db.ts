@@ -2,7 +2,7 @@
 // kept at module scope (the usual Next.js singleton) hangs once two requests use it at the same time,
 // so every request makes its own client and adapter (about 10 ms) and closes it when done.
 import { PrismaLibSql } from "@prisma/adapter-libsql/web";
-import { PrismaNeon } from "@prisma/adapter-neon";
+import { PrismaNeonHttp } from "@prisma/adapter-neon";
 import { neonConfig } from "@neondatabase/serverless";
 
 import { PrismaClient } from "@/generated/prisma/client";
@@ -16,10 +16,6 @@ export function databaseKind(): "turso" | "postgresql" {
   throw new Error("no database configured: set TURSO_DATABASE_URL (Turso) or DATABASE_URL (PostgreSQL)");
 }
 
-function isLocal(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "127.0.0.1" || hostname.endsWith(".localhost");
-}
-
 function adapter() {
   if (databaseKind() === "turso") {
     return new PrismaLibSql({
@@ -27,15 +23,11 @@ function adapter() {
       authToken: process.env.TURSO_AUTH_TOKEN,
     });
   }
-  const url = process.env.DATABASE_URL as string;
-  const { hostname, port } = new URL(url);
-  if (isLocal(hostname)) {
-    // A local stand-in for Neon's proxy speaks plain WebSocket at <host>:<port>/v2, without TLS.
-    neonConfig.useSecureWebSocket = false;
-    neonConfig.pipelineConnect = false;
-    neonConfig.wsProxy = (host) => `${host}:${port || 5432}/v2`;
-  }
-  return new PrismaNeon({ connectionString: url });
+  // Neon's SQL over HTTP: one fetch per query, nothing to keep open between requests. Its endpoint
+  // follows from the connection string's host (https://api.<host>/sql); NEON_HTTP_ENDPOINT names
+  // another one, e.g. a local stand-in for Neon.
+  if (process.env.NEON_HTTP_ENDPOINT) neonConfig.fetchEndpoint = process.env.NEON_HTTP_ENDPOINT;
+  return new PrismaNeonHttp(process.env.DATABASE_URL as string, {});
 }
 
 /** Runs `work` with a fresh client and always disconnects it. */
