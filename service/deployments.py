@@ -167,11 +167,7 @@ def submit(
                 )
         deployment_id = str(uuid.uuid4())
         secrets = spec.secret_values()
-        envelope = (
-            vault.encrypt(json.dumps(secrets), Binding("deployments", deployment_id, "secrets_encrypted"))
-            if secrets
-            else None
-        )
+        envelope = _sealed(vault, deployment_id, secrets)
         conn.execute(
             "INSERT INTO deployments (id, app_id, user_id, kind, spec, secrets_encrypted) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
@@ -200,16 +196,8 @@ def submit(
             },
         )
         steps = [(key, STEP_TITLES[key]) for key in STEP_TITLES if key in step_keys(spec)]
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO deployment_steps (deployment_id, position, key, title, state) "
-                "VALUES (%s, %s, %s, %s, 'pending')",
-                [(deployment_id, n, key, title) for n, (key, title) in enumerate(steps)],
-            )
-        add_event(conn, deployment_id, "queued", {"status": "queued", "kind": kind, "app": spec.id})
-    found = get(conn, deployment_id)
-    assert found is not None
-    return found
+        _queue_steps(conn, deployment_id, kind, spec.id, steps)
+    return _recorded(conn, deployment_id)
 
 
 def submit_destroy(conn: psycopg.Connection, user_id: str, app_id: str) -> Deployment:
@@ -223,15 +211,8 @@ def submit_destroy(conn: psycopg.Connection, user_id: str, app_id: str) -> Deplo
             "INSERT INTO deployments (id, app_id, user_id, kind, spec) VALUES (%s, %s, %s, 'destroy', %s)",
             [deployment_id, app_id, user_id, Jsonb({"id": app_id})],
         )
-        conn.execute(
-            "INSERT INTO deployment_steps (deployment_id, position, key, title, state) "
-            "VALUES (%s, 0, 'destroy', 'Resources deleted', 'pending')",
-            [deployment_id],
-        )
-        add_event(conn, deployment_id, "queued", {"status": "queued", "kind": "destroy", "app": app_id})
-    found = get(conn, deployment_id)
-    assert found is not None
-    return found
+        _queue_steps(conn, deployment_id, "destroy", app_id, [("destroy", "Resources deleted")])
+    return _recorded(conn, deployment_id)
 
 
 def submit_native(
@@ -261,26 +242,14 @@ def submit_native(
         deployment_id = str(uuid.uuid4())
         # The store credentials ride with the spec's secrets, under names no spec reference uses.
         secrets = {**spec.secret_values(), **{NATIVE_SECRET + k: v for k, v in credentials.items()}}
-        envelope = (
-            vault.encrypt(json.dumps(secrets), Binding("deployments", deployment_id, "secrets_encrypted"))
-            if secrets
-            else None
-        )
+        envelope = _sealed(vault, deployment_id, secrets)
         conn.execute(
             "INSERT INTO deployments (id, app_id, user_id, kind, spec, secrets_encrypted) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
             [deployment_id, spec.id, user_id, kind, Jsonb(spec.public_dict()), envelope],
         )
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO deployment_steps (deployment_id, position, key, title, state) "
-                "VALUES (%s, %s, %s, %s, 'pending')",
-                [(deployment_id, n, key, title) for n, (key, title) in enumerate(steps)],
-            )
-        add_event(conn, deployment_id, "queued", {"status": "queued", "kind": kind, "app": spec.id})
-    found = get(conn, deployment_id)
-    assert found is not None
-    return found
+        _queue_steps(conn, deployment_id, kind, spec.id, steps)
+    return _recorded(conn, deployment_id)
 
 
 def deployed_url(conn: psycopg.Connection, app_id: str) -> str | None:
@@ -580,3 +549,29 @@ def app_row(conn: psycopg.Connection, app_id: str, user_id: str) -> dict[str, An
     if row is None or row["user_id"] != user_id:
         raise not_found(f"app {app_id!r}", "deploy it first, or check the app id")
     return row
+
+
+def _sealed(vault: Vault, deployment_id: str, secrets: dict[str, str]) -> bytes | None:
+    """A deployment's secret values encrypted for its row (None when it has none)."""
+    if not secrets:
+        return None
+    return vault.encrypt(json.dumps(secrets), Binding("deployments", deployment_id, "secrets_encrypted"))
+
+
+def _queue_steps(
+    conn: psycopg.Connection, deployment_id: str, kind: str, app_id: str, steps: list[tuple[str, str]]
+) -> None:
+    """The deployment's steps, all pending, and its `queued` event."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO deployment_steps (deployment_id, position, key, title, state) "
+            "VALUES (%s, %s, %s, %s, 'pending')",
+            [(deployment_id, n, key, title) for n, (key, title) in enumerate(steps)],
+        )
+    add_event(conn, deployment_id, "queued", {"status": "queued", "kind": kind, "app": app_id})
+
+
+def _recorded(conn: psycopg.Connection, deployment_id: str) -> Deployment:
+    found = get(conn, deployment_id)
+    assert found is not None  # just written in a committed transaction
+    return found
