@@ -8,7 +8,7 @@ from components.sandbox_target import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxE
 # The ports `oneclick sandbox start` and `python -m sandbox` bind unless told otherwise: plain HTTP,
 # and TLS (which the libSQL hostnames carry, so keep it stable: deployed apps keep their URLs).
 DEFAULT_PORT = 8787
-DEFAULT_TLS_PORT = 8788
+DEFAULT_TLS_PORT = 8443  # 8788 and 8789 are the gateway's and the service's
 
 __all__ = [
     "CLOUDFLARE_ACCOUNT_ID",

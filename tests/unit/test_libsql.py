@@ -407,8 +407,8 @@ def test_connection_failures_are_retried_only_before_a_stream_exists() -> None:
     ("url", "base"),
     [
         ("libsql://shop-acme.turso.io", "https://shop-acme.turso.io/"),
-        ("libsql://shop-sandbox.turso.localhost:8788", "https://shop-sandbox.turso.localhost:8788/"),
-        ("wss://shop-sandbox.turso.localhost:8788", "https://shop-sandbox.turso.localhost:8788/"),
+        ("libsql://shop-sandbox.turso.localhost:8443", "https://shop-sandbox.turso.localhost:8443/"),
+        ("wss://shop-sandbox.turso.localhost:8443", "https://shop-sandbox.turso.localhost:8443/"),
         ("ws://127.0.0.1:8080", "http://127.0.0.1:8080/"),
         ("libsql://127.0.0.1:8080?tls=0", "http://127.0.0.1:8080/"),
         ("https://db.example.com/base/", "https://db.example.com/base/"),

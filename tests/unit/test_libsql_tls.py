@@ -68,7 +68,7 @@ def test_clients_are_told_how_to_get_a_missing_ca(tmp_path: Path, monkeypatch: p
     with pytest.raises(FileNotFoundError, match="oneclick sandbox start"):
         LocalCA.default().trust_context()
     with pytest.raises(LibsqlError, match="scripts/setup") as missing:
-        LibsqlClient("libsql://db-org.turso.localhost:8788", "token")
+        LibsqlClient("libsql://db-org.turso.localhost:8443", "token")
     assert missing.value.code == "TLS_CA_MISSING"
     LibsqlClient("libsql://db-org.turso.localhost:8787?tls=0", "token").close()  # plain HTTP needs no CA
 
