@@ -195,7 +195,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             removed = cf.delete_project(project_name)
             cf.save()
         for deployment_id in removed:
-            pool.stop(deployment_id)
+            pool.forget(deployment_id)
         return envelope(None)
 
     # -- direct upload -------------------------------------------------------------------------
@@ -287,6 +287,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             try:  # started now, so a worker that throws at start-up fails its deployment
                 await pool.ensure(deployment_id, lambda: plan)
             except WorkerStartError as exc:
+                pool.forget(deployment_id)
                 with store.lock:
                     cf.secrets.forget(deployment_ids=(deployment_id,))
                 raise CloudflareApiError(
@@ -296,7 +297,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             try:
                 project = cf.project(project_name)
             except CloudflareApiError:  # deleted while the worker started
-                pool.stop(deployment_id)
+                pool.forget(deployment_id)
                 cf.secrets.forget(deployment_ids=(deployment_id,))
                 raise
             superseded = None
@@ -340,7 +341,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             del cf.state["deployments"][deployment_id]
             cf.secrets.forget(deployment_ids=(deployment_id,))
             cf.save()
-        pool.stop(deployment_id)
+        pool.forget(deployment_id)
         return envelope(None)
 
     @pages.post("/{project_name}/deployments/{deployment_id}/rollback")

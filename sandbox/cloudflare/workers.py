@@ -245,12 +245,17 @@ class WorkerPool:
         if worker is not None:
             self._kill(worker.process)
 
+    def forget(self, deployment_id: str) -> None:
+        """Stop the worker of a deployment that is gone, and remove its directory."""
+        self.stop(deployment_id)
+        shutil.rmtree(self.root / deployment_id, ignore_errors=True)
+
     def stop_except(self, keep: set[str]) -> None:
         """Stop every worker whose deployment is not in `keep` (deleted behind the API's back)."""
         with self._lock:
             gone = [d for d in self._running if d not in keep]
         for deployment_id in gone:
-            self.stop(deployment_id)
+            self.forget(deployment_id)
 
     def stop_all(self) -> None:
         with self._lock:
