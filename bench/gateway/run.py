@@ -1,22 +1,25 @@
 """Benchmark: the latency our gateway adds over calling the upstream directly, and its highest rate,
-next to LiteLLM's proxy against the same upstream, all in one process tree on this machine.
+next to LiteLLM's proxy and Portkey's gateway against the same upstream, all on this machine.
 
-    .venv/bin/python bench/gateway/run.py [--rate 500] [--seconds 10] [--skip-litellm]
+    .venv/bin/python bench/gateway/run.py [--rate 500] [--seconds 10] [--skip-litellm] [--skip-portkey]
 
-Processes: a PostgreSQL cluster (the local one, started if need be, in a throwaway database), an
-OpenAI-compatible stand-in upstream (sandbox/upstreams.py), our gateway (`oneclick gateway`, with
-key auth, the spend reservation and metering on), LiteLLM's proxy (installed on first run into
-.tools/litellm-venv, never into the project's own environment), and a load generator
-(bench/gateway/loadgen.py) in its own process. Each target first gets a fixed rate (open loop,
-`--rate` requests/s for `--seconds`, after a warm-up), then a closed loop for its highest rate.
-"Added" latency is the target's percentile minus the direct call's.
+Processes: a private PostgreSQL cluster (its own data directory in a temporary folder, on a free
+port), an OpenAI-compatible stand-in upstream (sandbox/upstreams.py), our gateway (`oneclick
+gateway`, with key auth, the spend reservation and metering on), LiteLLM's proxy (installed on
+first run into .tools/litellm-venv, never into the project's own environment), Portkey's gateway
+(`@portkey-ai/gateway`, pinned, installed on first run into .tools/portkey with npm, run by Node),
+and a load generator (bench/gateway/loadgen.py) in its own process. Each target first gets a fixed
+rate (open loop, `--rate` requests/s for `--seconds`, after a warm-up), then a closed loop for its
+highest rate. "Added" latency is the target's percentile minus the direct call's.
 
 LiteLLM runs with its master key (auth) but without a database: its spend tracking needs Prisma
-engines that it downloads at start, which this machine cannot. If LiteLLM cannot be installed or
-started, its figures print as n/a with the reason. The last line is:
+engines that it downloads at start, which this machine cannot. Portkey's open-source gateway has
+no auth, keys or spend tracking of its own: it forwards with the caller's provider key. If either
+cannot be installed or started, its figures print as n/a with the reason. The last line is:
 
     gateway: ours_p50_ms=<n> ours_p99_ms=<n> ours_max_rps=<n>
-             litellm_p50_ms=<n> litellm_p99_ms=<n> litellm_max_rps=<n>   (on one line)
+             litellm_p50_ms=<n> litellm_p99_ms=<n> litellm_max_rps=<n>
+             portkey_p50_ms=<n> portkey_p99_ms=<n> portkey_max_rps=<n>   (on one line)
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,8 @@ PYTHON = sys.executable
 LOADGEN = str(Path(__file__).with_name("loadgen.py"))
 LITELLM_VENV = REPO / ".tools" / "litellm-venv"
 LITELLM_REQUIREMENT = "litellm[proxy]>=1.50,<2"
+PORTKEY_DIR = REPO / ".tools" / "portkey"
+PORTKEY_PACKAGE = "@portkey-ai/gateway@1.15.2"
 UPSTREAM_KEY = "sk-bench-upstream-key-0123456789"
 LITELLM_MASTER_KEY = "sk-bench-litellm-master-0123456789"
 BODY = json.dumps(
@@ -93,24 +97,21 @@ def serve_upstream(port: int) -> None:
 
 
 @contextlib.contextmanager
-def database() -> Iterator[str]:
+def database(workdir: Path) -> Iterator[str]:
+    """A private cluster on a free port, so a cluster already on the default port is left alone."""
     import psycopg
 
     from automation.localpg import LocalPostgres
 
-    cluster = LocalPostgres.default()
-    was_running = cluster.running()
+    workdir.chmod(0o755)  # the server runs as the postgres user and must reach its directory
+    cluster = LocalPostgres(workdir / "postgres", free_port())
     server = cluster.start()
-    name = f"bench_gateway_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}".encode())
     try:
-        yield server.rsplit("/", 1)[0] + f"/{name}"
-    finally:
         with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
-        if not was_running:
-            cluster.stop()
+            conn.execute(b"CREATE DATABASE bench_gateway")
+        yield server.rsplit("/", 1)[0] + "/bench_gateway"
+    finally:
+        cluster.stop()
 
 
 def prepare_account(url: str) -> str:
@@ -149,6 +150,46 @@ def ensure_litellm() -> tuple[Path | None, str]:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         return None, f"could not install LiteLLM: {tail[0][:200]}"
     return executable, "installed now"
+
+
+def ensure_portkey() -> tuple[Path | None, str]:
+    """Portkey's server script in .tools/portkey (installed with npm on first use), or None and why."""
+    script = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+    if script.exists():
+        return script, "installed"
+    print(f"installing {PORTKEY_PACKAGE} into {PORTKEY_DIR.relative_to(REPO)} (first run only) …", flush=True)
+    PORTKEY_DIR.mkdir(parents=True, exist_ok=True)
+    manifest = PORTKEY_DIR / "package.json"
+    if not manifest.exists():
+        manifest.write_text('{"name": "oneclick-bench-portkey", "private": true}\n')
+    try:
+        done = subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--save-exact", PORTKEY_PACKAGE],
+            cwd=PORTKEY_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        return None, f"could not install Portkey ({type(exc).__name__})"
+    if done.returncode != 0 or not script.exists():
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        return None, f"could not install Portkey: {tail[0][:200]}"
+    return script, "installed now"
+
+
+@contextlib.contextmanager
+def portkey(script: Path, workdir: Path) -> Iterator[int]:
+    port = free_port()
+    # Its custom-host check refuses loopback addresses unless they are trusted.
+    env = {"TRUSTED_CUSTOM_HOSTS": "localhost,127.0.0.1", "NODE_ENV": "production"}
+    log = workdir / "portkey.log"
+    with process(["node", str(script), f"--port={port}", "--headless"], env, log) as child:
+        try:
+            wait_http(port, "/", child, 60)
+        except RuntimeError as exc:
+            raise RuntimeError(f"Portkey did not start ({exc})") from None
+        yield port
 
 
 @contextlib.contextmanager
@@ -224,6 +265,7 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=5, help="seconds of the closed loop")
     parser.add_argument("--concurrency", type=int, default=32, help="connections of the closed loop")
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--skip-portkey", action="store_true")
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
@@ -234,9 +276,13 @@ def main() -> None:
     executable: Path | None = None
     if not args.skip_litellm:
         executable, litellm_reason = ensure_litellm()
-    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+    portkey_reason = "skipped (--skip-portkey)"
+    portkey_script: Path | None = None
+    if not args.skip_portkey:
+        portkey_script, portkey_reason = ensure_portkey()
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
-        db = stack.enter_context(database())
+        db = stack.enter_context(database(workdir))
         key = prepare_account(db)
         upstream_port = free_port()
         upstream = stack.enter_context(process([PYTHON, __file__, "--serve-upstream", str(upstream_port)]))
@@ -271,6 +317,12 @@ def main() -> None:
                 litellm_port = stack.enter_context(litellm(executable, upstream_port, workdir))
             except RuntimeError as exc:
                 litellm_reason = str(exc)
+        portkey_port = None
+        if portkey_script is not None:
+            try:
+                portkey_port = stack.enter_context(portkey(portkey_script, workdir))
+            except RuntimeError as exc:
+                portkey_reason = str(exc)
 
         print(f"fixed rate {args.rate:.0f} rps for {args.seconds:.0f}s; max: {args.concurrency} connections")
         direct = measure(
@@ -292,6 +344,19 @@ def main() -> None:
                 {"Authorization": f"Bearer {LITELLM_MASTER_KEY}"},
                 args,
             )
+        peer = None
+        if portkey_port is not None:
+            peer = measure(
+                "portkey",
+                portkey_port,
+                "/v1/chat/completions",
+                {
+                    "Authorization": f"Bearer {UPSTREAM_KEY}",
+                    "x-portkey-provider": "openai",
+                    "x-portkey-custom-host": f"http://127.0.0.1:{upstream_port}/v1",
+                },
+                args,
+            )
         metered = _metered_calls(db)
         print(f"our gateway metered {metered} calls in PostgreSQL during the run")
 
@@ -304,12 +369,23 @@ def main() -> None:
         print(
             "litellm: master-key auth on; no database, so no spend tracking (Prisma engines need a download)"
         )
+    if peer is None:
+        print(f"portkey: no figures: {portkey_reason}")
+    else:
+        print(f"portkey: {PORTKEY_PACKAGE} on Node {_node_version()}; no auth, keys or metering of its own")
     print(
         f"gateway: ours_p50_ms={number(added(ours, 'p50_ms'))} ours_p99_ms={number(added(ours, 'p99_ms'))} "
         f"ours_max_rps={number(ours['max_rps'], 0)} litellm_p50_ms={number(added(theirs, 'p50_ms'))} "
         f"litellm_p99_ms={number(added(theirs, 'p99_ms'))} "
-        f"litellm_max_rps={number(None if theirs is None else theirs['max_rps'], 0)}"
+        f"litellm_max_rps={number(None if theirs is None else theirs['max_rps'], 0)} "
+        f"portkey_p50_ms={number(added(peer, 'p50_ms'))} portkey_p99_ms={number(added(peer, 'p99_ms'))} "
+        f"portkey_max_rps={number(None if peer is None else peer['max_rps'], 0)}"
     )
+
+
+def _node_version() -> str:
+    done = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip() or "?"
 
 
 def _metered_calls(url: str) -> int:

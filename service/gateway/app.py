@@ -98,13 +98,13 @@ class GatewayApp:
             await self.app(scope, receive, send)
             return
         scope["app"] = self.app
-        endpoint = path.split("/", 4)[4]
+        _, _, _, service, endpoint = path.split("/", 4)  # /api/proxy/<service>/<endpoint>
         scope["path_params"] = {"path": endpoint}
         request = Request(scope, receive)
         style = style_of(path)
         response: Response | RelayResponse
         try:
-            if passthrough.is_passthrough(path.split("/", 4)[3], "POST", endpoint):
+            if passthrough.is_passthrough(service, "POST", endpoint):
                 response = await passthrough.relay(request)
             else:
                 response = await proxy.llm_proxy(request)
