@@ -218,9 +218,12 @@ class NeonSandbox:
             self._proxy.stop()
             self._proxy = None
 
-    @staticmethod
-    def endpoint_host(endpoint: dict[str, Any]) -> str:
-        return f"{ENDPOINT_HOST}:{endpoint.get('port') or 0}"
+    def endpoint_host(self, endpoint: dict[str, Any]) -> str:
+        """`127.0.0.1:<port>`; an endpoint not listening yet (an app run without its lifespan) opens now."""
+        if not endpoint.get("port"):
+            self.open_endpoint(endpoint)
+            self.store.save()
+        return f"{ENDPOINT_HOST}:{endpoint['port']}"
 
     def login_for(self, endpoint_id: str, role_name: str, database_name: str) -> Login:
         """The proxy's question: what a Neon role and database of `endpoint_id` are on the server."""

@@ -171,3 +171,28 @@ def test_scram_server_refuses_a_downgrade_and_a_forged_binding() -> None:
     plus.first("p=tls-server-end-point,,n=,r=abcdefghijklmnop")
     with pytest.raises(ScramError, match="channel binding"):
         plus.final(f"c=cD10bHMtc2VydmVyLWVuZC1wb2ludCwsAAAA,r={plus.nonce},p=AAAA")
+
+
+def test_an_app_run_without_its_lifespan_still_serves_the_endpoints_it_hands_out(
+    tmp_path: Path, local_postgres: LocalPostgres
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from sandbox.app import create_app
+
+    api = TestClient(create_app(tmp_path / "sbx", postgres_url=local_postgres.url))  # no `with`: no lifespan
+    token = (tmp_path / "sbx" / "api-token").read_text().strip()
+    created = api.post(
+        "/api/v2/projects",
+        json={"project": {"name": "embedded"}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert created.status_code == 201, created.text
+    uri = created.json()["connection_uris"][0]["connection_uri"]
+    with psycopg.connect(uri, connect_timeout=5) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    project_id = created.json()["project"]["id"]
+    assert (
+        api.delete(f"/api/v2/projects/{project_id}", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
