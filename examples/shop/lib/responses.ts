@@ -20,15 +20,19 @@ export async function jsonBody(request: Request): Promise<Record<string, unknown
 
 export type Failure = "unique" | "foreign_key" | "not_found";
 
-/** What a failed write ran into, from Prisma's error code or, for libSQL, the database's message:
- * over HTTP libSQL sends no extended SQLite code (a TODO in @libsql/client), so Prisma's adapter
- * reports a unique or foreign-key violation as a generic database error. */
+// Prisma's codes, PostgreSQL's SQLSTATEs (passed through when an adapter cannot classify an error)
+// and SQLite's messages: over HTTP libSQL sends no extended SQLite code (a TODO in @libsql/client),
+// so Prisma's adapter reports a unique or foreign-key violation there as a generic database error.
+const UNIQUE = { codes: ["P2002", "23505"], message: "UNIQUE constraint failed" };
+const FOREIGN_KEY = { codes: ["P2003", "23503"], message: "FOREIGN KEY constraint failed" };
+
+/** What a failed write ran into, if it is something the caller caused. */
 export function failure(error: unknown): Failure | undefined {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if (code === "P2002" || (typeof message === "string" && message.includes("UNIQUE constraint failed"))) return "unique";
-  if (code === "P2003" || (typeof message === "string" && message.includes("FOREIGN KEY constraint failed"))) {
-    return "foreign_key";
-  }
+  const is = (kind: { codes: string[]; message: string }) =>
+    kind.codes.includes(String(code)) || (typeof message === "string" && message.includes(kind.message));
+  if (is(UNIQUE)) return "unique";
+  if (is(FOREIGN_KEY)) return "foreign_key";
   if (code === "P2025") return "not_found";
   return undefined;
 }
