@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -22,12 +23,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from components.neon.client import NeonClient
 from components.paths import build_cache_root
 from components.turso.client import TursoClient
 from dbtools import connect, import_preview, load_schema, migrate
 from libsql.client import LibsqlClient
 from sandbox import server
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint
+from tests.databases import query
 from tests.helpers import free_port, wait_for
 from webbuild import BuildFailed, BuiltSite, build_site
 
@@ -81,14 +84,13 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Databas
         server.stop(directory)
 
 
-def capnp(site: Path, db: Database, sandbox_port: int, port: int) -> str:
+def capnp(site: Path, env: dict[str, str], sandbox_port: int, port: int) -> str:
     worker = site / "_worker.js"
     modules = ['(name = "index.js", esModule = embed "site/_worker.js/index.js")'] + [
         f'(name = "{m.name}", wasm = embed "site/_worker.js/{m.name}")' for m in sorted(worker.glob("*.wasm"))
     ]
     env = {
-        "TURSO_DATABASE_URL": db.url,
-        "TURSO_AUTH_TOKEN": db.token,
+        **env,
         "NEXTAUTH_SECRET": "a-test-secret-of-enough-length-0123456789",
         "NEXTAUTH_URL": f"http://127.0.0.1:{port}",
         "SHOP_ADMIN_PASSWORD": ADMIN_PASSWORD,
@@ -120,33 +122,41 @@ const egress :Workerd.Worker = (
 """
 
 
+@contextmanager
+def serve(site: Path, env: dict[str, str], sandbox: SandboxEndpoint, here: Path) -> Iterator[str]:
+    """`site`'s Worker in workerd with `env` bound; yields its URL once /api/health answers."""
+    if not WORKERD.exists():
+        pytest.fail(f"workerd is not installed at {WORKERD}; run scripts/setup")
+    (here / "site").symlink_to(site)  # embed paths are relative to the config file
+    (here / "egress.js").write_text(EGRESS)
+    port = free_port()
+    (here / "config.capnp").write_text(capnp(site, env, int(sandbox.url.rsplit(":", 1)[1]), port))
+    with (here / "workerd.log").open("w") as log:
+        child = subprocess.Popen(
+            [str(WORKERD), "serve", "config.capnp", "--experimental"],
+            cwd=here,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: _answers(url), timeout=30)
+            yield url
+        finally:
+            child.terminate()
+            child.wait(timeout=10)
+            # Shown by pytest with a failing test's output: the Worker's own errors are here.
+            print("workerd log:", *(here / "workerd.log").read_text().splitlines()[-60:], sep="\n")
+
+
 @pytest.fixture(scope="module")
 def app_url(
     built: BuiltSite, database: tuple[Database, SandboxEndpoint], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if not WORKERD.exists():
-        pytest.fail(f"workerd is not installed at {WORKERD}; run scripts/setup")
     db, endpoint = database
-    here = tmp_path_factory.mktemp("workerd")
-    (here / "site").symlink_to(built.out_dir)  # embed paths are relative to the config file
-    (here / "egress.js").write_text(EGRESS)
-    port = free_port()
-    (here / "config.capnp").write_text(capnp(built.out_dir, db, int(endpoint.url.rsplit(":", 1)[1]), port))
-    log = (here / "workerd.log").open("w")
-    child = subprocess.Popen(
-        [str(WORKERD), "serve", "config.capnp", "--experimental"],
-        cwd=here,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _answers(url), timeout=30)
+    env = {"TURSO_DATABASE_URL": db.url, "TURSO_AUTH_TOKEN": db.token}
+    with serve(built.out_dir, env, endpoint, tmp_path_factory.mktemp("workerd")) as url:
         yield url
-    finally:
-        child.terminate()
-        child.wait(timeout=10)
-        log.close()
 
 
 def _answers(url: str) -> bool:
@@ -280,3 +290,62 @@ def test_a_syntax_error_fails_the_build_with_the_compilers_lines(built: BuiltSit
     assert "app/api/health/route.ts" in message
     assert "Traceback" not in message
     assert caught.value.field == "web.source"
+
+
+# --- the same app built for PostgreSQL, on a Neon project of the sandbox ---
+
+
+@pytest.fixture(scope="session")
+def built_for_postgresql() -> BuiltSite:
+    site = build_site(SHOP, framework="nextjs", database_provider="postgresql", cache_root=build_cache_root())
+    print(f"\nshop build for PostgreSQL: {site.seconds:.1f} s, cached={site.cached}")
+    return site
+
+
+@pytest.fixture(scope="module")
+def neon(sandbox: SandboxEndpoint) -> str:
+    """A Neon project's connection string, with the shop's schema and preview data."""
+    with NeonClient(sandbox.api_token, base_url=f"{sandbox.url}/api/v2") as client:
+        created = client.create_project(f"webbuild-{uuid.uuid4().hex[:8]}")
+    url = created.connection_uris[0].uri
+    schema = load_schema(SHOP / "prisma" / "schema.prisma")
+    executor = connect(url)
+    migrate(executor, schema, SHOP / "prisma" / "migrations")
+    import_preview(executor, schema, SHOP / "prisma" / "preview.sql")
+    return url
+
+
+@pytest.fixture(scope="module")
+def neon_app_url(
+    built_for_postgresql: BuiltSite,
+    neon: str,
+    sandbox: SandboxEndpoint,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    # Neon's driver sends SQL over HTTP; the sandbox serves that at /sql on its own port, which the
+    # Worker reaches through the egress as a *.localhost host.
+    env = {
+        "DATABASE_URL": neon,
+        "NEON_HTTP_ENDPOINT": f"http://neon.localhost:{sandbox.url.rsplit(':', 1)[1]}/sql",
+    }
+    with serve(built_for_postgresql.out_dir, env, sandbox, tmp_path_factory.mktemp("workerd-neon")) as url:
+        yield url
+
+
+def test_the_postgresql_build_answers_from_neon(neon_app_url: str, neon: str) -> None:
+    health = httpx.get(f"{neon_app_url}/api/health", timeout=30)
+    assert health.status_code == 200, health.text
+    assert health.json()["database"] == "postgresql"
+    expected = query(neon, 'SELECT id, sku, name, price_cents FROM "Product" ORDER BY id')
+    products = httpx.get(f"{neon_app_url}/api/products", timeout=30).json()
+    assert [(p["id"], p["sku"], p["name"], p["priceCents"]) for p in products["products"]] == expected
+    with signed_in(neon_app_url) as client:
+        created = client.post(
+            "/api/products", json={"sku": "PG-1", "name": "From the Worker", "priceCents": 5}
+        )
+        assert created.status_code == 201, created.text
+        assert (
+            client.post("/api/products", json={"sku": "PG-1", "name": "again", "priceCents": 5}).status_code
+            == 409
+        )
+    assert query(neon, 'SELECT name FROM "Product" WHERE sku = %s', ("PG-1",)) == [("From the Worker",)]
