@@ -45,6 +45,9 @@ HOP_BY_HOP = frozenset(
     }
 )
 
+# Set by the proxy only: a client's own values would make the worker misread its URL or caller.
+OURS = frozenset({b"cf-connecting-ip", b"x-forwarded-proto"})
+
 
 def goes_to_worker(deployment: dict[str, Any], path: str) -> bool:
     """Pages' routing: with a worker, `_routes.json` decides; a worker without one gets everything."""
@@ -104,7 +107,7 @@ class SiteApp:
 
 async def proxy(pool: WorkerPool, worker: RunningWorker, scope: Scope, receive: Receive, send: Send) -> None:
     """One request to the worker and its answer back, both streamed."""
-    headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP]
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP | OURS]
     client = scope.get("client")
     headers.append((b"cf-connecting-ip", (client[0] if client else "127.0.0.1").encode()))
     headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))

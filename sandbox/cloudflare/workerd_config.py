@@ -158,7 +158,9 @@ def render_config(plan: WorkerPlan) -> tuple[str, dict[str, str]]:
         '(name = "internet", network = (allow = ["public"], tlsOptions = (trustBrowserCas = true)))',
     ]
     sockets = [
-        '(name = "http", address = "127.0.0.1:0", http = (), service = "main")',
+        # The sandbox serves sites on its TLS port too: the proxy says which, and `request.url` follows.
+        '(name = "http", address = "127.0.0.1:0", http = (forwardedProtoHeader = "x-forwarded-proto"), '
+        'service = "main")',
         '(name = "ping", address = "127.0.0.1:0", http = (), service = "ping")',
     ]
     text = (

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import statistics
 import subprocess
 import time
@@ -243,6 +244,11 @@ def test_functions_project_answers_through_its_pages_host(
     assert page.headers["x-frame-options"] == "DENY", "_headers on static responses"
     moved = site(endpoint, project, "/old?x=1")
     assert (moved.status_code, moved.headers["location"]) == (301, "/index.html?x=1"), "_redirects first"
+    assert endpoint.tls_port, "the sandbox serves sites on its TLS port too"
+    with httpx.Client(verify=ssl.create_default_context(cafile=endpoint.ca_file), timeout=30) as tls:
+        host = f"{project}.pages.localhost:{endpoint.tls_port}"
+        over_tls = tls.get(f"https://127.0.0.1:{endpoint.tls_port}/api/hello", headers={"Host": host})
+    assert over_tls.json()["url"] == f"https://{host}/api/hello", "the worker sees the scheme it was asked by"
     short = httpx.get(
         endpoint.url + "/api/hello", headers={"Host": f"{deployment['short_id']}.{project}.pages.localhost"}
     )
