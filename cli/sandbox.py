@@ -83,7 +83,9 @@ def sandbox_status(directory: Path | None) -> None:
     """Say whether the sandbox runs, where, and with what state directory (exit 1 if stopped)."""
     state = sandbox_server.status(directory or sandbox_dir())
     if state.running and state.endpoint is not None:
-        click.echo(f"running at {state.endpoint.url} (pid {state.endpoint.pid}), state in {state.directory}")
+        endpoint = state.endpoint
+        tls = f" and {endpoint.tls_url}" if endpoint.tls_url else ""
+        click.echo(f"running at {endpoint.url}{tls} (pid {endpoint.pid}), state in {state.directory}")
     else:
         click.echo(f"not running (state in {state.directory}); start it with `oneclick sandbox start`")
         sys.exit(1)
