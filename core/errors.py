@@ -11,6 +11,7 @@ per surface: the CLI prints `error: …` (cli/main.py), the deploy API answers J
     │   ├── DatabaseError          dbtools: SchemaError, DataError, MigrationError, ImportRefused,
     │   │                          ConnectionFailed; ConversionError
     │   ├── TargetError            vendor credentials and targets (components/targets.py)
+    │   ├── BuildFailed            web.source did not build (webbuild/errors.py): the step's lines
     │   ├── DnsConflictError, BuildChangedError, IconError, CredentialError
     │   └── MissingExtraError, ServiceCommandError, GatewayCommandError, GatewayConfigError,
     │       PricingError, BillingError, VaultConfigError
