@@ -21,16 +21,16 @@ from sandbox.turso import api as turso
 from sandbox.turso.libsql import matcher as libsql_matcher
 
 
-def create_app(
-    directory: Path, port: int = 0, postgres_url: str | None = None, tls_port: int = 0
-) -> ASGIApp:
+def create_app(directory: Path, port: int = 0, postgres_url: str | None = None, tls_port: int = 0) -> ASGIApp:
     """The vendor APIs on the bare address; data planes and sites by their `*.localhost` Host."""
     store = SandboxStore(directory, port=port, postgres_url=postgres_url, tls_port=tls_port)
     api = _api_app(store)
     fault_plan = faults.FaultPlan()  # generic: any vendor path can be made to fail (see sandbox/faults.py)
     api.include_router(faults.build_router(fault_plan))
-    matchers: list[HostMatcher] = [libsql_matcher(store), pages_matcher(store)]
-    return faults.FaultInjection(HostDispatch(api, matchers), fault_plan)
+    libsql = libsql_matcher(store)
+    matchers: list[HostMatcher] = [libsql, pages_matcher(store)]
+    # WebSockets: only the libSQL plane speaks them (Hrana); everything else answers as before.
+    return faults.FaultInjection(HostDispatch(api, matchers, websocket_matchers=[libsql]), fault_plan)
 
 
 def _api_app(store: SandboxStore) -> FastAPI:

@@ -27,16 +27,24 @@ def request_host(scope: Scope) -> str:
 
 
 class HostDispatch:
-    """ASGI middleware: the first matcher that claims the Host serves it, else the default app."""
+    """ASGI middleware: the first matcher that claims the Host serves it, else the default app.
+    WebSocket requests consult `websocket_matchers` only (the planes that speak WebSocket)."""
 
-    def __init__(self, default: ASGIApp, matchers: list[HostMatcher]) -> None:
+    def __init__(
+        self,
+        default: ASGIApp,
+        matchers: list[HostMatcher],
+        websocket_matchers: list[HostMatcher] | None = None,
+    ) -> None:
         self.default = default
         self.matchers = matchers
+        self.websocket_matchers = websocket_matchers or []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):  # Hrana over WebSocket is routed by Host too
+        matchers = {"http": self.matchers, "websocket": self.websocket_matchers}.get(scope["type"])
+        if matchers:
             host = request_host(scope)
-            for matcher in self.matchers:
+            for matcher in matchers:
                 app = matcher(host)
                 if app is not None:
                     await app(scope, receive, send)

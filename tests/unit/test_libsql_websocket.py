@@ -306,3 +306,13 @@ def test_http_api_v1_executes_statements_and_batches(sandbox: tuple[SandboxEndpo
         assert unauthorized.status_code == 401
         malformed = http.post("v1/execute", content=b"[]")
         assert malformed.status_code == 400
+
+
+def test_websockets_to_hosts_other_than_databases_are_refused(sandbox: tuple[SandboxEndpoint, Path]) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        open_ws(sandbox, "shop.pages.localhost", ["hrana3"])  # only the libSQL plane speaks WebSocket
+    assert refused.value.response.status_code == 403
+    with open_ws(sandbox, "nosuchdb-wsorg.turso.localhost", ["hrana3"]) as ws:
+        missing = Session(ws).hello("whatever")  # the database is looked up at hello
+        assert missing["type"] == "hello_error"
+        assert missing["error"]["code"] == "NAMESPACE_DOESNT_EXIST"
