@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from components.paths import REPO_ROOT, state_root
 from components.targets import SANDBOX_PASSPHRASE, TargetError, passphrase_problem
@@ -12,14 +13,52 @@ TOOLS_DIR = REPO_ROOT / ".tools"
 TOOLS_BIN = TOOLS_DIR / "bin"
 
 
+# The deploy service keeps Pulumi's state in this schema of its own database (beside its tables).
+STATE_SCHEMA = "pulumi"
+
+
 def backend_url() -> str:
-    """PULUMI_BACKEND_URL if set (s3://…, Pulumi Cloud…), else the DIY file backend under .state/."""
+    """PULUMI_BACKEND_URL if set (postgres://…, s3://…), else the DIY file backend under .state/."""
     url = os.environ.get("PULUMI_BACKEND_URL", "").strip()
     if url:
         return url
     directory = state_root() / "pulumi"
     directory.mkdir(parents=True, exist_ok=True)
     return f"file://{directory}"
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://"))
+
+
+def service_backend_url(database_url: str, schema: str = STATE_SCHEMA) -> str:
+    """The postgres:// backend URL for the service: its own database, schema `schema`.
+
+    Pulumi's PostgreSQL backend (Go's lib/pq) reads the same URL as libpq; the schema is chosen
+    through `options=-csearch_path=…`, and sslmode defaults to libpq's `prefer` (lib/pq's own default
+    would require TLS where psycopg does not).
+    """
+    if not is_postgres(database_url):
+        raise TargetError(
+            "the service database URL must be a postgresql:// URL to derive the Pulumi state backend "
+            "from it; set PULUMI_BACKEND_URL=postgres://… on every worker instead"
+        )
+    parts = urlsplit(database_url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    given_options = " ".join(v for k, v in query if k == "options")
+    # lib/pq does not know channel_binding (it would send it to the server as a setting and fail).
+    query = [(k, v) for k, v in query if k not in ("options", "channel_binding")]
+    if not any(k == "sslmode" for k, _ in query):
+        query.append(("sslmode", "prefer"))
+    query.append(("options", f"{given_options} -csearch_path={schema}".strip()))
+    return urlunsplit(("postgres", parts.netloc, parts.path, urlencode(query, quote_via=quote), ""))
+
+
+def default_to_service_backend(database_url: str) -> str:
+    """In a service process: PULUMI_BACKEND_URL unless set, the service database's own backend."""
+    if not os.environ.get("PULUMI_BACKEND_URL", "").strip():
+        os.environ["PULUMI_BACKEND_URL"] = service_backend_url(database_url)
+    return os.environ["PULUMI_BACKEND_URL"]
 
 
 def work_dir() -> Path:

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -24,6 +23,7 @@ from automation import operations
 from automation.environment import backend_url
 from automation.operations import EventSink, OperationResult, _changes, _ErrorCollector, _op_counts
 from automation.parallel import run_bounded
+from automation.state_blobs import blobs_for, stack_names
 from automation.workspace import DeployError, StackLocked, check_app_id, open_stack
 from components.paths import REPO_ROOT
 
@@ -109,24 +109,20 @@ def project_name() -> str:
     return str(yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["name"])
 
 
-def _file_backend_stacks() -> list[str] | None:
-    """Stack names read from a file backend's directory; None for other backends."""
-    url = backend_url()
-    if not url.startswith("file://"):
-        return None
-    stacks = Path(url.removeprefix("file://")).expanduser() / ".pulumi" / "stacks" / project_name()
-    names = {p.name.removesuffix(".gz").removesuffix(".json") for p in stacks.glob("*.json*")}
-    return sorted(n for n in names if "." not in n)  # app ids have no dots; backups and attrs do
+def _backend_stacks() -> list[str] | None:
+    """Stack names read from the backend's own layout (file or PostgreSQL); None for other backends."""
+    blobs = blobs_for(backend_url())
+    return None if blobs is None else stack_names(blobs, project_name())
 
 
 def all_app_ids() -> list[str]:
     """Every app stack in the backend. `pulumi stack ls` fails as a whole when one stack's state is
-    unreadable; on a file backend the stacks are then listed from the directory, so that the broken
+    unreadable; on a file or PostgreSQL backend the stacks are then listed from its layout, so that the broken
     one is reported as failing while the others are still operated on."""
     try:
         return [a.app_id for a in operations.list_apps()]
     except auto.CommandError as exc:
-        names = _file_backend_stacks()
+        names = _backend_stacks()
         if names is None:
             raise DeployError(f"cannot list the stacks: {describe_failure(exc)}") from None
         return names

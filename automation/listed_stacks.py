@@ -13,6 +13,7 @@ import threading
 
 from pulumi import automation as auto
 
+from automation import stack_config
 from automation.environment import TOOLS_DIR, pulumi_env
 from automation.workspace import NoSelectWorkspace, check_app_id, recorded_target_is_sandbox
 from components.paths import REPO_ROOT
@@ -42,4 +43,5 @@ def shared_workspace(target_is_sandbox: bool) -> ListedWorkspace:
 
 def open_listed_stack(app_id: str) -> auto.Stack:
     check_app_id(app_id)
+    stack_config.restore(app_id)
     return auto.Stack.select(app_id, shared_workspace(recorded_target_is_sandbox(app_id)))

@@ -34,9 +34,10 @@ from typing import Any
 from pulumi import automation as auto
 from pulumi.automation import events
 
-from automation.environment import TOOLS_BIN, backend_url
+from automation.environment import TOOLS_BIN
 from automation.operations import EventSink, _ErrorCollector
 from automation.pulumi_state import SECRET_SIG, SIG_KEY
+from automation.stack_locks import StackLock, stack_locks
 from automation.urns import resource_name, resource_type
 from automation.workspace import DeployError, NoSelectWorkspace, open_stack
 from components.paths import REPO_ROOT
@@ -96,9 +97,10 @@ def recover(app_id: str, *, force: bool = False, on_event: EventSink | None = No
 
     Does nothing (and returns a report saying so) when the stack holds no lock and no pending
     operations. Refuses with `UpdateStillRunning` while the lock's owner process still runs on this
-    machine. Where the owner cannot be checked (a lock taken on another host, or a backend other than
-    the file backend) it refuses too unless `force=True`: pass it when the caller knows the update
-    is dead, e.g. a job queue retrying a job whose worker died. Raises `StackNotFound` for an app
+    machine. Where the owner cannot be checked (a lock taken on another host, or a backend whose
+    locks oneclick cannot read: not the file or PostgreSQL backend) it refuses too unless
+    `force=True`: pass it when the caller knows the update is dead, e.g. the deploy service after its
+    job queue declared the lock's worker dead (service/recovery.py). Raises `StackNotFound` for an app
     that was never deployed and `DeployError` when the backend or the refresh fails.
     """
     stack = open_stack(app_id, create=False)
@@ -109,7 +111,7 @@ def recover(app_id: str, *, force: bool = False, on_event: EventSink | None = No
     state = _export(ws, app_id)
     deployment = state.get("deployment") or {}
     pending: list[dict[str, Any]] = list(deployment.get("pending_operations") or [])
-    if _lock_files(app_id) is None and not force:
+    if stack_locks(app_id) is None and not force:
         # The lock cannot be seen from here: never rewrite a state an update may still be writing.
         if pending:
             raise UpdateStillRunning(
@@ -193,26 +195,11 @@ def _not_adopted(app_id: str, resource: dict[str, Any]) -> str:
     )
 
 
-def _lock_files(app_id: str) -> list[Path] | None:
-    """The stack's lock files on a file backend; None where locks cannot be seen from here."""
-    url = backend_url()
-    if not url.startswith("file://"):
+def _owner_alive(lock: StackLock) -> bool | None:
+    """Whether the update holding `lock` still runs; None where that cannot be told from here."""
+    if lock.hostname != socket.gethostname() or lock.pid <= 0:
         return None
-    locks = Path(os.path.expanduser(url.removeprefix("file://"))) / ".pulumi" / "locks"
-    return sorted(p for p in locks.glob(f"**/{app_id}/*.json") if p.is_file())
-
-
-def _owner_alive(lock: Path) -> tuple[bool | None, str]:
-    """Whether the update holding `lock` still runs (None: cannot tell), and who holds it."""
-    try:
-        owner = json.loads(lock.read_text())
-    except (OSError, ValueError):
-        return None, "an unreadable lock"
-    pid, host = int(owner.get("pid") or 0), str(owner.get("hostname") or "")
-    who = f"pid {pid} on {host or 'an unknown host'} since {owner.get('timestamp', '?')}"
-    if host != socket.gethostname() or pid <= 0:
-        return None, who
-    return process_running(pid), who
+    return process_running(lock.pid)
 
 
 def process_running(pid: int) -> bool:
@@ -231,17 +218,17 @@ def process_running(pid: int) -> bool:
 
 
 def _remove_dead_lock(stack: auto.Stack, force: bool) -> bool:
-    locks = _lock_files(stack.name)
+    locks = stack_locks(stack.name)
     if locks is not None and not locks:
         return False
     if locks is None and not force:
         return False  # cannot see the lock: the refresh below says "locked" if there is one
     for lock in locks or []:
-        alive, who = _owner_alive(lock)
+        alive = _owner_alive(lock)
         if alive or (alive is None and not force):
             state = "still runs" if alive else "may still run (it cannot be checked from here)"
             raise UpdateStillRunning(
-                f"the update holding app {stack.name!r}'s lock ({who}) {state}; wait for it to finish"
+                f"the update holding app {stack.name!r}'s lock ({lock.who}) {state}; wait for it to finish"
                 + ("" if alive else ", or pass --force if you know it was killed")
             )
     with contextlib.suppress(auto.CommandError):  # "no update in progress" is fine

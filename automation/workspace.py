@@ -4,6 +4,9 @@ Pulumi's `stack init` and `stack select` record the "current stack" in a file sh
 workspace of the project (~/.pulumi/workspaces/…). Concurrent deploys racing on that file is a known
 Automation API problem, so oneclick never selects: every command names its stack with `--stack`,
 stacks are created with `--no-select`, and an existing stack is only checked for.
+
+On a PostgreSQL backend the stack's config file is kept in the backend too (automation/stack_config.py):
+written back to disk before a stack is opened, saved after every command that changes it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from automation import stack_config
 from automation.environment import TOOLS_DIR, pulumi_env, stack_config_path
 from components.errors import SpecError
 from components.paths import REPO_ROOT
@@ -41,13 +45,38 @@ class StackLocked(DeployError):
 
 
 class NoSelectWorkspace(auto.LocalWorkspace):
-    """A LocalWorkspace that never writes the shared current-stack file."""
+    """A LocalWorkspace that never writes the shared current-stack file, and saves every change to
+    a stack's config file into a PostgreSQL backend."""
 
     def create_stack(self, stack_name: str) -> None:
         args = ["stack", "init", stack_name, "--no-select"]
         if self.secrets_provider:
             args.extend(["--secrets-provider", self.secrets_provider])
         self._run_pulumi_cmd_sync(args)
+        stack_config.save(stack_name)
+
+    def set_config(self, stack_name: str, key: str, value: auto.ConfigValue, *, path: bool = False) -> None:
+        super().set_config(stack_name, key, value, path=path)
+        stack_config.save(stack_name)
+
+    def set_all_config(self, stack_name: str, config: auto.ConfigMap, *, path: bool = False) -> None:
+        super().set_all_config(stack_name, config, path=path)
+        stack_config.save(stack_name)
+
+    def remove_config(self, stack_name: str, key: str, *, path: bool = False) -> None:
+        super().remove_config(stack_name, key, path=path)
+        stack_config.save(stack_name)
+
+    def remove_all_config(self, stack_name: str, keys: list[str], *, path: bool = False) -> None:
+        super().remove_all_config(stack_name, keys, path=path)
+        stack_config.save(stack_name)
+
+    def remove_stack(
+        self, stack_name: str, force: bool | None = None, preserve_config: bool | None = None
+    ) -> None:
+        super().remove_stack(stack_name, force=force, preserve_config=preserve_config)
+        if not preserve_config:
+            stack_config.forget(stack_name)
 
     def select_stack(self, stack_name: str) -> None:
         # Only check that it exists; every later command passes --stack itself.
@@ -90,6 +119,7 @@ def recorded_target_is_sandbox(app_id: str) -> bool:
 def open_stack(app_id: str, *, create: bool, target_is_sandbox: bool | None = None) -> auto.Stack:
     """The app's stack; created (without selecting) when `create`, else it must exist."""
     check_app_id(app_id)
+    stack_config.restore(app_id)
     sandbox = recorded_target_is_sandbox(app_id) if target_is_sandbox is None else target_is_sandbox
     ws = workspace(sandbox)
     if create:
