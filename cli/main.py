@@ -18,6 +18,7 @@ from cli.recover import recover
 from cli.sandbox import sandbox
 from cli.service import service
 from cli.stack import stack
+from cli.state import state
 from core.errors import OneclickError, UserError
 
 
@@ -64,3 +65,4 @@ main.add_command(recover, "recover")
 main.add_command(drift_command, "drift")
 main.add_command(fleet_group, "fleet")
 main.add_command(build, "build")
+main.add_command(state, "state")
