@@ -9,14 +9,16 @@ change where the plugin is available:
 - `create` runs on create; `update` (or `create` when there is no `update`) runs when any other input
   changes; `delete` runs on delete. Each is a command string run by `interpreter` (`/bin/sh -c`).
 - a change to `triggers` replaces the resource (delete, then create anew).
-- `environment` is added to the process's environment and is kept as a secret in state.
+- `environment` is added to the process's environment and is kept as a secret in state (inputs
+  and outputs: the engine would otherwise store the inputs in plain text).
 - `dir` is the working directory; `stdin` is fed to the command.
 - `stdout` and `stderr` are outputs; `update` and `delete` see the previous ones as
   `PULUMI_COMMAND_STDOUT` / `PULUMI_COMMAND_STDERR` (`add_previous_output_in_env`).
 
 Spec values never go into a command string: callers pass them through `environment` and refer to
 them as `"$NAME"`, so a value such as `x; rm -rf ~` stays one argument and is never parsed by the
-shell. Failure messages have every environment value blanked out, so a secret never reaches a log.
+shell. Failure messages, `stdout` and `stderr` have every environment value blanked out, so a
+secret the command prints never reaches a log or the state.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def _previous(props: dict[str, Any]) -> dict[str, str]:
 
 def _run(props: dict[str, Any], command: str, extra_env: dict[str, str], label: str) -> tuple[str, str]:
     environment = {k: str(v) for k, v in (props.get("environment") or {}).items()}
-    return run_command(
+    stdout, stderr = run_command(
         command,
         environment={**extra_env, **environment},
         dir_=props.get("dir"),
@@ -99,6 +101,7 @@ def _run(props: dict[str, Any], command: str, extra_env: dict[str, str], label: 
         stdin=props.get("stdin"),
         label=label,
     )
+    return redact(stdout, environment), redact(stderr, environment)
 
 
 class LocalCommandProvider(ResourceProvider):
@@ -166,7 +169,8 @@ class LocalCommand(Resource):
             "create": create,
             "update": update,
             "delete": delete,
-            "environment": environment or {},
+            # Secret as an input too: additional_secret_outputs alone leaves the inputs in plain text.
+            "environment": pulumi.Output.secret(environment or {}),
             "dir": dir,
             "interpreter": interpreter,
             "stdin": stdin,
