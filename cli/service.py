@@ -140,9 +140,10 @@ def serve(host: str, port: int, database_url: str | None, no_migrate: bool, acce
 def worker(
     database_url: str | None, concurrency: int, heartbeat: float, stalled_after: float, requeue_after: float
 ) -> None:
-    """Run deploy jobs (any number of workers, on any machines sharing the database and state).
+    """Run deploy jobs (any number of workers, on any machines sharing the database).
 
-    Stops on SIGINT/SIGTERM after finishing the deploys in progress.
+    Pulumi's state is kept in the same database (schema `pulumi`) unless PULUMI_BACKEND_URL names
+    another backend. Stops on SIGINT/SIGTERM after finishing the deploys in progress.
     """
     from dbtools.byo_policy import enforce_in_this_process
     from service.jobs import run_worker
@@ -154,7 +155,10 @@ def worker(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per vendor call is noise here
     # Tenants' BYO database URLs may reach only public hosts, here and in every deploy process.
     enforce_in_this_process()
+    from automation.environment import default_to_service_backend
+
     url = _database(database_url)
+    default_to_service_backend(url)
     problem = service_passphrase_problem(os.environ)
     if problem:
         raise click.ClickException(problem)
@@ -162,7 +166,7 @@ def worker(
         vault = Vault.from_env()
         pool = open_pool(url, max_size=concurrency + 2, name="oneclick-worker")
     try:
-        runtime = WorkerRuntime(pool, vault, conninfo=url)
+        runtime = WorkerRuntime(pool, vault, conninfo=url, stalled_after=stalled_after)
         click.echo(f"worker {runtime.worker} running up to {concurrency} deploy(s) at once", err=True)
         asyncio.run(
             run_worker(

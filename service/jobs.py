@@ -54,7 +54,12 @@ def build_queue(conninfo: str) -> procrastinate.App:
         runtime = (context.additional_context or {})["runtime"]
         assert isinstance(runtime, WorkerRuntime)
         attempts = context.job.attempts or 0
-        run_deployment(runtime, deployment_id, final_attempt=attempts + 1 >= MAX_ATTEMPTS)
+        run_deployment(
+            runtime,
+            deployment_id,
+            final_attempt=attempts + 1 >= MAX_ATTEMPTS,
+            queue_worker=context.job.worker_id,
+        )
 
     return queue
 

@@ -36,7 +36,13 @@ from service import deployments, vendor_names
 from service.deployments import Deployment
 from service.isolation import DeployLimits, Outcome, run_isolated
 from service.native_builds import run_native_build
-from service.recovery import PreviousAttempt, UpdateStillRunning, recover_stack
+from service.recovery import (
+    PreviousAttempt,
+    UpdateStillRunning,
+    attempt_worker,
+    queue_worker_of,
+    recover_stack,
+)
 from service.uploads import materialize_spec
 from service.vault import DecryptionError, Vault
 
@@ -75,6 +81,8 @@ class WorkerRuntime:
     limits: DeployLimits = field(default_factory=DeployLimits.from_env)
     host: str = field(default_factory=socket.gethostname)
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # After this long without a heartbeat the job queue counts a worker as dead (service/recovery.py).
+    stalled_after: float = 30.0
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -178,7 +186,9 @@ def classify(exc: BaseException) -> Outcome:
     return Outcome("internal", f"internal error ({type(exc).__name__})")
 
 
-def run_deployment(runtime: WorkerRuntime, deployment_id: str, *, final_attempt: bool) -> None:
+def run_deployment(
+    runtime: WorkerRuntime, deployment_id: str, *, final_attempt: bool, queue_worker: int | None = None
+) -> None:
     """One attempt at a recorded deployment (see the module docstring for the outcomes)."""
     with runtime.connection() as conn:
         recorded = deployments.get(conn, deployment_id)
@@ -186,15 +196,20 @@ def run_deployment(runtime: WorkerRuntime, deployment_id: str, *, final_attempt:
             # Its worker died after recording the outcome but before the queue heard of it.
             log.info("deployment %s already %s; nothing to do", deployment_id, recorded.status)
             return
-        before = deployments.start_attempt(conn, deployment_id, runtime.worker, runtime.host)
+        worker = attempt_worker(runtime.worker, queue_worker)
+        before = deployments.start_attempt(conn, deployment_id, worker, runtime.host)
         current = deployments.get(conn, deployment_id)
         assert current is not None
         # An attempt that is still `running` in the record never finished: its worker died, and
         # may have left the stack locked with operations pending.
         interrupted = before.status == "running" and before.attempts > 0
-        previous = PreviousAttempt(before.worker_host, before.attempt_started_at) if interrupted else None
+        previous = (
+            PreviousAttempt(before.worker_host, before.attempt_started_at, queue_worker_of(before.worker))
+            if interrupted
+            else None
+        )
         try:
-            report = recover_stack(current.app_id, previous)
+            report = recover_stack(current.app_id, previous, conn, runtime.stalled_after)
             if report is not None and report.recovered:
                 log.warning(
                     "deployment %s of %s recovered: %s", deployment_id, current.app_id, report.as_dict()

@@ -10,13 +10,14 @@ import httpx
 import psycopg
 import pytest
 
+from automation.environment import service_backend_url
 from components.cloudflare.client import CloudflareClient
 from components.spec import AppSpec
 from components.turso.client import TursoClient
 from core.localhost import LoopbackTransport
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint
 from service import deployments
-from service.recovery import lock_files
+from service.recovery import stack_locks
 from service.tiers import load_subscription
 from service.vault import Vault
 from tests.databases import query
@@ -102,7 +103,10 @@ def test_worker_killed_mid_deploy_is_retried_and_converges(
     service_db: str,
     app_ids: list[str],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The workers keep Pulumi's state in the service database; the test looks at its locks there.
+    monkeypatch.setenv("PULUMI_BACKEND_URL", service_backend_url(service_db))
     _, token = make_user(service_db, "starter")
     app = new_app(app_ids)
     # Hold the deploy open right after the Turso database is made: its token is answered slowly.
@@ -130,7 +134,7 @@ def test_worker_killed_mid_deploy_is_retried_and_converges(
         workers.kill_hard(doomed)  # the worker, its engine and plugins: nothing finishes the update
         stuck = http.get(f"/api/deploy/status/{deployment_id}").json()
         assert stuck["status"] == "running"
-        assert lock_files(app), "the killed update leaves its lock behind"
+        assert stack_locks(app), "the killed update leaves its lock behind"
 
         workers.start(tmp_path, heartbeat=0.5, stalled_after=3)
         done = wait_finished(http, deployment_id, timeout=180)
@@ -148,7 +152,7 @@ def test_worker_killed_mid_deploy_is_retried_and_converges(
     assert recovered[0][0]["adopted"], recovered  # the database the killed create made is kept
     # Nothing orphaned, nothing doubled, no lock left; the app works.
     assert sandbox_resources(sandbox, app) == ([app], [app])
-    assert not lock_files(app)
+    assert not stack_locks(app)
     with httpx.Client(transport=LoopbackTransport(), timeout=10) as web:
         assert "Welcome to Shop" in web.get(done["url"]).text
 
