@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sandbox.cloudflare.state import CloudflareApiError
@@ -38,6 +39,7 @@ PLACEHOLDER = re.compile(r":([A-Za-z]\w*)")
 # -- _routes.json ------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1024)  # every worker-routed request asks; a deployment's rules are few and fixed
 def route_pattern(rule: str) -> re.Pattern[str]:
     """The regex a `_routes.json` rule stands for, with Pages' two trailing-slash allowances."""
     if rule.endswith("/*"):

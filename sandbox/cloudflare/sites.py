@@ -92,20 +92,50 @@ class SiteApp:
         await response(scope, receive, send)
 
     async def to_worker(self, deployment: dict[str, Any], scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            worker = await self.pool.ensure(deployment["id"], self.make_plan)
-        except WorkerStartError as exc:
-            body = f"Error 1101: the worker of deployment {deployment['short_id']} failed to start:\n{exc}\n"
-            await PlainTextResponse(body, status_code=500)(scope, receive, send)
-            return
-        worker.in_flight += 1
-        try:
-            await proxy(self.pool, worker, scope, receive, send)
-        finally:
-            worker.in_flight -= 1
+        # A request without a body is sent again, once, to a new process when the one it reached had
+        # died (it was killed or crashed between requests); one with a body cannot be replayed.
+        has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
+        for attempt in (1, 2):
+            try:
+                worker = await self.pool.ensure(deployment["id"], self.make_plan)
+            except WorkerStartError as exc:
+                body = (
+                    f"Error 1101: the worker of deployment {deployment['short_id']} failed to start:\n{exc}\n"
+                )
+                await PlainTextResponse(body, status_code=500)(scope, receive, send)
+                return
+            worker.in_flight += 1
+            try:
+                await proxy(self.pool, worker, scope, receive, send, may_retry=attempt == 1 and not has_body)
+                return
+            except WorkerGone:
+                continue  # `ensure` starts a new process in place of the dead one
+            finally:
+                worker.in_flight -= 1
 
 
-async def proxy(pool: WorkerPool, worker: RunningWorker, scope: Scope, receive: Receive, send: Send) -> None:
+class WorkerGone(Exception):
+    """The worker's process died before it answered; the request may be sent again."""
+
+
+async def exited(worker: RunningWorker, within: float = 0.5) -> bool:
+    """Whether the process has exited, waiting briefly: a killed process takes a moment to go."""
+    deadline = asyncio.get_running_loop().time() + within
+    while worker.alive:
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def proxy(
+    pool: WorkerPool,
+    worker: RunningWorker,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    may_retry: bool = False,
+) -> None:
     """One request to the worker and its answer back, both streamed."""
     headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP | OURS]
     client = scope.get("client")
@@ -141,6 +171,8 @@ async def proxy(pool: WorkerPool, worker: RunningWorker, scope: Scope, receive: 
         await PlainTextResponse(message, status_code=503)(scope, receive, send)
         return
     except httpx.HTTPError as exc:
+        if may_retry and await exited(worker):
+            raise WorkerGone from None
         message = f"Error 1101: the worker could not be reached ({type(exc).__name__}); try again\n"
         await PlainTextResponse(message, status_code=503)(scope, receive, send)
         return
