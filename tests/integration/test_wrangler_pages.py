@@ -207,9 +207,14 @@ def functions_site(sandbox_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def test_functions_project_answers_through_its_pages_host(
-    endpoint: SandboxEndpoint, functions_site: tuple[str, Path]
+    endpoint: SandboxEndpoint, functions_site: tuple[str, Path], sandbox_dir: Path
 ) -> None:
     project, _ = functions_site
+    assert "k-1" not in (sandbox_dir / "state.json").read_text(), "secret values stay out of state.json"
+    secrets_file = sandbox_dir / "cloudflare" / "secrets.json"
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+    for config in (sandbox_dir / "cloudflare" / "workers").glob("*/config.capnp"):
+        assert "k-1" not in config.read_text(), "nor in a worker's config"
     deployment = latest(endpoint, project)
     port = endpoint.url.rsplit(":", 1)[1]
     hello = site(endpoint, project, "/api/hello")
