@@ -17,13 +17,15 @@ change where the plugin is available:
 
 Spec values never go into a command string: callers pass them through `environment` and refer to
 them as `"$NAME"`, so a value such as `x; rm -rf ~` stays one argument and is never parsed by the
-shell. Failure messages, `stdout` and `stderr` have every environment value blanked out, so a
-secret the command prints never reaches a log or the state.
+shell. Failure messages have every environment value blanked out, and `stdout`/`stderr` the values
+of credential-named variables (TOKEN, KEY, SECRET, PASSWORD, ...), so a secret the command prints
+reaches neither a log nor the state.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import uuid
 from typing import Any
@@ -36,6 +38,9 @@ from core.errors import OneclickError
 DEFAULT_INTERPRETER = ["/bin/sh", "-c"]
 # Inputs whose change re-runs the update (or create) command in place.
 _UPDATING = ("create", "update", "delete", "environment", "dir", "interpreter", "stdin")
+# Variables whose values are blanked out of the stored stdout/stderr (the rest are kept: they are
+# paths and names a caller may want back, e.g. the artifacts' paths).
+CREDENTIAL_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSPHRASE|KEY|P8|CREDENTIAL|SERVICE_ACCOUNT", re.I)
 # Enough of a failing command's output to explain it, not a whole build log.
 _TAIL = 4000
 
@@ -101,7 +106,8 @@ def _run(props: dict[str, Any], command: str, extra_env: dict[str, str], label: 
         stdin=props.get("stdin"),
         label=label,
     )
-    return redact(stdout, environment), redact(stderr, environment)
+    secrets = {k: v for k, v in environment.items() if CREDENTIAL_NAME.search(k)}
+    return redact(stdout, secrets), redact(stderr, secrets)
 
 
 class LocalCommandProvider(ResourceProvider):

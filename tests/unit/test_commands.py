@@ -109,3 +109,10 @@ def test_delete_runs_delete_command_with_env_and_dir(tmp_path: Path) -> None:
 def test_missing_interpreter_is_a_clear_error() -> None:
     with pytest.raises(CommandError, match="could not start"):
         LocalCommandProvider().create(props(create="true", interpreter=["/nonexistent/sh", "-c"]))
+
+
+def test_credentials_printed_by_a_command_are_blanked_in_its_stored_output() -> None:
+    env = {"EXPO_TOKEN": "s3cr3t-token", "OUT_DIR": "/tmp/out-dir"}
+    out = LocalCommandProvider().create(props(create='echo "$EXPO_TOKEN in $OUT_DIR"', environment=env))
+    assert out.outs is not None
+    assert out.outs["stdout"].strip() == "[redacted] in /tmp/out-dir"

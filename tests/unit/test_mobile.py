@@ -210,7 +210,9 @@ def test_mobile_build_without_expo_token_syncs_and_skips(mocks: Mocks, tmp_path:
         assert status == "synced; skipped eas build: no EXPO_TOKEN"
         commands = [r for r in mocks.created if "create" in r.inputs]
         assert len(commands) == 1
-        assert commands[0].inputs["environment"] == {"PLATFORMS": "android ios"}
+        env = commands[0].inputs["environment"]
+        assert env["4dabf18193072939515e22adb298388d"], "every environment is a secret input"
+        assert env["value"] == {"PLATFORMS": "android ios"}
 
     assert build.sync is not None
     return pulumi.Output.all(build.status, build.sync.stdout).apply(check)
