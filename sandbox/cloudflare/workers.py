@@ -154,8 +154,9 @@ class WorkerPool:
         config = directory / "config.capnp"
         config.write_text(text)
         log_path = directory / "workerd.log"
+        binary = workerd_binary()
         read_end, write_end = os.pipe()
-        command = [workerd_binary(), "serve", str(config), "--control-fd", str(write_end)]
+        command = [binary, "serve", str(config), "--control-fd", str(write_end)]
         setpriv = shutil.which("setpriv")
         if setpriv:
             command = [setpriv, "--pdeathsig", "KILL", *command]
@@ -209,8 +210,11 @@ class WorkerPool:
                 line = await reader.readline()
                 if not line:
                     raise EOFError
-                message: dict[str, Any] = json.loads(line)
-                if message.get("event") == "listen":
+                try:
+                    message: dict[str, Any] = json.loads(line)
+                except ValueError:
+                    continue  # not one of the control messages this reads
+                if isinstance(message, dict) and message.get("event") == "listen":
                     ports[str(message["socket"])] = int(message["port"])
             return ports
         finally:
@@ -248,6 +252,7 @@ class WorkerPool:
     def forget(self, deployment_id: str) -> None:
         """Stop the worker of a deployment that is gone, and remove its directory."""
         self.stop(deployment_id)
+        self._starting.pop(deployment_id, None)
         shutil.rmtree(self.root / deployment_id, ignore_errors=True)
 
     def stop_except(self, keep: set[str]) -> None:
