@@ -25,6 +25,9 @@ from webbuild.errors import BuildFailed
 # Escape sequences (colours, cursor moves) that tools print even when not on a terminal.
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 _ERROR_LINE = re.compile(r"error|failed|✗|\u2a2f|cannot|unexpected|not found", re.IGNORECASE)
+# A JavaScript stack frame, and one inside a tool rather than the app's code.
+_FRAME = re.compile(r"^\s+at \S")
+_TOOL_FRAME = re.compile(r"node_modules/|\(node:|node:internal")
 TAIL_LINES = 200  # kept per step, to find the error lines in
 SHOWN_LINES = 30  # at most this many of them in BuildFailed
 
@@ -35,8 +38,13 @@ def clean(line: str) -> str:
 
 def error_lines(tail: Sequence[str]) -> list[str]:
     """The part of a failed step's output that explains it: from its first error-looking line among
-    the last ones, else simply the last lines."""
+    the last ones, else simply the last lines. A tool's own crash report after the app's error (a
+    Node stack through node_modules, as OpenNext prints when `next build` fails) is left out."""
     lines = [line for line in tail if line.strip()]
+    crash = next((i for i, line in enumerate(lines) if line.startswith("node:internal/")), None)
+    if crash is not None and any(_ERROR_LINE.search(line) for line in lines[:crash]):
+        lines = lines[:crash]
+    lines = [line for line in lines if not (_FRAME.match(line) and _TOOL_FRAME.search(line))]
     window = lines[-SHOWN_LINES * 2 :]
     for index, line in enumerate(window):
         if _ERROR_LINE.search(line):

@@ -255,6 +255,38 @@ def test_a_step_past_its_deadline_is_killed_with_its_children(tmp_path: Path) ->
     assert not marker.exists(), "the grandchild was killed too"
 
 
+# What `opennextjs-cloudflare build` printed for a syntax error in a route (paths shortened).
+OPENNEXT_FAILURE = """Creating an optimized production build ...
+> Build error occurred
+Error: Turbopack build failed with 1 errors:
+./app/api/health/route.ts:9:7
+Expected ',', got 'ident'
+>  9 |   let database = "unconfigured";
+     |       ^^^^^^^^
+Parsing ecmascript source code failed
+    at <unknown> (./app/api/health/route.ts:9:7)
+node:internal/errors:984
+  const err = new Error(message);
+Error: Command failed: npm run build
+    at genericNodeError (node:internal/errors:984:15)
+    at buildNextjsApp (file:///w/node_modules/@opennextjs/aws/dist/build/buildNextApp.js:15:8)
+  status: 1,
+  stderr: null"""
+
+
+def test_the_apps_error_is_shown_and_the_tools_own_crash_report_is_not() -> None:
+    shown = error_lines(["noise"] * 100 + OPENNEXT_FAILURE.splitlines())
+    assert shown[0] == "> Build error occurred"
+    assert shown[-1] == "    at <unknown> (./app/api/health/route.ts:9:7)"
+    assert "Expected ',', got 'ident'" in shown
+    assert not any("node_modules" in line or "npm run build" in line for line in shown)
+
+
+def test_a_tools_crash_alone_is_still_shown() -> None:
+    crash = ["node:internal/errors:984", "Error: Cannot find module 'x'", "    at f (node:internal/x:1:1)"]
+    assert error_lines(crash) == crash[:2]
+
+
 def test_error_lines_fall_back_to_the_last_lines() -> None:
     assert error_lines([f"line {i}" for i in range(100)]) == [f"line {i}" for i in range(70, 100)]
 
