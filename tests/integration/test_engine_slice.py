@@ -24,7 +24,7 @@ def test_up_refresh_redeploy_destroy(sandbox: SandboxEndpoint, app_id: str) -> N
     spec = AppSpec.parse({"id": app_id})
     result = operations.deploy(spec)
     assert result.outputs["target"] == "sandbox"
-    port = sandbox.url.rsplit(":", 1)[1]
+    port = sandbox.tls_port  # libsql:// is TLS: the hostname carries the sandbox's TLS port
     assert result.outputs["databaseUrl"] == f"libsql://{app_id}-{TURSO_ORG}.turso.localhost:{port}"
     assert result.health is not None
     assert result.health.checks == {"database": "ok"}, "a database round trip over libSQL HTTP"
