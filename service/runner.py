@@ -141,6 +141,9 @@ def deploy_recorded(runtime: WorkerRuntime, conn: psycopg.Connection, deployment
     if deployment.kind in deployments.NATIVE_KINDS:
         run_native_build(conn, runtime.vault, deployment, spec)
         return
+    # The service builds native apps only when asked (POST /api/deploy/desktop|ios|android): a web
+    # deploy stays a web deploy, however long a Tauri or mobile build would take.
+    spec = spec.model_copy(update={"mobile": None, "desktop": None})
     # Refreshed first, so a resource deleted or changed behind the stack's back is healed.
     try:
         result = operations.deploy(spec, on_status=recorder, refresh=True)
