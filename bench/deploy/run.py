@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -87,7 +88,7 @@ def direct(sandbox: SandboxEndpoint, spec: AppSpec, name: str) -> None:
         project = cf.create_project(name, env_vars=env)
         cf.deploy_directory(name, spec.web.build_dir)
     report = check_health(
-        site_url=f"http://{project.subdomain}",
+        site_url=f"http://{project.subdomain}:{urlsplit(sandbox.url).port}",
         database_provider="turso",
         database_url=url,
         database_auth_token=token,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
@@ -55,9 +56,14 @@ def wanted_env(props: Mapping[str, Any]) -> dict[str, EnvVar]:
     return wanted
 
 
-def site_url(subdomain: str) -> str:
+def site_url(subdomain: str, api_url: str = "") -> str:
+    """`https://<project>.pages.dev`; a sandbox's `<project>.pages.localhost` (a hostname, no port, as
+    Pages answers) is served over plain HTTP on the port of the sandbox API."""
     host = subdomain.rsplit(":", 1)[0]
-    return f"{'http' if host.endswith('.localhost') else 'https'}://{subdomain}"
+    if not host.endswith(".localhost"):
+        return f"https://{subdomain}"
+    port = urlsplit(api_url).port if host == subdomain else None
+    return f"http://{subdomain}" + (f":{port}" if port else "")
 
 
 def wanted_compatibility(props: Mapping[str, Any]) -> Compatibility | None:
@@ -96,7 +102,7 @@ def outputs(
         **{key: props.get(key) for key in INPUTS},
         "project_id": project.id,
         "subdomain": project.subdomain,
-        "url": site_url(project.subdomain),
+        "url": site_url(project.subdomain, str(props.get("api_url") or "")),
         "deployment_id": deployment_id,
         "deployment_url": deployment_url,
         "deployment_ids": history[:HISTORY],

@@ -172,7 +172,8 @@ class CloudflareSandbox:
         return f"{project}.{PAGES_DOMAIN}"
 
     def subdomain(self, project: str) -> str:
-        return self.project_host(project) + self.port_suffix()
+        """A hostname, as Pages' `<project>.pages.dev`: no port (deployment URLs carry it)."""
+        return self.project_host(project)
 
     def deployment_url(self, project: str, label: str) -> str:
         return f"http://{label}.{self.project_host(project)}{self.port_suffix()}"

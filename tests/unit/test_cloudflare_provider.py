@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -82,7 +83,8 @@ def test_create_deploys_and_an_unchanged_build_is_no_change(
     outs = created.outs
     assert created.id == inputs["project_name"]
     assert outs["uploaded_files"] == 3
-    assert outs["url"] == f"http://{outs['subdomain']}"
+    assert (outs or {}).get("subdomain") == f"{created.id}.pages.localhost", "a hostname, as Pages answers"
+    assert outs["url"] == f"http://{outs['subdomain']}:{urlsplit(endpoint.url).port}"
     assert outs["deployment_ids"] == [outs["deployment_id"]]
     assert outs["production_deployment_id"] == outs["deployment_id"]
     assert web.get(outs["url"] + "/").text == "<h1>one</h1>"

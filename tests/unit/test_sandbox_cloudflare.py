@@ -83,8 +83,8 @@ def admin(endpoint: SandboxEndpoint, method: str, path: str, body: object = None
 def test_project_lifecycle_and_errors(cf: CloudflareClient, endpoint: SandboxEndpoint) -> None:
     name = unique("life")
     created = cf.create_project(name, env_vars={"A": EnvVar.plain("1"), "S": EnvVar.secret("s")})
-    port = endpoint.url.rsplit(":", 1)[1]
-    assert created.subdomain == f"{name}.pages.localhost:{port}"
+    assert created.subdomain == f"{name}.pages.localhost", "no port, as Pages answers <project>.pages.dev"
+    assert created.domains == (f"{name}.pages.localhost",)
     assert created.production_branch == "main"
     assert created.env_vars == {"A": EnvVar.plain("1"), "S": EnvVar("secret_text", None)}
     assert created.preview_env_vars == created.env_vars
@@ -190,11 +190,9 @@ def test_deployments_are_served_with_pages_path_rules_and_content_types(
     assert "404" in missing.text
     assert web.head(deployment.url + "/").status_code == 200
     assert web.post(deployment.url + "/").status_code == 405
-    assert web.get(f"http://{project.subdomain}/").text == "<h1>home</h1>", "the project URL serves it"
-    assert (
-        web.get(f"http://nothing-here.pages.localhost:{project.subdomain.rsplit(':', 1)[1]}/").status_code
-        == 404
-    )
+    port = deployment.url.rsplit(":", 1)[1]
+    assert web.get(f"http://{project.subdomain}:{port}/").text == "<h1>home</h1>", "the project URL serves it"
+    assert web.get(f"http://nothing-here.pages.localhost:{port}/").status_code == 404
 
     (root / "404.html").write_text("<h1>lost</h1>")
     with_404 = cf.deploy_directory(name, root).deployment
@@ -232,10 +230,10 @@ def test_preview_branches_and_rollback(cf: CloudflareClient, web: httpx.Client, 
     v2 = cf.deploy_directory(name, make_site(tmp_path / "v2", "version 2")).deployment
     preview = cf.deploy_directory(name, make_site(tmp_path / "pr", "preview"), branch="feature/x").deployment
     assert (v1.environment, preview.environment) == ("production", "preview")
-    port = project.subdomain.rsplit(":", 1)[1]
+    port = v1.url.rsplit(":", 1)[1]
     assert preview.aliases == (f"http://feature-x.{name}.pages.localhost:{port}",)
     assert web.get(preview.aliases[0] + "/").text == "<h1>preview</h1>"
-    production = f"http://{project.subdomain}/"
+    production = f"http://{project.subdomain}:{port}/"
     assert web.get(production).text == "<h1>version 2</h1>", "a preview does not touch production"
     assert [d.id for d in cf.list_deployments(name, environment="production")] == [v2.id, v1.id]
 
@@ -258,7 +256,7 @@ def test_domain_with_sandbox_zone_turns_active_once_its_cname_is_there(
 ) -> None:
     name = unique("dom")
     domain = f"{name}.example.com"
-    project = cf.create_project(name)
+    cf.create_project(name)
     cf.deploy_directory(name, make_site(tmp_path / "out", "custom"))
     added = cf.add_domain(name, domain)
     assert (added.status, added.verification_status, added.validation_status) == (
@@ -286,7 +284,7 @@ def test_domain_with_sandbox_zone_turns_active_once_its_cname_is_there(
     )
     assert [d.status for d in cf.list_domains(name)] == ["active"]
 
-    port = project.subdomain.rsplit(":", 1)[1]
+    port = endpoint.url.rsplit(":", 1)[1]
     served = web.get(f"http://127.0.0.1:{port}/", headers={"Host": domain})
     assert served.text == "<h1>custom</h1>", "an active custom domain serves production"
 
@@ -419,7 +417,8 @@ def test_state_and_sites_survive_a_restart(tmp_path: Path) -> None:
             assert project.canonical_deployment is not None
             assert project.canonical_deployment.id == deployed.deployment.id
             assert [d.name for d in cf.list_domains("keep")] == ["keep.example.org"]
-            assert web.get(f"http://{project.subdomain}/").text == "<h1>kept</h1>"
+            port = second.url.rsplit(":", 1)[1]
+            assert web.get(f"http://{project.subdomain}:{port}/").text == "<h1>kept</h1>"
             assert cf_again_uploads(cf, tmp_path / "out") == 0, "blobs persist on disk"
     finally:
         server.stop(directory)
