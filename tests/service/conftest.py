@@ -20,6 +20,7 @@ import psycopg
 import pytest
 import uvicorn
 
+from automation.environment import service_backend_url
 from automation.localpg import LocalPostgres
 from sandbox.endpoint import REPO_ROOT
 from service.api import create_app
@@ -86,6 +87,7 @@ class Workers:
         heartbeat: float = 0.5,
         stalled_after: float = 3.0,
         requeue_after: float = 30.0,
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         log = log_dir / f"worker-{len(self.processes)}.log"
         process = subprocess.Popen(
@@ -105,7 +107,7 @@ class Workers:
                 str(requeue_after),
             ],
             cwd=REPO_ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -169,7 +171,9 @@ def api(service_db: str, vault: Vault) -> Iterator[ApiServer]:
 
 
 @pytest.fixture
-def workers(service_db: str, tmp_path: Path) -> Iterator[Workers]:
+def workers(service_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workers]:
+    # Workers keep Pulumi's state in the service database: the test process looks at it there too.
+    monkeypatch.setenv("PULUMI_BACKEND_URL", service_backend_url(service_db))
     env = {
         **os.environ,
         "CREDENTIALS_ENCRYPTION_KEY": KEY_V1,

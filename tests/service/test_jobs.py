@@ -10,7 +10,6 @@ import httpx
 import psycopg
 import pytest
 
-from automation.environment import service_backend_url
 from components.cloudflare.client import CloudflareClient
 from components.spec import AppSpec
 from components.turso.client import TursoClient
@@ -103,10 +102,7 @@ def test_worker_killed_mid_deploy_is_retried_and_converges(
     service_db: str,
     app_ids: list[str],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The workers keep Pulumi's state in the service database; the test looks at its locks there.
-    monkeypatch.setenv("PULUMI_BACKEND_URL", service_backend_url(service_db))
     _, token = make_user(service_db, "starter")
     app = new_app(app_ids)
     # Hold the deploy open right after the Turso database is made: its token is answered slowly.
