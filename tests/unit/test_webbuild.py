@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from webbuild import BuildFailed, build_site
-from webbuild.build import _prisma_schema
+from webbuild.build import _prisma_schema, build_env
 from webbuild.deps import installed
 from webbuild.fingerprint import build_key, lockfile_hash, read_source
 from webbuild.pages import assemble, routes
@@ -145,6 +145,30 @@ def test_an_unchanged_source_is_served_from_the_cache_without_npm(tmp_path: Path
         built = build_site(root, framework="nextjs", database_provider=provider, cache_root=cache)
         assert (built.out_dir, built.key, built.cached) == (cache / "sites" / key, key, True)
     assert time.monotonic() - started < 1
+
+
+def test_the_build_sees_none_of_the_callers_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "TURSO_API_TOKEN": "t",
+        "PULUMI_CONFIG_PASSPHRASE": "p",
+        "CREDENTIALS_ENCRYPTION_KEY": "k",
+        "npm_config_cache": "/tmp/npm-cache",
+        "NEXT_TELEMETRY_DISABLED": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    env = build_env()
+    assert set(env) <= {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "npm_config_cache"} | {
+        "PRISMA_SCHEMA_ENGINE_BINARY",
+        "CI",
+        "NEXT_TELEMETRY_DISABLED",
+        "CHECKPOINT_DISABLE",
+        "WRANGLER_SEND_METRICS",
+        "NO_COLOR",
+        "FORCE_COLOR",
+    }
+    assert env["npm_config_cache"] == "/tmp/npm-cache"
+    assert env["NEXT_TELEMETRY_DISABLED"] == "1"
+    assert Path(env["PRISMA_SCHEMA_ENGINE_BINARY"]).is_file()
 
 
 # --- the Pages output ---
