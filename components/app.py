@@ -52,6 +52,21 @@ def site_url(spec: AppSpec, cloudflare: VendorTarget) -> str:
     return f"https://{spec.pages_project_name}.pages.dev"
 
 
+def neon_sql_endpoint(spec: AppSpec, targets: Targets) -> str | None:
+    """Where the app's Neon driver sends SQL over HTTP, when it cannot derive it from the host.
+
+    Neon's driver posts to `https://api.<endpoint host>/sql`; the sandbox's endpoints are at
+    127.0.0.1, so there the sandbox's own `/sql` is named (reached from the Workers runtime through
+    a `localhost` name). None for real Neon and for other databases."""
+    if not isinstance(spec.database, NeonDatabaseSpec):
+        return None
+    target = targets.get("neon")
+    if not target.sandbox:
+        return None
+    port = urlsplit(target.api_url).port
+    return "http://localhost" + (f":{port}" if port else "") + "/sql"
+
+
 def _database(spec: AppSpec, targets: Targets, parent: pulumi.Resource) -> DatabaseHandle:
     opts = pulumi.ResourceOptions(parent=parent)
     db = spec.database
@@ -168,6 +183,8 @@ class App(pulumi.ComponentResource):
             cloudflare = targets.get("cloudflare")
             self.site_url = site_url(spec, cloudflare)
             auth_secret = GeneratedSecret(f"{spec.id}-nextauth-secret", opts=child)
+            endpoint = neon_sql_endpoint(spec, targets)
+            sql_endpoint = {"NEON_HTTP_ENDPOINT": endpoint} if endpoint else {}
             secret_env: dict[str, pulumi.Input[str]] = {
                 **self.database.env,
                 "NEXTAUTH_SECRET": auth_secret.value,
@@ -182,7 +199,7 @@ class App(pulumi.ComponentResource):
                     account_id=cloudflare.account,
                     project_name=spec.pages_project_name,
                     build_dir=str(site_dir(spec)),
-                    env_vars={**spec.web.env, "NEXTAUTH_URL": self.site_url},
+                    env_vars={**spec.web.env, "NEXTAUTH_URL": self.site_url, **sql_endpoint},
                     secret_env_vars=secret_env,
                     api_url=cloudflare.api_url,
                     api_token=cloudflare.api_token,

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from automation import operations
+from automation.localpg import LocalPostgres
 from components.spec import AppSpec
 from core.localhost import LoopbackTransport
 from libsql.client import LibsqlClient
@@ -54,12 +56,12 @@ def app_id() -> Iterator[str]:
     (REPO_ROOT / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
 
 
-def shop_spec(app: str, source: Path) -> AppSpec:
+def shop_spec(app: str, source: Path, provider: str = "turso") -> AppSpec:
     return AppSpec.parse(
         {
             "id": app,
             "database": {
-                "provider": "turso",
+                "provider": provider,
                 "prismaSchema": str(SHOP / "prisma" / "schema.prisma"),
                 "migrations": str(SHOP / "prisma" / "migrations"),
                 "previewData": str(SHOP / "prisma" / "preview.sql"),
@@ -158,3 +160,31 @@ def test_a_failing_build_stops_the_deploy_and_the_last_deployment_keeps_serving(
     assert operations.status(app_id)["outputs"]["deploymentId"] == good.outputs["deploymentId"]
     with web() as http:
         assert http.get(f"{good.outputs['url']}/api/health").status_code == 200
+
+
+def test_the_example_shop_on_neon_reaches_postgresql_through_neons_http_driver(
+    sandbox: SandboxEndpoint, local_postgres: LocalPostgres, source: Path, app_id: str
+) -> None:
+    """The same app built for PostgreSQL: Prisma's Neon adapter sends SQL over HTTP (the sandbox's
+    `/sql`, named by NEON_HTTP_ENDPOINT there) to the project's real PostgreSQL database."""
+    spec = shop_spec(app_id, source, provider="neon")
+    deployed = operations.deploy(spec)
+    assert deployed.health is not None
+    assert deployed.health.checks["app"] == "ok", deployed.health.summary
+    assert '"database":"postgresql"' in deployed.health.details["app"]
+    url = str(deployed.outputs["url"])
+    database_url = operations.outputs(app_id, show_secrets=True)["databaseUrl"]
+    with psycopg.connect(database_url) as conn:
+        count = conn.execute('SELECT count(*) FROM "Product"').fetchone()
+    assert count is not None
+    with web() as http:
+        assert http.get(f"{url}/api/products").json()["total"] == count[0]
+        assert http.post(f"{url}/api/products", json=new_product("PG-0")).status_code == 401
+        sign_in(http, url)
+        created = http.post(f"{url}/api/products", json=new_product("PG-1"))
+        assert created.status_code == 201, created.text
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT name FROM \"Product\" WHERE sku = 'PG-1'").fetchone() == ("Test PG-1",)
+    with ThreadPoolExecutor(16) as pool, web(60) as http:
+        codes = list(pool.map(lambda _: http.get(f"{url}/api/products").status_code, range(16)))
+    assert codes == [200] * 16

@@ -264,3 +264,14 @@ def test_a_failed_build_stops_the_program_with_the_builds_lines(
     with pytest.raises(pulumi.RunError, match=r"web\.source: the build failed(.|\n)*Type error"):
         App(source_spec(tmp_path), targets())
     assert not [r for r in mocks.created if "build_dir" in r.inputs]
+
+
+def test_the_neon_sql_endpoint_is_named_only_for_the_sandbox(site: Path) -> None:
+    from components.app import neon_sql_endpoint
+    from components.spec import AppSpec
+
+    neon = AppSpec.parse({"id": "shop", "database": {"provider": "neon"}, "web": {"buildDir": str(site)}})
+    assert neon_sql_endpoint(neon, targets()) == "http://localhost:8787/sql"
+    assert neon_sql_endpoint(neon, targets(sandbox=False)) is None, "real Neon derives it from the host"
+    turso = AppSpec.parse({"id": "shop", "web": {"buildDir": str(site)}})
+    assert neon_sql_endpoint(turso, targets()) is None
