@@ -11,6 +11,7 @@ follow what Cloudflare answers; the other 8000xxx codes are the sandbox's own ch
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -309,7 +310,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             cf.save()
             answer = envelope(cf.public_deployment(deployment))
         if superseded:
-            pool.stop(superseded)
+            await asyncio.to_thread(pool.stop, superseded)  # a stuck process takes a second to kill
         return answer
 
     @pages.get("/{project_name}/deployments")
@@ -357,7 +358,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             answer = envelope(cf.public_deployment(deployment))
             plan = plan_for(cf, deployment)
         if superseded and superseded != deployment_id:
-            pool.stop(superseded)
+            await asyncio.to_thread(pool.stop, superseded)  # a stuck process takes a second to kill
         if plan is not None:
             # The rolled-back-to server half serves from now on: warm it up. It started when it was
             # deployed; should it fail now, its requests say why.
