@@ -5,8 +5,13 @@ answer is the v4 envelope; failures are `{"success": false, "errors": [{"code", 
 "messages": [], "result": null}`. Requests need `Authorization: Bearer <sandbox api token>`, except
 the /pages/assets/* calls, which need the upload JWT from `.../upload-token` instead.
 
-Error codes: 8000007 (project not found), 7003 (unknown zone) and the DNS codes 81044/81053/81057
-follow what Cloudflare answers; the other 8000xxx codes are the sandbox's own choice.
+Error codes: 8000007 (project not found), 7003 (unknown zone), the DNS codes 81044/81053/81057,
+10021 (a worker that does not validate: no main module, an exception at start-up) and 8000057 (a
+`_routes.json` breaking Pages' rules) follow what Cloudflare answers; the other 8000xxx codes are
+the sandbox's own choice.
+
+A deployment with a `_worker.bundle` (bundle.py) has its worker started (workers.py) before it is
+recorded: one that fails is not created, and the previous deployment keeps serving.
 """
 
 from __future__ import annotations
