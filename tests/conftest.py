@@ -19,10 +19,6 @@ _SESSION_STATE.chmod(0o755)  # the local PostgreSQL runs as the postgres user an
 os.environ["ONECLICK_STATE_DIR"] = str(_SESSION_STATE)
 os.environ["ONECLICK_SANDBOX_DIR"] = str(_SESSION_STATE / "sandbox")
 os.environ["ONECLICK_PG_PORT"] = str(free_port())  # so a developer's own cluster is never touched
-# Builds of web.source are content-addressed and locked, so sessions may share them: a session
-# reuses the packages and outputs of earlier ones (CI restores this folder, or names its own).
-_BUILD_CACHE = Path(__file__).resolve().parents[1] / ".state" / "build-cache"
-os.environ.setdefault("ONECLICK_BUILD_CACHE", str(_BUILD_CACHE))
 for _var in (
     "TURSO_API_TOKEN",
     "TURSO_ORG_ID",
