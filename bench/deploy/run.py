@@ -50,7 +50,7 @@ from dbtools.prisma_schema import load_schema  # noqa: E402
 from sandbox import server  # noqa: E402
 from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint, sandbox_dir  # noqa: E402
 
-SPEC = REPO / "stacks" / "example.yaml"
+SPEC = REPO / "stacks" / "static-example.yaml"  # the static site: no build in the measured deploy
 
 
 def timed(action: Callable[[], object]) -> float:
