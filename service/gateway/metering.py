@@ -4,12 +4,17 @@ A call ends with `UsageWriter.settle()`: the settlement is appended to the local
 queued, and the caller gets its answer at once. A background task writes the queue every
 `flush_interval` seconds (or sooner when `flush_max_batch` calls wait) in one transaction:
 
-- delete the calls' reservation rows; only calls whose reservation was still there are written,
-  so settling the same call twice (a journal replayed after a crash) counts it once;
-- insert the usage rows, move each reservation's maximum from `reserved_cents` to the real cost in
-  `spent_cents` (never more than the maximum: the limit check was made with it); the units recorded,
-  which are what Stripe is billed for, are capped at the reservation's maximum units the same way,
-  and a negative count or cost is settled at the maximum (it cannot lower the spend);
+- lock the accounts' spend rows (in a fixed order) and read this process's budget leases;
+- insert the usage rows; a call already written (a journal replayed after a crash) is skipped, so
+  it counts once. A call's cost and units, which are what Stripe is billed for, are capped at the
+  maximum it was admitted with (the limit check was made with it), and a negative count or cost
+  is settled at the maximum (it cannot lower the spend);
+- move each call's real cost from its process's lease (`leased_cents`) to `spent_cents`. If the
+  lease is gone (its process lost the database for longer than the lease's time to live, and the
+  sweeper gave it back), the cost is capped at what the limit still leaves, so even then nothing is
+  billed past the limit (`over_limit_cents` in the row's metadata says what was not billed);
+- calls admitted by per-call reservation rows (gateways before budget leases, replayed journals of
+  theirs) delete their row and move its maximum from `reserved_cents` to the real cost instead;
 - add the calls to the monthly roll-ups (`api_usage_monthly`, `api_usage_app_monthly`);
 - record the alert thresholds the new spend crossed (`usage_alerts`).
 
@@ -24,7 +29,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -53,7 +58,11 @@ MONTHLY_COLUMNS: dict[tuple[str, str], tuple[str, str]] = {
 
 @dataclass(slots=True)
 class Settlement:
-    """What one call really used. `id` is its reservation's id (a fresh one for BYO calls)."""
+    """What one call really used. `id` is its admission's id (a fresh one for BYO calls).
+
+    `lease` is the instance id of the process whose budget lease admitted the call (None for
+    BYO calls and for calls admitted by a per-call reservation row); `max_units`/`max_cost_cents`
+    are what it was admitted with."""
 
     id: uuid.UUID
     user_id: str
@@ -68,6 +77,9 @@ class Settlement:
     period: date
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     metadata: dict[str, Any] = field(default_factory=dict)
+    lease: str | None = None
+    max_units: int = 0
+    max_cost_cents: Decimal = Decimal(0)
 
     def to_json(self) -> dict[str, Any]:
         return {  # by hand: dataclasses.asdict deep-copies, which costs more than the rest of a call
@@ -84,6 +96,9 @@ class Settlement:
             "period": self.period.isoformat(),
             "created_at": self.created_at.isoformat(),
             "metadata": self.metadata,
+            "lease": self.lease,
+            "max_units": self.max_units,
+            "max_cost_cents": str(self.max_cost_cents),
         }
 
     @staticmethod
@@ -102,6 +117,9 @@ class Settlement:
             period=date.fromisoformat(record["period"]),
             created_at=datetime.fromisoformat(record["created_at"]),
             metadata=record.get("metadata") or {},
+            lease=record.get("lease"),
+            max_units=int(record.get("max_units") or 0),
+            max_cost_cents=Decimal(record.get("max_cost_cents") or 0),
         )
 
 
@@ -114,41 +132,121 @@ class Alert:
     limit_cents: int
 
 
+_LOCK_SPEND = """
+SELECT s.user_id, s.period, s.limit_cents - s.spent_cents - s.reserved_cents - s.leased_cents,
+       l.instance_id, l.held_cents
+FROM api_spend s
+LEFT JOIN api_spend_leases l
+  ON l.user_id = s.user_id AND l.period = s.period AND l.instance_id = ANY(%s::text[])
+WHERE (s.user_id, s.period) IN (SELECT * FROM unnest(%s::text[], %s::date[]))
+ORDER BY s.user_id, s.period
+FOR UPDATE OF s
+"""
+
+_SETTLE_SPEND = """
+WITH leases AS (
+  UPDATE api_spend_leases l SET held_cents = l.held_cents - d.cost
+  FROM unnest(%s::text[], %s::date[], %s::text[], %s::numeric[]) AS d(user_id, period, instance_id, cost)
+  WHERE l.user_id = d.user_id AND l.period = d.period AND l.instance_id = d.instance_id
+)
+UPDATE api_spend s
+SET spent_cents = s.spent_cents + d.cost, reserved_cents = greatest(s.reserved_cents - d.held, 0),
+    leased_cents = s.leased_cents - d.leased
+FROM unnest(%s::text[], %s::date[], %s::numeric[], %s::numeric[], %s::numeric[])
+     AS d(user_id, period, cost, held, leased)
+WHERE s.user_id = d.user_id AND s.period = d.period
+"""
+
+
+def _cap(s: Settlement, max_units: int, max_cost: Decimal) -> None:
+    """Never bill a call more than it was admitted with, nor less than nothing."""
+    if s.units < 0 or s.cost_cents < 0:
+        s.metadata["reported_units"] = str(s.units)[:40]
+        s.units, s.cost_cents = max_units, max_cost
+    if s.cost_cents > max_cost:
+        s.metadata["uncapped_cost_cents"] = str(s.cost_cents)[:40]
+        s.cost_cents = max_cost
+    if s.units > max_units:
+        s.metadata["uncapped_units"] = str(s.units)[:40]
+        s.units = max_units
+
+
+async def _lock_leases(
+    conn: AsyncConnection[Any], leased: list[Settlement]
+) -> tuple[dict[tuple[str, date], Decimal], dict[tuple[str, date, str], Decimal]]:
+    """Lock the accounts' spend rows; returns what each leaves under its limit, and the leases held."""
+    keys = sorted({(s.user_id, s.period) for s in leased})
+    cursor = await conn.execute(
+        _LOCK_SPEND,
+        [
+            sorted({s.lease for s in leased if s.lease}),
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+        ],
+    )
+    free: dict[tuple[str, date], Decimal] = {}
+    held: dict[tuple[str, date, str], Decimal] = {}
+    for user_id, period, room, instance_id, lease_held in await cursor.fetchall():
+        free[(user_id, period)] = max(room, Decimal(0))
+        if instance_id is not None:
+            held[(user_id, period, instance_id)] = lease_held
+    return free, held
+
+
+def _settle_leased(
+    s: Settlement, free: dict[tuple[str, date], Decimal], held: dict[tuple[str, date, str], Decimal]
+) -> bool:
+    """Cap `s` and take its cost from its lease; False if the lease is gone (cost capped to the room)."""
+    _cap(s, s.max_units, s.max_cost_cents)
+    assert s.lease is not None
+    lease = (s.user_id, s.period, s.lease)
+    if held.get(lease, Decimal(-1)) >= s.cost_cents:
+        held[lease] -= s.cost_cents
+        return True
+    room = free.get((s.user_id, s.period), Decimal(0))
+    if s.cost_cents > room:
+        s.metadata["over_limit_cents"] = str(s.cost_cents - room)
+        if s.cost_cents > 0:
+            s.units = int(s.units * room / s.cost_cents)
+        s.cost_cents = room
+    free[(s.user_id, s.period)] = room - s.cost_cents
+    return False
+
+
 async def write_settlements(conn: AsyncConnection[Any], settlements: list[Settlement]) -> list[Alert]:
     """Write `settlements` in the caller's transaction; idempotent. Returns alerts newly crossed."""
     if not settlements:
         return []
     billable = [s for s in settlements if s.billable]
+    leased = [s for s in billable if s.lease is not None]
+    reserved = [s for s in billable if s.lease is None]
     live: dict[uuid.UUID, tuple[str, date, Decimal, int]] = {}
-    if billable:
+    if reserved:
         cursor = await conn.execute(
             "DELETE FROM api_reservations WHERE id = ANY(%s) "
             "RETURNING id, user_id, period, max_cost_cents, max_units",
-            [[s.id for s in billable]],
+            [[s.id for s in reserved]],
         )
         live = {row[0]: (row[1], row[2], row[3], row[4]) for row in await cursor.fetchall()}
+    from_lease: set[uuid.UUID] = set()
+    if leased:
+        free, held = await _lock_leases(conn, leased)
+        from_lease = {s.id for s in leased if _settle_leased(s, free, held)}
     rows: list[Settlement] = []
-    spend: dict[tuple[str, date], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    # Per account and month: real cost, per-call reservations released, leased cents settled.
+    spend: dict[tuple[str, date], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
     for s in settlements:
-        if s.billable:
+        if s.billable and s.lease is None:
             reservation = live.get(s.id)
             if reservation is None:
                 continue  # already settled (a replay), or settled from its reservation after a crash
             user_id, period, max_cost, max_units = reservation
-            if s.units < 0 or s.cost_cents < 0:
-                s.metadata["reported_units"] = str(s.units)[:40]
-                s.units, s.cost_cents = max_units, max_cost
-            if s.cost_cents > max_cost:
-                s.metadata["uncapped_cost_cents"] = str(s.cost_cents)[:40]
-                s.cost_cents = max_cost
-            if s.units > max_units:
-                s.metadata["uncapped_units"] = str(s.units)[:40]
-                s.units = max_units
+            _cap(s, max_units, max_cost)
             s.period = period
             totals = spend[(user_id, period)]
             totals[0] += s.cost_cents
             totals[1] += max_cost
-        elif not 0 <= s.units <= MAX_UNITS:  # unbilled, but it must still fit its column
+        elif not s.billable and not 0 <= s.units <= MAX_UNITS:  # unbilled, but it must fit its column
             s.metadata["reported_units"] = str(s.units)[:40]
             s.units = min(max(s.units, 0), MAX_UNITS)
         rows.append(s)
@@ -182,21 +280,29 @@ async def write_settlements(conn: AsyncConnection[Any], settlements: list[Settle
     )
     inserted = {row[0] for row in await cursor.fetchall()}
     new_rows = [s for s in rows if s.id in inserted]
+    lease_costs: dict[tuple[str, date, str], Decimal] = defaultdict(Decimal)
+    for s in new_rows:
+        if s.billable and s.lease is not None:  # written now: a replayed call is not counted again
+            totals = spend[(s.user_id, s.period)]
+            totals[0] += s.cost_cents
+            if s.id in from_lease:
+                totals[2] += s.cost_cents
+                lease_costs[(s.user_id, s.period, s.lease)] += s.cost_cents
     if spend:
         keys = sorted(spend)  # a fixed lock order: two writers never wait on each other in a cycle
+        leases = sorted(lease_costs)
         await conn.execute(
-            """
-            UPDATE api_spend s
-            SET spent_cents = s.spent_cents + d.cost, reserved_cents = greatest(s.reserved_cents - d.held, 0)
-            FROM unnest(%s::text[], %s::date[], %s::numeric[], %s::numeric[])
-                 AS d(user_id, period, cost, held)
-            WHERE s.user_id = d.user_id AND s.period = d.period
-            """,
+            _SETTLE_SPEND,
             [
+                [k[0] for k in leases],
+                [k[1] for k in leases],
+                [k[2] for k in leases],
+                [lease_costs[k] for k in leases],
                 [k[0] for k in keys],
                 [k[1] for k in keys],
                 [spend[k][0] for k in keys],
                 [spend[k][1] for k in keys],
+                [spend[k][2] for k in keys],
             ],
         )
     await _roll_up(conn, new_rows)
@@ -336,21 +442,36 @@ class UsageWriter:
         flush_interval: float = 0.05,
         max_batch: int = 500,
         on_alerts: Callable[[list[Alert]], None] | None = None,
+        on_written: Callable[[list[Settlement]], None] | None = None,
     ) -> None:
         self._pool = pool
         self._journal = journal
         self._interval = flush_interval
         self._max_batch = max_batch
         self._on_alerts = on_alerts
+        self._on_written = on_written
         self._pending: list[Settlement] = []
+        self._in_flight: dict[uuid.UUID, dict[str, Any]] = {}
         self._sealed: list[Path] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self.written = 0
 
+    def admit(self, admission: Settlement) -> None:
+        """Journal a call admitted at its maximum, before it is forwarded.
+
+        If the process dies before the call is settled, the restarted process bills it at that
+        maximum (the upstream may have charged for it). Sealing a segment carries the admissions
+        of calls still in flight over to the next one."""
+        record = admission.to_json()
+        record["admission"] = True
+        self._journal.append(record)
+        self._in_flight[admission.id] = record
+
     def settle(self, settlement: Settlement) -> None:
         """Record one finished call. Synchronous and cheap: safe in `finally` blocks of cancelled tasks."""
+        self._in_flight.pop(settlement.id, None)
         self._journal.append(settlement.to_json())
         self._pending.append(settlement)
         if len(self._pending) >= self._max_batch:
@@ -359,7 +480,13 @@ class UsageWriter:
     async def replay_journal(self) -> int:
         """Write what a previous process journaled but did not commit; returns how many calls."""
         leftovers = self._journal.leftovers()
-        settlements = [Settlement.from_json(r) for path in leftovers for r in Journal.read(path)]
+        records = [r for path in leftovers for r in Journal.read(path)]
+        settlements = [Settlement.from_json(r) for r in records if not r.get("admission")]
+        settled = {s.id for s in settlements}
+        for record in records:  # in flight when the process died: billed at the admitted maximum
+            if record.get("admission") and (admission := Settlement.from_json(record)).id not in settled:
+                settled.add(admission.id)
+                settlements.append(admission)
         if settlements:
             await self._write(settlements)
             log.warning("replayed %d call(s) from the journal of a previous run", len(settlements))
@@ -386,6 +513,8 @@ class UsageWriter:
                 return 0
             batch, self._pending = self._pending, []
             self._sealed.append(self._journal.seal())
+            for record in self._in_flight.values():
+                self._journal.append(record)
             try:
                 await self._write(batch)
             except BaseException:
@@ -396,9 +525,17 @@ class UsageWriter:
             self.written += len(batch)
             return len(batch)
 
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """No batch is written meanwhile (the leases' heartbeat runs so)."""
+        async with self._flush_lock:
+            yield
+
     async def _write(self, batch: list[Settlement]) -> None:
         async with self._pool.connection() as conn, conn.transaction():
             alerts = await write_settlements(conn, batch)
+        if self._on_written:
+            self._on_written(batch)
         if alerts and self._on_alerts:
             self._on_alerts(alerts)
 

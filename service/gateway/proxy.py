@@ -1,9 +1,11 @@
-"""The `/api/proxy/*` routes: authenticate, reserve the maximum cost, forward, settle the real cost.
+"""The `/api/proxy/*` routes: authenticate, admit the maximum cost, forward, settle the real cost.
 
-Every path from a reservation ends in exactly one settlement (`CallMeter.finish`): the real units
-on success, nothing on a failure the vendor does not bill, an estimate for a stream cut short or a
-caller who left before the answer, the reserved maximum when the usage is missing or not believable.
-No settlement is negative or above the call's reserved maximum.
+A platform-key call's maximum cost is admitted against the process's budget lease in memory
+(leases.py): no database round trip before the call is forwarded. Every path from an admission
+ends in exactly one settlement (`CallMeter.finish`): the real units on success, nothing on a
+failure the vendor does not bill, an estimate for a stream cut short or a caller who left before
+the answer, the admitted maximum when the usage is missing or not believable. No settlement is
+negative or above the call's admitted maximum.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from service.gateway.keys import GatewayKey
 from service.gateway.metering import Settlement
 from service.gateway.pricing import Price
 from service.gateway.requests import JSON, authenticate, parse_json, read_body
-from service.gateway.spend import Reservation, reserve
+from service.gateway.spend import Reservation
 from service.gateway.state import Gateway, gateway_of
 from service.gateway.upstreams import (
     FORWARD_HEADERS,
@@ -139,6 +141,9 @@ class CallMeter:
                 billable=billable,
                 period=reservation.period if reservation else _current_period(),
                 metadata=metadata,
+                lease=self.gateway.instance_id if reservation else None,
+                max_units=self.max_units,
+                max_cost_cents=reservation.max_cost_cents if reservation else Decimal(0),
             )
         )
 
@@ -148,17 +153,27 @@ async def _meter(
 ) -> CallMeter:
     reservation = None
     if not key.byo:
-        reservation = await reserve(
-            gateway.reservations,
-            user_id=key.user_id,
-            app_id=key.app_id,
-            service=service,
-            endpoint=endpoint,
-            price_key=price.key,
-            unit_type=price.unit_type,
-            max_units=max_units,
-            max_cost_cents=price.cost(max_units),
-            instance_id=gateway.instance_id,
+        max_cost = price.cost(max_units)
+        period = await gateway.leases.admit(key.user_id, max_cost)
+        reservation = Reservation(uuid.uuid4(), period, max_cost)
+        gateway.writer.admit(
+            Settlement(
+                id=reservation.id,
+                user_id=key.user_id,
+                app_id=key.app_id,
+                service=service,
+                endpoint=endpoint,
+                price_key=price.key,
+                unit_type=price.unit_type,
+                units=max_units,
+                cost_cents=max_cost,
+                billable=True,
+                period=period,
+                metadata={"settled_from": "admission"},
+                lease=gateway.instance_id,
+                max_units=max_units,
+                max_cost_cents=max_cost,
+            )
         )
     return CallMeter(gateway, key, service, endpoint, price, reservation, max_units)
 

@@ -140,6 +140,13 @@ class GatewaySettings:
     upstream_timeout_seconds: float = 600.0
     # A reservation older than this is a crashed call's: settled at its reserved maximum.
     reservation_ttl_seconds: float = 900.0
+    # Budget leases (leases.py): a lease covers about this many calls like the one asking for it,
+    # is admitted against for this long after the database last confirmed it (billing status and
+    # limit changes reach a process within it), and is given back this long after its process
+    # stopped extending it (a crash).
+    lease_calls: int = 50
+    lease_seconds: float = 5.0
+    lease_ttl_seconds: float = 60.0
     key_cache_seconds: float = 30.0
     # Unknown keys one client address may present per window before it is answered 429, unqueried.
     failed_key_limit: int = 20
@@ -175,6 +182,9 @@ class GatewaySettings:
             or Path(env("ONECLICK_GATEWAY_JOURNAL_DIR") or state_root() / "gateway" / "journal"),
             flush_interval_seconds=_number("ONECLICK_GATEWAY_FLUSH_SECONDS", "0.05", float),
             reservation_ttl_seconds=_number("ONECLICK_GATEWAY_RESERVATION_TTL_SECONDS", "900", float),
+            lease_calls=_number("ONECLICK_GATEWAY_LEASE_CALLS", "50", int),
+            lease_seconds=_number("ONECLICK_GATEWAY_LEASE_SECONDS", "5", float),
+            lease_ttl_seconds=_number("ONECLICK_GATEWAY_LEASE_TTL_SECONDS", "60", float),
             max_body_bytes=_number("ONECLICK_GATEWAY_MAX_BODY_BYTES", "1000000", int),
             max_upload_bytes=_number("ONECLICK_GATEWAY_MAX_UPLOAD_BYTES", "25000000", int),
             admin_token=_secret("ONECLICK_GATEWAY_ADMIN_TOKEN"),

@@ -1,9 +1,10 @@
 """The gateway's shared state: settings, the pool, the key cache, the usage writer and its loops.
 
 On start-up it replays the journal a crashed predecessor left, settles that predecessor's
-orphaned reservations, then runs three loops: the usage writer (batches), the sweeper (expired
-reservations of any instance) and, with a Stripe key, the hourly meter report. Routes reach it
-through `gateway_of(request)`.
+orphaned reservations and gives back its budget leases, then runs four loops: the usage writer
+(batches), the leases' heartbeat, the sweeper (expired reservations and leases of any instance)
+and, with a Stripe key, the hourly meter report. On a stop it writes what is queued and gives its
+leases back. Routes reach it through `gateway_of(request)`.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from service.gateway.dbpool import create_pool
 from service.gateway.errors import GatewayError
 from service.gateway.journal import Journal
 from service.gateway.keys import FailedLookups, KeyCache
+from service.gateway.leases import BudgetLeases, expire_leases
 from service.gateway.metering import Alert, UsageWriter, settle_expired_reservations
 from service.gateway.settings import GatewayConfigError, GatewaySettings
-from service.gateway.spend import ReservationConnections
 from service.gateway.upstreams import Scrubber, Upstream
 
 log = logging.getLogger("oneclick.gateway")
@@ -56,8 +57,8 @@ class Gateway:
             ttl=settings.key_cache_seconds,
             failed=FailedLookups(settings.failed_key_limit, settings.failed_key_window_seconds),
         )
-        self.reservations = ReservationConnections(self.pool)
         self.journal: Journal | None = None
+        self._leases: BudgetLeases | None = None
         self._writer: UsageWriter | None = None
         self._upstreams: dict[str, Upstream] = {}
         self._subaccounts: dict[tuple[str, str], tuple[float, str | None]] = {}
@@ -69,6 +70,11 @@ class Gateway:
     def instance_id(self) -> str:
         assert self.journal is not None, "the gateway is not started"
         return self.journal.instance_id
+
+    @property
+    def leases(self) -> BudgetLeases:
+        assert self._leases is not None, "the gateway is not started"
+        return self._leases
 
     @property
     def writer(self) -> UsageWriter:
@@ -150,34 +156,57 @@ class Gateway:
     async def start(self) -> None:
         await self.pool.open(wait=True, timeout=30)
         self.journal = Journal(self.settings.journal_dir)
+        settings = self.settings
+        self._leases = BudgetLeases(
+            self.pool,
+            self.journal.instance_id,
+            calls_per_lease=settings.lease_calls,
+            lease_seconds=settings.lease_seconds,
+            ttl_seconds=settings.lease_ttl_seconds,
+        )
         self._writer = UsageWriter(
             self.pool,
             self.journal,
-            flush_interval=self.settings.flush_interval_seconds,
-            max_batch=self.settings.flush_max_batch,
+            flush_interval=settings.flush_interval_seconds,
+            max_batch=settings.flush_max_batch,
             on_alerts=self._on_alerts,
+            on_written=self._leases.written,
         )
         await self._writer.replay_journal()
         # What is still reserved under our id was in flight when the previous process died unjournaled.
         await settle_expired_reservations(self.pool, older_than_seconds=0, instance_id=self.instance_id)
+        # The journal's calls are written (against the predecessor's leases): give the rest back.
+        await self._leases.return_all()
         self._writer.start()
         # What exists now lives as long as the process: keep it out of the cyclic collector's
         # full passes, which otherwise pause every call in flight (a p99 matter).
         gc.freeze()
         self._tasks.append(asyncio.create_task(self._sweep(), name="reservation-sweeper"))
+        self._tasks.append(asyncio.create_task(self._heartbeat(), name="lease-heartbeat"))
         if self.settings.stripe_api_key:
             self._tasks.append(asyncio.create_task(self._report(), name="stripe-meter-report"))
 
     async def _sweep(self) -> None:
-        interval = min(60.0, self.settings.reservation_ttl_seconds / 4)
+        settings = self.settings
+        interval = min(60.0, settings.reservation_ttl_seconds / 4, settings.lease_ttl_seconds / 4)
         while True:
             await asyncio.sleep(interval)
             try:
                 await settle_expired_reservations(
-                    self.pool, older_than_seconds=self.settings.reservation_ttl_seconds
+                    self.pool, older_than_seconds=settings.reservation_ttl_seconds
                 )
+                await expire_leases(self.pool)
             except Exception:
-                log.exception("settling expired reservations failed; will retry")
+                log.exception("settling expired reservations or leases failed; will retry")
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                async with self.writer.exclusive():
+                    await self.leases.heartbeat()
+            except Exception:  # the leases lapse after lease_seconds without one: calls then ask anew
+                log.exception("extending budget leases failed; will retry")
 
     async def _report(self) -> None:
         # The stripe library is loaded only by gateways that report to Stripe.
@@ -199,11 +228,15 @@ class Gateway:
                 await task
         if self._writer is not None:
             await self._writer.close()
+        if self._leases is not None:
+            try:
+                await self._leases.return_all()
+            except Exception:  # they come back when they expire
+                log.exception("giving back budget leases failed")
         for upstream in self._upstreams.values():
             await upstream.aclose()
         if self.journal is not None:
             self.journal.close()
-        await self.reservations.close()
         await self.pool.close()
 
 

@@ -1,8 +1,8 @@
 """A gateway killed between the upstream's answer and the usage write loses nothing.
 
 The gateway runs as a real process with batching slowed to an hour, so a call is answered while its
-usage exists only as the reservation row (PostgreSQL) and the journal line (local disk). The
-process is then killed with SIGKILL.
+usage exists only as the journal line (local disk), and its cost is still held in the process's
+budget lease (PostgreSQL). The process is then killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -84,12 +85,21 @@ def processes() -> Iterator[list[GatewayProcess]]:
         process.stop()
 
 
+def _lease(db: str, user_id: str) -> list[tuple[Any, ...]]:
+    return query(db, "SELECT held_cents FROM api_spend_leases WHERE user_id = %s", [user_id])
+
+
+def _spend(db: str, user_id: str) -> list[tuple[Any, ...]]:
+    sql = "SELECT spent_cents, reserved_cents, leased_cents FROM api_spend WHERE user_id = %s"
+    return query(db, sql, [user_id])
+
+
 def _answered_then_killed(
-    gateway_db: str, upstream_url: str, journal: Path, processes: list[GatewayProcess]
+    gateway_db: str, upstream_url: str, journal: Path, processes: list[GatewayProcess], **env: str
 ) -> tuple[str, GatewayProcess]:
     user_id = make_account(gateway_db)
     key = make_key(gateway_db, user_id)
-    first = GatewayProcess(gateway_db, upstream_url, journal, ONECLICK_GATEWAY_FLUSH_SECONDS="3600")
+    first = GatewayProcess(gateway_db, upstream_url, journal, ONECLICK_GATEWAY_FLUSH_SECONDS="3600", **env)
     processes.append(first)
     response = httpx.post(
         f"{first.url}/api/proxy/openai/v1/chat/completions",
@@ -98,9 +108,11 @@ def _answered_then_killed(
     )
     assert response.status_code == 200
     first.kill()
-    # Acknowledged, yet not in api_usage: only the write-ahead reservation and the journal know of it.
+    # Acknowledged, yet not in api_usage: only the journal knows of it, and its lease still holds it.
     assert query(gateway_db, "SELECT count(*) FROM api_usage WHERE user_id = %s", [user_id]) == [(0,)]
-    assert query(gateway_db, "SELECT count(*) FROM api_reservations WHERE user_id = %s", [user_id]) == [(1,)]
+    [(held,)] = _lease(gateway_db, user_id)
+    assert held > 0
+    assert _spend(gateway_db, user_id) == [(Decimal(0), Decimal(0), held)]
     return user_id, first
 
 
@@ -114,24 +126,40 @@ def test_restart_replays_the_journal_exactly(
         lambda: query(gateway_db, "SELECT units, cost_cents FROM api_usage WHERE user_id = %s", [user_id])
     )
     assert rows == [(11, Decimal("0.044"))]  # the real usage, not an estimate
-    assert query(gateway_db, "SELECT count(*) FROM api_reservations WHERE user_id = %s", [user_id]) == [(0,)]
-    assert query(
-        gateway_db, "SELECT spent_cents, reserved_cents FROM api_spend WHERE user_id = %s", [user_id]
-    ) == [(Decimal("0.044"), Decimal("0"))]
+    # Started, the new process wrote the call against its predecessor's lease and gave the rest back.
+    assert _lease(gateway_db, user_id) == []
+    assert _spend(gateway_db, user_id) == [(Decimal("0.044"), Decimal(0), Decimal(0))]
     assert not [p for p in journal.glob("segment-*") if p.stat().st_size]
 
 
-def test_a_lost_journal_still_bills_the_call_from_its_reservation(
+def test_a_call_in_flight_when_killed_is_billed_at_its_admitted_maximum(
     gateway_db: str, upstream: tuple[UpstreamStandIn, str], tmp_path: Path, processes: list[GatewayProcess]
 ) -> None:
+    stand_in, upstream_url = upstream
     journal = tmp_path / "journal"
-    user_id, _ = _answered_then_killed(gateway_db, upstream[1], journal, processes)
-    shutil.rmtree(journal)  # the machine and its disk are gone
-    processes.append(
-        GatewayProcess(
-            gateway_db, upstream[1], tmp_path / "another", ONECLICK_GATEWAY_RESERVATION_TTL_SECONDS="0.5"
-        )
-    )
+    user_id = make_account(gateway_db)
+    key = make_key(gateway_db, user_id)
+    first = GatewayProcess(gateway_db, upstream_url, journal)
+    processes.append(first)
+    stand_in.stream_delay = 0.5  # five words: the stream takes about 2.5 s
+    try:
+        with httpx.stream(
+            "POST",
+            f"{first.url}/api/proxy/openai/v1/chat/completions",
+            json={**CHAT, "stream": True},
+            headers={"Authorization": f"Bearer {key}"},
+        ) as response:
+            assert response.status_code == 200
+            next(response.iter_raw())  # the stream has begun: the call is in flight
+            first.kill()
+    except httpx.HTTPError:
+        pass  # the gateway died mid-stream, as intended
+    finally:
+        stand_in.stream_delay = 0.0
+    time.sleep(0.2)  # a usage batch would have been written by now (flush interval 0.05 s)
+    assert query(gateway_db, "SELECT count(*) FROM api_usage WHERE user_id = %s", [user_id]) == [(0,)]
+
+    processes.append(GatewayProcess(gateway_db, upstream_url, journal))
     rows = wait_for(
         lambda: query(
             gateway_db,
@@ -140,7 +168,24 @@ def test_a_lost_journal_still_bills_the_call_from_its_reservation(
         )
     )
     [(units, cost, metadata)] = rows
-    assert metadata == {"settled_from": "reservation"}
-    assert units > 11  # the reserved maximum: the real count died with the journal
+    assert metadata == {"settled_from": "admission"}  # the upstream may have charged the platform
+    assert units > 11  # the admitted maximum (prompt bound + max_tokens), not a guess
     assert cost == Decimal("0.004") * units
-    assert query(gateway_db, "SELECT reserved_cents FROM api_spend WHERE user_id = %s", [user_id]) == [(0,)]
+    assert _lease(gateway_db, user_id) == []
+    assert _spend(gateway_db, user_id) == [(cost, Decimal(0), Decimal(0))]
+
+
+def test_a_lost_journal_gives_the_lease_back_after_its_ttl(
+    gateway_db: str, upstream: tuple[UpstreamStandIn, str], tmp_path: Path, processes: list[GatewayProcess]
+) -> None:
+    journal = tmp_path / "journal"
+    short = {"ONECLICK_GATEWAY_LEASE_SECONDS": "0.2", "ONECLICK_GATEWAY_LEASE_TTL_SECONDS": "0.5"}
+    user_id, _ = _answered_then_killed(gateway_db, upstream[1], journal, processes, **short)
+    shutil.rmtree(journal)  # the machine and its disk are gone
+    # Any other gateway process's sweeper gives the dead process's lease back once it has expired.
+    processes.append(GatewayProcess(gateway_db, upstream[1], tmp_path / "another", **short))
+    assert wait_for(lambda: _lease(gateway_db, user_id) == [])
+    # The account's whole budget is free again. The call's record died with the disk: it is not
+    # billed (a loss bounded by the calls of one flush interval and those in flight).
+    assert _spend(gateway_db, user_id) == [(Decimal(0), Decimal(0), Decimal(0))]
+    assert query(gateway_db, "SELECT count(*) FROM api_usage WHERE user_id = %s", [user_id]) == [(0,)]
