@@ -31,13 +31,16 @@ from sandbox.cloudflare.workers import WorkerPool, WorkerStartError, error_lines
 from sandbox.endpoint import REPO_ROOT
 
 
-def plan(directory: Path, modules: dict[str, tuple[str, str]], **overrides: object) -> WorkerPlan:
+def plan(directory: Path, modules: dict[str, tuple[str, str | bytes]], **overrides: object) -> WorkerPlan:
     """A plan over module files written into `directory/modules` (the config lives in `directory/w`)."""
     (directory / "modules").mkdir(parents=True, exist_ok=True)
     files = []
     for name, (kind, source) in modules.items():
         path = directory / "modules" / name.replace("/", "_")
-        path.write_text(source)
+        if isinstance(source, bytes):
+            path.write_bytes(source)
+        else:
+            path.write_text(source)
         files.append(ModuleFile(name, kind, f"../../modules/{path.name}"))
     values: dict[str, object] = {
         "deployment_id": "w",
@@ -215,6 +218,53 @@ def test_worker_runs_with_bindings_node_compat_egress_and_assets(tmp_path: Path,
     }, "ASSETS goes to the deployment's assets-only host, not back through the router"
     assert result["ping"] is True
     assert pool.running() == []
+
+
+EVERY_KIND = """
+import wasm from "./lib/empty.wasm";
+import text from "./schema.txt";
+import data from "./blob.bin";
+import config from "./config.json";
+import legacy from "./legacy.cjs";
+export default {
+  async fetch() {
+    const instance = await WebAssembly.instantiate(wasm);
+    return Response.json({
+      wasm: instance instanceof WebAssembly.Instance, text, data: [...new Uint8Array(data)], config, legacy,
+    });
+  },
+};
+"""
+
+
+def test_every_module_kind_loads(tmp_path: Path) -> None:
+    modules: dict[str, tuple[str, str | bytes]] = {
+        "index.js": ("esModule", EVERY_KIND),
+        "lib/empty.wasm": ("wasm", b"\x00asm\x01\x00\x00\x00"),  # the smallest valid module
+        "schema.txt": ("text", "model Product {}"),
+        "blob.bin": ("data", b"\x00\xff\r\n"),
+        "config.json": ("json", '{"region": "local"}'),
+        "legacy.cjs": ("commonJsModule", "module.exports = { cjs: true };"),
+    }
+    pool = WorkerPool(tmp_path / "workers")
+
+    async def scenario() -> Any:
+        worker = await pool.ensure("w", lambda: plan(tmp_path, modules))
+        answer = (await pool.client.get(worker.url)).json()
+        await pool.client.aclose()
+        return answer
+
+    try:
+        answer = run(scenario)
+    finally:
+        pool.stop_all()
+    assert answer == {
+        "wasm": True,
+        "text": "model Product {}",
+        "data": [0, 255, 13, 10],
+        "config": {"region": "local"},
+        "legacy": {"cjs": True},
+    }
 
 
 def test_a_worker_that_throws_at_start_up_names_the_line(tmp_path: Path) -> None:
