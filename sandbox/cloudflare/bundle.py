@@ -165,8 +165,13 @@ def _assemble(metadata_text: str | None, modules: list[Module]) -> Bundle:
             f'Uncaught TypeError: Main module name is not present in bundle: main_module is "{main}", '
             f"the bundle holds {held}",
         )
-    if entry.kind not in ("esModule", "commonJsModule"):
-        raise CloudflareApiError(400, SCRIPT_ERROR, f'main module "{main}" is {entry.kind}, not JavaScript')
+    if entry.kind != "esModule":
+        raise CloudflareApiError(
+            400,
+            SCRIPT_ERROR,
+            f'main module "{main}" is {entry.kind}; Pages runs an ES module entry '
+            "(application/javascript+module)",
+        )
     # workerd treats the first module as the main one.
     ordered = (entry, *(m for m in modules if m is not entry))
     date = metadata.get("compatibility_date")

@@ -155,7 +155,14 @@ def test_missing_entry_module_is_cloudflares_10021() -> None:
             ),
             "compatibility_flags must be a list",
         ),
-        (body({"main_module": "w.wasm"}, ("w.wasm", WASM, "application/wasm")), "is wasm, not JavaScript"),
+        (
+            body({"main_module": "w.wasm"}, ("w.wasm", WASM, "application/wasm")),
+            "is wasm; Pages runs an ES module",
+        ),
+        (
+            body({"main_module": "w.js"}, ("w.js", b"", "application/javascript")),
+            "is commonJsModule; Pages runs",
+        ),
     ],
 )
 def test_bad_bundles_are_refused_with_the_reason(raw: bytes, problem: str) -> None:
