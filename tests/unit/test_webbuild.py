@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import wait_for
 from webbuild import BuildFailed, build_site
-from webbuild.build import _prisma_schema, build_env
+from webbuild.build import _prisma_schema, build_env, discard
 from webbuild.deps import installed
 from webbuild.fingerprint import build_key, lockfile_hash, read_source
 from webbuild.pages import assemble, routes
@@ -169,6 +170,18 @@ def test_the_build_sees_none_of_the_callers_secrets(monkeypatch: pytest.MonkeyPa
     assert env["npm_config_cache"] == "/tmp/npm-cache"
     assert env["NEXT_TELEMETRY_DISABLED"] == "1"
     assert Path(env["PRISMA_SCHEMA_ENGINE_BINARY"]).is_file()
+
+
+def test_a_used_work_copy_is_gone_at_once_and_deleted_in_the_background(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    work = write(cache / "work" / "k-1", {f"node_modules/p{i}/index.js": "1" for i in range(200)})
+    leftover = write(cache / "trash" / "k-0-interrupted", {"a": "1"})
+    started = time.monotonic()
+    discard(work, cache)
+    assert time.monotonic() - started < 1
+    assert not work.exists()
+    wait_for(lambda: not any((cache / "trash").iterdir()), timeout=10)
+    assert not leftover.exists(), "what an interrupted build left is swept too"
 
 
 # --- the Pages output ---
