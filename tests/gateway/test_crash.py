@@ -7,11 +7,7 @@ budget lease (PostgreSQL). The process is then killed with SIGKILL.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -23,58 +19,11 @@ import pytest
 
 from sandbox.upstreams import UpstreamStandIn
 from tests.databases import query
-from tests.gateway.conftest import OPENAI_KEY, make_account, make_key
-from tests.helpers import free_port, wait_for
+from tests.gateway.conftest import make_account, make_key
+from tests.gateway.processes import GatewayProcess
+from tests.helpers import wait_for
 
 CHAT = {"model": "gpt-4", "messages": [{"role": "user", "content": "say something short"}], "max_tokens": 5}
-
-
-class GatewayProcess:
-    def __init__(self, db: str, upstream_url: str, journal: Path, **env: str) -> None:
-        self.port = free_port()
-        environment = {
-            **os.environ,
-            "ONECLICK_OPENAI_URL": upstream_url,
-            "PLATFORM_OPENAI_KEY": OPENAI_KEY,
-            **env,
-        }
-        command = [
-            str(Path(sys.executable).parent / "oneclick"),
-            "gateway",
-            "--port",
-            str(self.port),
-            "--database-url",
-            db,
-            "--journal-dir",
-            str(journal),
-            "--no-migrate",
-        ]
-        self.process = subprocess.Popen(
-            command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                output = self.process.stdout.read().decode() if self.process.stdout else ""
-                self.process.kill()
-                raise RuntimeError(f"gateway did not start: {output[-2000:]}")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
-        return self.process.stdout.read().decode() if self.process.stdout else ""
 
 
 @pytest.fixture
