@@ -29,12 +29,18 @@ def generator(kind: str) -> Generator:
     if kind == "mobile":
         from components.mobile.project import MobileProjectParams, mobile_project
 
-        return lambda params: mobile_project(MobileProjectParams(**params))
+        return lambda params: mobile_project(MobileProjectParams(**_ints(params, "build_number")))
     if kind == "desktop":
         from components.desktop.project import DesktopProjectParams, desktop_project
 
-        return lambda params: desktop_project(DesktopProjectParams(**params))
+        return lambda params: desktop_project(DesktopProjectParams(**_ints(params, "width", "height")))
     raise ValueError(f"unknown project kind {kind!r}")
+
+
+def _ints(params: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """Integers as the program gave them: inputs reach a dynamic provider as JSON numbers (floats),
+    and 800.0 would render differently from 800."""
+    return {k: int(v) if k in keys and isinstance(v, float) else v for k, v in params.items()}
 
 
 def hashes(files: dict[str, bytes]) -> dict[str, str]:

@@ -261,3 +261,12 @@ def test_desktop_build_tree_triggers_on_the_project_hashes(mocks: Mocks, tmp_pat
         assert "com.alice.shop" not in command.inputs["create"], "spec values only in the environment"
 
     return pulumi.Output.all(build.status, build.artifacts).apply(check)
+
+
+def test_the_provider_makes_the_planned_files_from_json_numbers() -> None:
+    # A dynamic provider gets its inputs back from JSON: 800 arrives as 800.0.
+    from components.project_files import generator
+
+    planned = params(width=800, height=600).to_dict()
+    as_json = {**planned, "width": 800.0, "height": 600.0}
+    assert hashes(generator("desktop")(as_json)) == hashes(generator("desktop")(planned))
