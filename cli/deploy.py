@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ from components.spec import AppSpec
 
 def _engine_lines(verbose: bool) -> ProgressPrinter | None:
     return ProgressPrinter(lambda line: click.echo(line, err=True)) if verbose else None
+
+
+def _build_lines(verbose: bool) -> Callable[[str], None] | None:
+    """With -v, the build's own output (npm, next build), one prefixed line each."""
+    return (lambda line: click.echo(f"  build │ {line}", err=True)) if verbose else None
 
 
 def _steps() -> StepRenderer:
@@ -55,7 +61,11 @@ def deploy(spec: Path, no_health_check: bool, verbose: bool, as_json: bool) -> N
     app = AppSpec.load(spec)
     click.echo(f"deploying {app.id} …", err=True)
     result = operations.deploy(
-        app, on_event=_engine_lines(verbose), on_status=_steps(), health_check=not no_health_check
+        app,
+        on_event=_engine_lines(verbose),
+        on_status=_steps(),
+        health_check=not no_health_check,
+        on_build_line=_build_lines(verbose),
     )
     _print_result(result, as_json)
 
