@@ -277,6 +277,7 @@ async def write_settlements(conn: AsyncConnection[Any], settlements: list[Settle
             [json.dumps(s.metadata) if s.metadata else None for s in rows],
             [s.created_at for s in rows],
         ],
+        binary=True,  # binary arrays: the text format escapes every element, a tenth of a call's CPU
     )
     inserted = {row[0] for row in await cursor.fetchall()}
     new_rows = [s for s in rows if s.id in inserted]
@@ -338,6 +339,7 @@ async def _roll_up(conn: AsyncConnection[Any], rows: list[Settlement]) -> None:
             cost_cents = api_usage_app_monthly.cost_cents + EXCLUDED.cost_cents
         """,
         [[k[i] for k in keys] for i in range(5)] + [[per_app[k][i] for k in keys] for i in range(3)],
+        binary=True,
     )
     all_columns = sorted({c for pair in MONTHLY_COLUMNS.values() for c in pair} | {"total_cost_cents"})
     names = ", ".join(all_columns)

@@ -18,7 +18,7 @@ the table says, and sums of many calls stay exact.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -201,6 +201,10 @@ DEFAULT_PRICES: tuple[Price, ...] = (
 @dataclass(frozen=True)
 class PriceTable:
     prices: tuple[Price, ...] = DEFAULT_PRICES
+    # Every call looks its price up: each (service, model) is searched for once.
+    _found: dict[tuple[str, str | None], Price] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         keys = [p.key for p in self.prices]
@@ -216,6 +220,15 @@ class PriceTable:
 
     def for_service(self, service: str, model: str | None = None) -> Price:
         """The price of `model` on `service`: longest matching model prefix, else the service's default."""
+        key = (service, model)
+        price = self._found.get(key)
+        if price is None:
+            price = self._find(service, model)
+            if len(self._found) < 4096:  # model names come from callers: remember a bounded few
+                self._found[key] = price
+        return price
+
+    def _find(self, service: str, model: str | None) -> Price:
         candidates = [p for p in self.prices if p.service == service]
         if not candidates:
             raise PricingError(f"no price for service {service!r}; add one to the pricing file")
