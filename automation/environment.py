@@ -79,13 +79,20 @@ def passphrase_env(target_is_sandbox: bool) -> dict[str, str]:
 
 
 def pulumi_env(target_is_sandbox: bool) -> dict[str, str]:
-    return {
+    url = backend_url()
+    env = {
         "PATH": f"{TOOLS_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PULUMI_BACKEND_URL": backend_url(),
+        "PULUMI_BACKEND_URL": url,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
         **passphrase_env(target_is_sandbox),
     }
+    if is_postgres(url):
+        # The PostgreSQL backend's listing holds one pooled connection while it asks for another
+        # (pool: 2 per CPU); `pulumi stack ls` reading 10 stacks at once then deadlocks for good
+        # beyond a few stacks. One at a time needs two connections at most.
+        env["PULUMI_DIY_BACKEND_PARALLEL"] = "1"
+    return env
 
 
 def stack_config_path(app_id: str) -> Path:
