@@ -46,6 +46,7 @@ WHERE (stripe_subscription_id = %(id)s
   AND (stripe_event_created IS NULL OR stripe_event_created < to_timestamp(%(created)s::bigint)
        OR (stripe_event_created = to_timestamp(%(created)s::bigint) AND stripe_event_id <> %(event)s))
   AND NOT (stripe_subscription_id = %(id)s AND status = ANY(%(final)s) AND status <> %(status)s)
+RETURNING user_id
 """
 
 
@@ -103,5 +104,8 @@ async def stripe_webhook(request: Request) -> Response:
                 "final": list(FINAL_STATUSES),
             },
         )
-    applied = "true" if cursor.rowcount else "false"
+        changed = [str(row[0]) for row in await cursor.fetchall()]
+    for user_id in changed:  # this process's leases ask the database again (others within lease_seconds)
+        gateway.leases.invalidate(user_id)
+    applied = "true" if changed else "false"
     return Response(f'{{"received":true,"applied":{applied}}}', media_type=JSON)
