@@ -16,6 +16,7 @@ from webbuild import BuildFailed, build_site
 from webbuild.build import _prisma_schema, build_env, discard
 from webbuild.deps import installed
 from webbuild.fingerprint import build_key, lockfile_hash, read_source
+from webbuild.nextjs import build as build_nextjs
 from webbuild.pages import assemble, routes
 from webbuild.process import error_lines, run_step
 
@@ -182,6 +183,17 @@ def test_a_used_work_copy_is_gone_at_once_and_deleted_in_the_background(tmp_path
     assert not work.exists()
     wait_for(lambda: not any((cache / "trash").iterdir()), timeout=10)
     assert not leftover.exists(), "what an interrupted build left is swept too"
+
+
+def test_an_app_without_the_build_tools_is_told_which_to_add(tmp_path: Path) -> None:
+    work = app(tmp_path / "work")
+    deadline = time.monotonic() + 5
+    with pytest.raises(BuildFailed, match="@opennextjs/cloudflare is not among the app's") as caught:
+        build_nextjs(work, tmp_path / "out", prisma_schema=None, env={}, deadline=deadline, on_line=None)
+    assert caught.value.fix == (
+        "add @opennextjs/cloudflare@1.20.2 to devDependencies (npm install --save-dev --save-exact)"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 # --- the Pages output ---
