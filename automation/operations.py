@@ -178,6 +178,14 @@ def _server_half(modules: Any) -> str:
     return f" with a server half of {modules} module(s)" if isinstance(modules, int) and modules else ""
 
 
+def _build_failure_line(message: str) -> str:
+    """One line for the failed step: what failed and the build's first error line, if it has one."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()] or ["the build failed"]
+    first = lines[0].rstrip(":")
+    error = next((line for line in lines[1:] if "error" in line.lower()), None)
+    return (f"{first} — {error}" if error else first)[:300]
+
+
 def _build(spec: AppSpec, status: DeployStatus, on_line: Callable[[str], None] | None) -> None:
     """Build `web.source` before the engine starts (the program then takes the cached build), so a
     failed build stops the deploy before anything is created or uploaded."""
@@ -188,7 +196,7 @@ def _build(spec: AppSpec, status: DeployStatus, on_line: Callable[[str], None] |
     try:
         built = build_web(spec, on_line=on_line)
     except BuildFailed as exc:
-        status.finish("build", "failed", (str(exc).splitlines() or ["the build failed"])[0][:200])
+        status.finish("build", "failed", _build_failure_line(str(exc)))
         status.finish_all(failed=True)
         raise DeployError(
             f"deploy of {spec.id!r} stopped: building web.source failed, nothing was deployed:\n{exc}"

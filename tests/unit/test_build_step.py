@@ -35,7 +35,10 @@ def test_a_failed_build_stops_the_deploy_before_any_stack_is_opened(
 
     def build_web(spec: Any, on_line: Any = None) -> site_build.BuiltSite:
         on_line("> next build")
-        raise site_build.BuildFailed("next build failed (exit 1):\nFailed to compile.\n./app/page.tsx:3:1")
+        raise site_build.BuildFailed(
+            "next build failed (exit 1):\nFailed to compile.\n./app/page.tsx:3:1\n"
+            "Type error: 'x' is not a number"
+        )
 
     def no_stack(*_: Any, **__: Any) -> Any:
         raise AssertionError("the stack was opened after a failed build")
@@ -53,7 +56,7 @@ def test_a_failed_build_stops_the_deploy_before_any_stack_is_opened(
     assert lines == ["> next build"]
     states = {step["key"]: step["state"] for step in seen[-1]["steps"]}
     assert states == {"build": "failed", "database": "skipped", "site": "skipped", "health": "pending"}
-    assert seen[-1]["steps"][0]["detail"] == "next build failed (exit 1):"
+    assert seen[-1]["steps"][0]["detail"] == "next build failed (exit 1) — Type error: 'x' is not a number"
 
 
 @pytest.mark.parametrize(
