@@ -94,6 +94,23 @@ class StackDrift:
             "resources": [r.as_dict() for r in self.resources],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StackDrift:
+        """Back from `as_dict` (a check run by a worker, its result read from the job queue's database)."""
+        resources = [
+            ResourceDrift(
+                str(r["urn"]),
+                r["change"],
+                tuple(
+                    PropertyChange(str(p["property"]), p.get("old"), p.get("new")) for p in r["properties"]
+                ),
+            )
+            for r in data.get("resources") or []
+        ]
+        return cls(
+            str(data["app"]), data["status"], resources, data.get("error"), float(data.get("seconds") or 0)
+        )
+
 
 def masked(value: Any) -> Any:
     """The value with every secret in it replaced by the mask."""

@@ -72,6 +72,20 @@ class StackRun:
             "locked": self.locked,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StackRun:
+        """Back from `as_dict` (a run done by a worker, its result read from the job queue's database)."""
+        return cls(
+            str(data["app"]),
+            str(data["operation"]),
+            data["state"],
+            started=0.0,
+            finished=float(data.get("seconds") or 0),
+            changes=dict(data.get("changes") or {}),
+            error=data.get("error"),
+            locked=bool(data.get("locked")),
+        )
+
 
 @dataclass
 class FleetResult:

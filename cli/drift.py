@@ -10,6 +10,7 @@ from pulumi import automation as auto
 
 from automation import drift, drift_report, fleet
 from automation.workspace import DeployError
+from cli.fleet_jobs import jobs_options, run_as_jobs
 from cli.options import all_option, apps_argument, json_option, parallel_option
 from cli.render.fleet import FleetRenderer
 from cli.render.fleet import summary as fleet_summary
@@ -45,6 +46,7 @@ def _check_line(result: drift.StackDrift) -> None:
     "--fix", is_flag=True, help="Re-apply each drifted app's program (refresh, then up), then check again."
 )
 @click.option("--yes", is_flag=True, help="Fix without asking for confirmation.")
+@jobs_options
 def drift_command(
     app_ids: tuple[str, ...],
     every: bool,
@@ -53,6 +55,9 @@ def drift_command(
     junit_file: Path | None,
     fix: bool,
     yes: bool,
+    jobs: bool,
+    database_url: str | None,
+    timeout: float,
 ) -> None:
     """Check that each app's real resources still match its stack, writing nothing.
 
@@ -63,11 +68,41 @@ def drift_command(
     (changes made by hand are undone; a deleted resource is created anew), then checks again.
     """
     try:
-        code = _drift(app_ids, every, parallel, as_json, junit_file, fix, yes)
+        if jobs:
+            code = _drift_jobs(app_ids, every, as_json, junit_file, fix, database_url, timeout)
+        else:
+            code = _drift(app_ids, every, parallel, as_json, junit_file, fix, yes)
     except DRIFT_ERRORS as exc:
         click.secho(f"error: {exc}", fg="red", err=True)
         code = 2
     sys.exit(code)
+
+
+def _drift_jobs(
+    app_ids: tuple[str, ...],
+    every: bool,
+    as_json: bool,
+    junit_file: Path | None,
+    fix: bool,
+    database_url: str | None,
+    timeout: float,
+) -> int:
+    """One drift check per stack as jobs on the service's workers; the same report from their results."""
+    if fix:
+        raise click.UsageError("--fix re-applies programs from this process; run it without --jobs")
+    found = run_as_jobs(
+        "drift",
+        app_ids,
+        every,
+        database_url,
+        timeout,
+        on_done=lambda r: _check_line(drift.StackDrift.from_dict(r)),
+    )
+    results = [drift.StackDrift.from_dict(r) for r in found]
+    if junit_file is not None:
+        junit_file.write_text(drift_report.junit(results))
+    click.echo(drift_report.as_json(results) if as_json else drift_report.table(results), nl=False)
+    return drift.exit_code(results)
 
 
 def _drift(

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
 from automation import fleet
+from cli.fleet_jobs import jobs_options, run_as_jobs
 from cli.options import all_option, apps_argument, json_option, parallel_option, yes_option
 from cli.render.fleet import FleetRenderer
 from cli.render.fleet import summary as fleet_summary
+
+
+@dataclass(frozen=True)
+class JobsArgs:
+    enabled: bool
+    database_url: str | None
+    timeout: float
 
 
 @click.group("fleet")
@@ -29,16 +40,28 @@ def _fleet(
     parallel: int,
     as_json: bool,
     refresh: bool = False,
+    jobs: JobsArgs | None = None,
 ) -> None:
-    apps = fleet.select_apps(app_ids, every)
-    click.echo(f"fleet {operation} of {len(apps)} stack(s), {parallel} at a time …", err=True)
-    result = fleet.run_fleet(
-        operation,
-        apps,
-        parallel=parallel,
-        refresh=refresh,
-        on_change=FleetRenderer(sys.stderr.write, sys.stderr.isatty()),
-    )
+    if jobs is not None and jobs.enabled:
+        started = time.monotonic()
+
+        def done(found: dict[str, Any]) -> None:
+            run = fleet.StackRun.from_dict(found)
+            click.echo(f"  {'✗' if run.state == 'failed' else '✓'} {run.app_id}: {run.state}", err=True)
+
+        found = run_as_jobs(operation, app_ids, every, jobs.database_url, jobs.timeout, refresh, done)
+        runs = [fleet.StackRun.from_dict(r) for r in found]
+        result = fleet.FleetResult(operation, runs, time.monotonic() - started)
+    else:
+        apps = fleet.select_apps(app_ids, every)
+        click.echo(f"fleet {operation} of {len(apps)} stack(s), {parallel} at a time …", err=True)
+        result = fleet.run_fleet(
+            operation,
+            apps,
+            parallel=parallel,
+            refresh=refresh,
+            on_change=FleetRenderer(sys.stderr.write, sys.stderr.isatty()),
+        )
     click.echo(json.dumps(result.as_dict(), indent=2) if as_json else fleet_summary(result).rstrip("\n"))
     sys.exit(1 if result.failed else 0)
 
@@ -56,9 +79,19 @@ refresh_option = click.option(
 @parallel_option
 @refresh_option
 @json_option
-def fleet_preview(app_ids: tuple[str, ...], every: bool, parallel: int, refresh: bool, as_json: bool) -> None:
+@jobs_options
+def fleet_preview(
+    app_ids: tuple[str, ...],
+    every: bool,
+    parallel: int,
+    refresh: bool,
+    as_json: bool,
+    jobs: bool,
+    database_url: str | None,
+    timeout: float,
+) -> None:
     """Show what `fleet up` would change in each stack, changing nothing."""
-    _fleet("preview", app_ids, every, parallel, as_json, refresh)
+    _fleet("preview", app_ids, every, parallel, as_json, refresh, JobsArgs(jobs, database_url, timeout))
 
 
 @fleet_group.command("up")
@@ -67,9 +100,19 @@ def fleet_preview(app_ids: tuple[str, ...], every: bool, parallel: int, refresh:
 @parallel_option
 @refresh_option
 @json_option
-def fleet_up(app_ids: tuple[str, ...], every: bool, parallel: int, refresh: bool, as_json: bool) -> None:
+@jobs_options
+def fleet_up(
+    app_ids: tuple[str, ...],
+    every: bool,
+    parallel: int,
+    refresh: bool,
+    as_json: bool,
+    jobs: bool,
+    database_url: str | None,
+    timeout: float,
+) -> None:
     """Re-apply each stack's recorded program (its last deployed spec)."""
-    _fleet("up", app_ids, every, parallel, as_json, refresh)
+    _fleet("up", app_ids, every, parallel, as_json, refresh, JobsArgs(jobs, database_url, timeout))
 
 
 @fleet_group.command("refresh")
@@ -77,9 +120,18 @@ def fleet_up(app_ids: tuple[str, ...], every: bool, parallel: int, refresh: bool
 @all_option
 @parallel_option
 @json_option
-def fleet_refresh(app_ids: tuple[str, ...], every: bool, parallel: int, as_json: bool) -> None:
+@jobs_options
+def fleet_refresh(
+    app_ids: tuple[str, ...],
+    every: bool,
+    parallel: int,
+    as_json: bool,
+    jobs: bool,
+    database_url: str | None,
+    timeout: float,
+) -> None:
     """Read each stack's real resources back into its state (accepting the cloud's values)."""
-    _fleet("refresh", app_ids, every, parallel, as_json)
+    _fleet("refresh", app_ids, every, parallel, as_json, jobs=JobsArgs(jobs, database_url, timeout))
 
 
 @fleet_group.command("destroy")

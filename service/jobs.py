@@ -27,7 +27,7 @@ import procrastinate
 import psycopg
 from procrastinate import JobContext, RetryStrategy
 
-from service import deployments
+from service import deployments, fleet_jobs
 from service.runner import RetryLater, WorkerRuntime, run_deployment
 
 log = logging.getLogger("oneclick.service.jobs")
@@ -61,7 +61,15 @@ def build_queue(conninfo: str) -> procrastinate.App:
             queue_worker=context.job.worker_id,
         )
 
+    # Fleet operations (drift, preview, up, refresh) of one stack each, on the same workers.
+    fleet_jobs.register(queue, lambda context: _runtime(context).connection())
     return queue
+
+
+def _runtime(context: JobContext) -> WorkerRuntime:
+    runtime = (context.additional_context or {})["runtime"]
+    assert isinstance(runtime, WorkerRuntime)
+    return runtime
 
 
 def defer_deployment(queue: procrastinate.App, app_id: str, deployment_id: str) -> int:

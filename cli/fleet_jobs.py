@@ -1,0 +1,66 @@
+"""`--jobs` for `oneclick drift` and `oneclick fleet`: one job per stack on the deploy service's queue.
+
+The workers of every host share the run (service/fleet_jobs.py); this process only lists the stacks,
+queues the jobs and gathers their results from PostgreSQL, then renders them as a local run would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import click
+
+from cli.extras import require_extra
+from cli.options import database_url_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_TIMEOUT = 1800.0
+
+
+def jobs_options(function: F) -> F:
+    """--jobs, the service's --database-url and --timeout."""
+    function = click.option(
+        "--timeout",
+        type=click.FloatRange(min=1),
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        help="With --jobs: seconds to wait for every stack's result.",
+    )(function)
+    function = database_url_option("ONECLICK_SERVICE_DATABASE_URL")(function)
+    return click.option(
+        "--jobs",
+        is_flag=True,
+        help="Queue one job per stack for the deploy service's workers (any host) and gather the "
+        "results from its database; the stacks are those of the service's state backend.",
+    )(function)
+
+
+def run_as_jobs(
+    operation: str,
+    app_ids: Iterable[str],
+    every: bool,
+    database_url: str | None,
+    timeout: float,
+    refresh: bool = False,
+    on_done: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Every selected stack's result (as `as_dict` gives it), in the order of the stacks."""
+    require_extra("service", "--jobs")
+    import psycopg
+
+    from automation import fleet
+    from automation.environment import default_to_service_backend
+    from service.fleet_jobs import start_run, wait_run
+    from service.jobs import app_lock, build_queue
+    from service.store import resolve_database_url
+
+    url = resolve_database_url(database_url)
+    default_to_service_backend(url)  # the stacks listed are the ones the workers operate on
+    apps = fleet.select_apps(app_ids, every)
+    click.echo(f"queueing {operation} of {len(apps)} stack(s) as jobs for the service's workers …", err=True)
+    queue = build_queue(url)
+    with queue.open(), psycopg.connect(url, autocommit=True) as conn:
+        run = start_run(conn, queue, operation, apps, app_lock, refresh)  # type: ignore[arg-type]
+        return wait_run(conn, run, timeout, on_done)
