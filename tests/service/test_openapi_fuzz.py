@@ -1,7 +1,8 @@
 """Schemathesis against the served OpenAPI document: no input makes the API fail with a 5xx.
 
-Every route, the native-build ones included, must answer below 500 whatever it is sent. Bounded: a couple of dozen examples per operation, a few hundred
-requests in all. No worker runs, so a generated spec that happens to be valid is only queued.
+Every route, the native-build ones included, must answer below 500 whatever it is sent. Bounded:
+a couple of dozen examples per operation, a few hundred requests in all. No worker runs, so a
+generated spec that happens to be valid is only queued.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.service.conftest import ApiServer, make_user
+
 
 @pytest.fixture(scope="module")
 def fuzz_token(service_db: str) -> str:
