@@ -99,7 +99,8 @@ def test_a_call_in_flight_when_killed_is_billed_at_its_admitted_maximum(
             headers={"Authorization": f"Bearer {key}"},
         ) as response:
             assert response.status_code == 200
-            next(response.iter_raw())  # the stream has begun: the call is in flight
+            chunks = response.iter_raw()  # kept: a dropped iterator would close the stream (a caller leaving)
+            next(chunks)  # the stream has begun: the call is in flight
             first.kill()
     except httpx.HTTPError:
         pass  # the gateway died mid-stream, as intended
