@@ -205,17 +205,20 @@ def required_credentials(builder: str, target: str, creds: StoreCredentials) -> 
     if builder == "eas" and creds.expo_token is None:
         raise CredentialError(
             "EXPO_TOKEN missing: mobile.builder eas builds in Expo's cloud; create an access token "
-            "at expo.dev and set EXPO_TOKEN"
+            "at expo.dev and set EXPO_TOKEN",
+            field="EXPO_TOKEN",
         )
     if target == "ios" and creds.app_store_key is None:
         raise CredentialError(
             "ASC_KEY_ID, ASC_ISSUER_ID and ASC_KEY_P8 missing: TestFlight uploads need an App Store "
-            "Connect API key (Users and Access > Integrations); set the three variables"
+            "Connect API key (Users and Access > Integrations); set the three variables",
+            field="ASC_KEY_ID",
         )
     if target == "android" and creds.play_account is None:
         raise CredentialError(
             "PLAY_SERVICE_ACCOUNT_JSON missing: Play uploads need a service account's JSON key; set "
-            "the variable to the file's text"
+            "the variable to the file's text",
+            field="PLAY_SERVICE_ACCOUNT_JSON",
         )
 
 

@@ -94,10 +94,8 @@ def _check_credentials(spec: AppSpec, kind: Target, given: dict[str, str]) -> No
     try:
         required_credentials(spec.mobile.builder, kind, store_credentials(given, [kind]))
     except CredentialError as exc:
-        name = next((n for n in sorted(CREDENTIAL_NAMES) if n in str(exc)), "")
-        raise ApiError(
-            422, "invalid", f"credentials: {exc}", field=f"credentials.{name}" if name else "credentials"
-        ) from None
+        field = f"credentials.{exc.field}" if exc.field else "credentials"
+        raise ApiError(422, "invalid", f"{field}: {exc}", field=field) from None
 
 
 def _native(ctx: ServiceContext, who: Caller, body: NativeBuildRequest, kind: Target) -> DeployAccepted:

@@ -57,24 +57,37 @@ def spec(state: Path, **mobile: Any) -> AppSpec:
 
 
 @pytest.mark.parametrize(
-    ("builder", "target", "env", "message"),
+    ("builder", "target", "env", "message", "field"),
     [
-        ("eas", "ios", {}, "EXPO_TOKEN missing"),
-        ("eas", "ios", {"EXPO_TOKEN": "not a token!"}, "EXPO_TOKEN is not an Expo access token"),
-        ("eas", "ios", {"EXPO_TOKEN": TOKEN}, "ASC_KEY_ID, ASC_ISSUER_ID and ASC_KEY_P8 missing"),
-        ("fastlane", "ios", {"ASC_KEY_ID": "2X9R4HXF34"}, "issuer id, private key missing"),
-        ("fastlane", "ios", {**asc(), "ASC_KEY_ID": "short"}, "key id must be 10 uppercase"),
-        ("fastlane", "android", {}, "PLAY_SERVICE_ACCOUNT_JSON missing"),
+        ("eas", "ios", {}, "EXPO_TOKEN missing", "EXPO_TOKEN"),
+        (
+            "eas",
+            "ios",
+            {"EXPO_TOKEN": "not a token!"},
+            "EXPO_TOKEN is not an Expo access token",
+            "EXPO_TOKEN",
+        ),
+        (
+            "eas",
+            "ios",
+            {"EXPO_TOKEN": TOKEN},
+            "ASC_KEY_ID, ASC_ISSUER_ID and ASC_KEY_P8 missing",
+            "ASC_KEY_ID",
+        ),
+        ("fastlane", "ios", {"ASC_KEY_ID": "2X9R4HXF34"}, "issuer id, private key missing", "ASC_ISSUER_ID"),
+        ("fastlane", "ios", {**asc(), "ASC_KEY_ID": "short"}, "key id must be 10 uppercase", "ASC_KEY_ID"),
+        ("fastlane", "android", {}, "PLAY_SERVICE_ACCOUNT_JSON missing", "PLAY_SERVICE_ACCOUNT_JSON"),
         (
             "fastlane",
             "android",
             {"PLAY_SERVICE_ACCOUNT_JSON": '{"type": "user"}'},
             '"type": "service_account"',
+            "PLAY_SERVICE_ACCOUNT_JSON",
         ),
     ],
 )
 def test_credentials_fail_before_anything_is_written(
-    state: Path, builder: str, target: str, env: dict[str, str], message: str
+    state: Path, builder: str, target: str, env: dict[str, str], message: str, field: str
 ) -> None:
     steps: list[str] = []
     with pytest.raises(CredentialError, match=message) as failed:
@@ -85,6 +98,7 @@ def test_credentials_fail_before_anything_is_written(
             env=env,
             on_step=lambda key, *_: steps.append(key),
         )
+    assert failed.value.field == field, "the error names the variable"
     assert steps == [], "no step started"
     assert not (state / "state" / "native").exists(), "nothing written"
     for value in env.values():
