@@ -46,12 +46,14 @@ _RETURN_ALL = """
 SELECT gateway_lease_return(%(instance)s, array_agg(user_id), array_agg(period), array_agg(NULL::numeric))
 FROM api_spend_leases WHERE instance_id = %(instance)s
 """
-# Extends this process's leases of accounts whose billing is still active; returns those.
+# Extends this process's leases of accounts whose billing is still active and whose limit is the
+# one the lease was granted under; returns those.
 _HEARTBEAT = """
 UPDATE api_spend_leases l SET expires_at = now() + make_interval(secs => %(ttl)s)
-FROM user_subscriptions u
+FROM user_subscriptions u, api_spend s
 WHERE l.instance_id = %(instance)s AND l.expires_at >= now() AND u.user_id = l.user_id
   AND u.status IN ('active', 'trialing') AND u.stripe_subscription_id IS NOT NULL
+  AND s.user_id = l.user_id AND s.period = l.period AND s.limit_cents = u.spend_limit_cents
 RETURNING l.user_id, l.period
 """
 ZERO = Decimal(0)
@@ -176,7 +178,8 @@ class BudgetLeases:
         lease.constrained = added < want
 
     async def heartbeat(self) -> None:
-        """Extend the leases still in use, stop admitting on inactive accounts, give back idle ones.
+        """Extend the leases still in use, give back idle ones, and make the others ask PostgreSQL
+        before the next admission (billing no longer active, or the limit changed).
 
         Run it while no batch is being written (UsageWriter.exclusive): both change this process's
         lease rows, and `committed` must not change under it."""
@@ -200,7 +203,8 @@ class BudgetLeases:
             if (lease.user_id, lease.period) in active:
                 lease.valid_until = max(lease.valid_until, confirmed_until)
             else:
-                lease.valid_until = 0.0  # billing stopped (or the lease is gone): ask before admitting
+                # Billing stopped, the limit changed, or the lease is gone: ask before admitting.
+                lease.valid_until = 0.0
 
     async def _return(self, leases: list[Lease]) -> None:
         async with self._pool.connection() as conn:

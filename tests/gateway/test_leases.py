@@ -189,6 +189,7 @@ def test_the_heartbeat_stops_admissions_when_billing_stops_and_gives_idle_leases
 ) -> None:
     active = make_account(gateway_db, limit_cents=100)
     idle = make_account(gateway_db, limit_cents=100)
+    lowered = make_account(gateway_db, limit_cents=100)
 
     async def run() -> None:
         async with AsyncConnectionPool(
@@ -196,12 +197,18 @@ def test_the_heartbeat_stops_admissions_when_billing_stops_and_gives_idle_leases
         ) as pool:
             budget = BudgetLeases(pool, "proc-2", calls_per_lease=10, lease_seconds=0.3, ttl_seconds=60)
             await budget.admit(active, Decimal("1"))
+            await budget.admit(lowered, Decimal("5"))  # a lease of 10 calls: 50 cents
             period = await budget.admit(idle, Decimal("1"))
             _settled(budget, idle, "proc-2", period, "0", "1")  # idle's only call is written
             query(
                 gateway_db,
                 "UPDATE user_subscriptions SET status = 'canceled' WHERE user_id = %s RETURNING 1",
                 [active],
+            )
+            query(
+                gateway_db,
+                "UPDATE user_subscriptions SET spend_limit_cents = 40 WHERE user_id = %s RETURNING 1",
+                [lowered],
             )
             await asyncio.sleep(0.4)
             await budget.heartbeat()
@@ -210,8 +217,10 @@ def test_the_heartbeat_stops_admissions_when_billing_stops_and_gives_idle_leases
             assert spend(gateway_db, idle)[2] == 0
             with pytest.raises(PaymentRequired, match="subscription status: canceled"):
                 await budget.admit(active, Decimal("1"))  # its lease holds plenty, but billing stopped
+            with pytest.raises(SpendLimitReached, match=r"limit \$0\.40"):
+                await budget.admit(lowered, Decimal("5"))  # the lease was granted under a higher limit
             await budget.return_all()
-            assert leases(gateway_db, active) == {}
+            assert leases(gateway_db, active) == leases(gateway_db, lowered) == {}
 
     asyncio.run(run())
 
