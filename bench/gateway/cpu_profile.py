@@ -120,8 +120,13 @@ AREAS = (
     ("starlette", ("/starlette/",)),
     ("gateway: upstream client", ("service/gateway/connections.py", "service/gateway/upstreams.py")),
     (
-        "gateway: spend, metering, journal",
-        ("service/gateway/spend.py", "service/gateway/metering.py", "service/gateway/journal.py"),
+        "gateway: leases, metering, journal",
+        (
+            "service/gateway/leases.py",
+            "service/gateway/spend.py",
+            "service/gateway/metering.py",
+            "service/gateway/journal.py",
+        ),
     ),
     ("gateway: the rest", ("service/gateway/",)),
     ("asyncio, uvloop", ("/asyncio/", "uvloop")),

@@ -5,7 +5,7 @@ next to LiteLLM's proxy and Portkey's gateway against the same upstream, all on 
 
 Processes: a private PostgreSQL cluster (its own data directory in a temporary folder, on a free
 port), an OpenAI-compatible stand-in upstream (sandbox/upstreams.py), our gateway (`oneclick
-gateway`, with key auth, the spend reservation and metering on), LiteLLM's proxy (installed on
+gateway`, with key auth, spend limits (budget leases) and metering on), LiteLLM's proxy (installed on
 first run into .tools/litellm-venv, never into the project's own environment), Portkey's gateway
 (`@portkey-ai/gateway`, pinned, installed on first run into .tools/portkey with npm, run by Node),
 and a load generator (bench/gateway/loadgen.py) in its own process. Each target first gets a fixed
