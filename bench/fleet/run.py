@@ -1,0 +1,252 @@
+"""bench/fleet: a fleet deployed through the deploy API with state in PostgreSQL, then drift as jobs.
+
+In one run, with everything private to the run (state directory, PostgreSQL, sandbox):
+`oneclick service serve` and W `oneclick service worker` processes on one database, which also
+holds the Pulumi state (the service's default backend). --apps distinct apps built from the example
+spec are POSTed at once, alternately database only (/api/deploy/database) and web (/api/deploy/web:
+database, schema, preview data, the 48-file site, health check), then polled until all finish. The
+workers are then stopped and their CPU time (with every process they waited for: deploy processes,
+the Pulumi CLI, language and provider hosts) read from wait4. Fresh workers (--drift-concurrency
+jobs each) then run `oneclick drift --all --jobs`.
+  deploy_apps_per_min   finished deploys per minute, first submission to last finish
+  cpu_s_per_deploy      worker CPU seconds (user + system) per deploy
+  drift_stacks_per_min  stacks checked per minute by `drift --all --jobs`
+Last line: `fleet: apps=<n> failed=<n> deploy_apps_per_min=<n> cpu_s_per_deploy=<n>
+drift_stacks_per_min=<n> backend=postgres`
+Run: .venv/bin/python bench/fleet/run.py [--apps 20] [--workers 2]   (the plan's scale: --apps 500)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.helpers import free_port  # noqa: E402
+
+# A private state directory and PostgreSQL port: the benchmark never touches anyone's stacks.
+STATE = Path(tempfile.mkdtemp(prefix="oneclick-bench-fleet-"))
+STATE.chmod(0o755)
+os.environ["ONECLICK_STATE_DIR"] = str(STATE)
+os.environ["ONECLICK_SANDBOX_DIR"] = str(STATE / "sandbox")
+os.environ.pop("ONECLICK_PG_DIR", None)
+os.environ["ONECLICK_PG_PORT"] = str(free_port())
+for variable in (
+    "PULUMI_BACKEND_URL",  # the service's default: its own database
+    "PULUMI_CONFIG_PASSPHRASE",
+    "PULUMI_CONFIG_PASSPHRASE_FILE",
+    "TURSO_API_TOKEN",
+    "CLOUDFLARE_API_TOKEN",
+    "NEON_API_KEY",
+    "CREDENTIALS_ENCRYPTION_KEYS",
+):
+    os.environ.pop(variable, None)
+
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+
+from automation.environment import TOOLS_BIN  # noqa: E402
+from automation.localpg import LocalPostgres  # noqa: E402
+from sandbox import server  # noqa: E402
+from sandbox.endpoint import sandbox_dir  # noqa: E402
+from service.archives import pack_folder  # noqa: E402
+from service.auth import create_token  # noqa: E402
+from service.store import migrate  # noqa: E402
+from service.vault import generate_key  # noqa: E402
+
+SHOP = REPO / "examples" / "shop"
+STATIC_SITE = REPO / "tests" / "fixtures" / "static-site"
+ONECLICK = [sys.executable, "-c", "from cli.main import main; main()"]
+
+
+def upload(http: httpx.Client, path: Path) -> str:
+    content = pack_folder(path) if path.is_dir() else path.read_bytes()
+    name = f"{path.name}.tar.gz" if path.is_dir() else path.name
+    response = http.post("/api/uploads", params={"name": name}, content=content)
+    response.raise_for_status()
+    return str(response.json()["upload"])
+
+
+def spec(app: str, files: dict[str, str], web: bool) -> dict[str, Any]:
+    """The example app (bench/service's spec) under its own id; with or without its site."""
+    body: dict[str, Any] = {
+        "id": app,
+        "database": {
+            "provider": "turso",
+            "prismaSchema": files["schema"],
+            "migrations": files["migrations"],
+            "previewData": files["preview"],
+        },
+    }
+    if web:
+        body["web"] = {"buildDir": files["site"], "env": {"NEXT_PUBLIC_APP_NAME": "Shop"}}
+    return body
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the deploy API exited:\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("the deploy API did not start in 60 s")
+
+
+def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*ONECLICK, *args], cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop_counting_cpu(process: subprocess.Popen[bytes]) -> float:
+    """SIGTERM, then reap with wait4: CPU seconds of the process and every descendant it waited for."""
+    if process.poll() is not None:
+        return 0.0  # already reaped by Popen: its usage is lost, counted as none
+    process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pid, _status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = 0
+            return usage.ru_utime + usage.ru_stime
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    _pid, _status, usage = os.wait4(process.pid, 0)
+    process.returncode = -9
+    return usage.ru_utime + usage.ru_stime
+
+
+def deploy_all(http: httpx.Client, apps: list[str]) -> tuple[float, int]:
+    files = {
+        "schema": upload(http, SHOP / "prisma" / "schema.prisma"),
+        "migrations": upload(http, SHOP / "prisma" / "migrations"),
+        "preview": upload(http, SHOP / "prisma" / "preview.sql"),
+        "site": upload(http, STATIC_SITE),
+    }
+    began = time.monotonic()
+    pending: set[str] = set()
+    for n, app in enumerate(apps):
+        web = n % 2 == 0  # every other app is database only
+        response = http.post(f"/api/deploy/{'web' if web else 'database'}", json=spec(app, files, web))
+        response.raise_for_status()
+        pending.add(response.json()["deploymentId"])
+    print(f"submitted {len(apps)} deploys in {time.monotonic() - began:.1f}s", flush=True)
+    failed, ended = 0, began
+    deadline = time.monotonic() + 6 * 60 * 60
+    while pending and time.monotonic() < deadline:
+        for deployment_id in sorted(pending):
+            status = http.get(f"/api/deploy/status/{deployment_id}").json()
+            if status["status"] in ("succeeded", "failed"):
+                pending.discard(deployment_id)
+                ended = time.monotonic()
+                if status["status"] == "failed":
+                    failed += 1
+                    print(f"failed: {status['appId']}: {status['error']}", flush=True)
+        time.sleep(0.5)
+    return ended - began, failed + len(pending)
+
+
+def run(count: int, workers: int, drift_concurrency: int) -> dict[str, float]:
+    postgres = LocalPostgres.default()
+    base = postgres.start()
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(b"CREATE DATABASE bench_fleet")
+    database = base.rsplit("/", 1)[0] + "/bench_fleet"
+    migrate(database)
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO user_subscriptions (user_id, tier, status) VALUES ('bench', 'enterprise', 'active')"
+        )
+        token = create_token(conn, "bench", "bench")
+    server.start(sandbox_dir(), port=0, postgres_url=base)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    logs = STATE / "logs"
+    logs.mkdir()
+    api = start(["service", "serve", "--port", str(port), "--database-url", database], logs / "api.log")
+    apps = [f"fleet-{n}-{secrets.token_hex(3)}" for n in range(count)]
+    pool: list[subprocess.Popen[bytes]] = []
+    try:
+        wait_until_up(url, api, logs / "api.log")
+        worker_args = ["service", "worker", "--database-url", database]
+        pool = [start(worker_args, logs / f"worker-{n}.log") for n in range(workers)]
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+            seconds, failed = deploy_all(http, apps)
+        cpu = sum(stop_counting_cpu(p) for p in pool)
+        # A drift check is mostly waiting on the engine and the vendor: several per worker.
+        drift_args = [*worker_args, "--concurrency", str(drift_concurrency)]
+        pool = [start(drift_args, logs / f"drift-worker-{n}.log") for n in range(workers)]
+        began = time.monotonic()
+        drift = subprocess.run(
+            [*ONECLICK, "drift", "--all", "--jobs", "--json", "--database-url", database],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        drift_seconds = time.monotonic() - began
+        checked = json.loads(drift.stdout)["stacks"] if drift.stdout.strip().startswith("{") else []
+        if drift.returncode != 0:
+            print(f"drift exit {drift.returncode}: {drift.stderr[-2000:]}", flush=True)
+        return {
+            "failed": failed,
+            "deploy_apps_per_min": count / seconds * 60,
+            "cpu_s_per_deploy": cpu / count,
+            "drift_stacks_per_min": len(checked) / drift_seconds * 60,
+        }
+    finally:
+        for process in [*pool, api]:
+            stop_counting_cpu(process)
+        server.stop(sandbox_dir())
+        postgres.stop()
+        for app in apps:
+            (REPO / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--apps", type=int, default=20, help="distinct apps to deploy (the plan's scale: 500)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="`oneclick service worker` processes")
+    parser.add_argument(
+        "--drift-concurrency", type=int, default=1, help="drift jobs each worker runs at once"
+    )
+    args = parser.parse_args()
+    os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"
+    os.environ["CREDENTIALS_ENCRYPTION_KEY"] = generate_key(f"bench-{uuid.uuid4().hex[:6]}")
+    os.environ["PULUMI_CONFIG_PASSPHRASE"] = secrets.token_urlsafe(32)
+    try:
+        figures = run(args.apps, args.workers, args.drift_concurrency)
+    finally:
+        shutil.rmtree(STATE, ignore_errors=True)
+    print(
+        f"fleet: apps={args.apps} failed={figures['failed']:.0f} "
+        f"deploy_apps_per_min={figures['deploy_apps_per_min']:.1f} "
+        f"cpu_s_per_deploy={figures['cpu_s_per_deploy']:.2f} "
+        f"drift_stacks_per_min={figures['drift_stacks_per_min']:.1f} backend=postgres"
+    )
+
+
+if __name__ == "__main__":
+    main()
