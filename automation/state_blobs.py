@@ -91,7 +91,7 @@ class PostgresBlobs:
         except psycopg.OperationalError as exc:
             raise UserError(
                 f"cannot reach the Pulumi state database: {_without_password(str(exc))}",
-                fix="check PULUMI_BACKEND_URL (host, port, user, password, database)",
+                fix="check the backend URL (PULUMI_BACKEND_URL, or --to/--from): host, port, user, password",
             ) from None
         with conn:
             yield conn
