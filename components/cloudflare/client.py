@@ -9,6 +9,7 @@ header; the short-lived upload JWT replaces it on the /pages/assets calls.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from components.cloudflare.models import (
 )
 from components.cloudflare.upload import Asset, buckets, collect_assets, config_files
 from components.cloudflare.worker_bundle import ROUTES_FILE, WorkerBundle, check_routes, read_worker
-from core.http import VendorAuthError, VendorError, send
+from core.http import VendorAuthError, VendorClient, VendorError
 
 DEFAULT_API_URL = "https://api.cloudflare.com/client/v4"
 VENDOR = "Cloudflare"
@@ -63,8 +64,10 @@ def _envelope_errors(body: Any) -> str:
     return "the API answered success=false without an error message"
 
 
-class CloudflareClient:
+class CloudflareClient(VendorClient):
     """API v4 calls for one account."""
+
+    VENDOR = VENDOR
 
     def __init__(
         self,
@@ -76,37 +79,24 @@ class CloudflareClient:
         retries: int = 4,
         backoff: float = 0.5,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.account_id = account_id
-        self.retries = retries
-        self.backoff = backoff
-        self._sleep = sleep
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_token}", "User-Agent": "oneclick"},
+        super().__init__(
+            api_token,
+            base_url=base_url,
             timeout=timeout,
+            retries=retries,
+            backoff=backoff,
             transport=transport,
+            sleep=sleep,
         )
-
-    def __enter__(self) -> CloudflareClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
+        self.account_id = account_id
 
     # -- plumbing ------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """The whole envelope of a successful call."""
-        if self._sleep is not None:
-            kwargs["sleep"] = self._sleep
-        response = send(
-            self._http, VENDOR, method, path, retries=self.retries, backoff=self.backoff, **kwargs
-        )
+        response = self._send(method, path, **kwargs)
         try:
             body = response.json()
         except ValueError:

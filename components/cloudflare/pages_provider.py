@@ -11,18 +11,18 @@ in the stack's state.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, UpdateResult
 
 from components.cloudflare.client import CloudflareClient, DeployResult
 from components.cloudflare.models import Compatibility, EnvVar, Project
 from components.cloudflare.upload import config_hashes
+from components.vendor_provider import VendorProvider
 from core.errors import UserError
-from core.http import VendorConflict, VendorNotFound
+from core.http import VendorConflict
 
 # Inputs that identify the project: changing any of them means a different project.
 IDENTITY = ("account_id", "project_name", "api_url")
@@ -145,10 +145,18 @@ def sync_env(cf: CloudflareClient, props: Mapping[str, Any], project: Project) -
     )
 
 
-class PagesProjectProvider(ResourceProvider):
+class PagesProjectProvider(VendorProvider[CloudflareClient]):
+    IDENTITY = IDENTITY
+    IN_PLACE = (*DEPLOYED, "api_token")
+    INPUTS = INPUTS
+    STABLE = ("project_id", "subdomain", "url")
+
+    def client(self, props: dict[str, Any]) -> CloudflareClient:
+        return client_for(props)
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         name = str(props["project_name"])
-        with client_for(props) as cf:
+        with self.client(props) as cf:
             try:
                 project = cf.create_project(
                     name,
@@ -179,12 +187,8 @@ class PagesProjectProvider(ResourceProvider):
             )
         return sync_env(cf, props, project)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with client_for(props) as cf:
-            try:
-                project = cf.get_project(id_)
-            except VendorNotFound:
-                return ReadResult(None, {})  # deleted behind Pulumi's back
+    def observe(self, client: CloudflareClient, id_: str, props: dict[str, Any]) -> dict[str, Any]:
+        project = client.get_project(id_)
         old_secrets = dict(props.get("secret_env_vars") or {})
         cloud = project.env_vars
         # Plain values come back as they are; secret values never do, so keep the known ones.
@@ -210,23 +214,15 @@ class PagesProjectProvider(ResourceProvider):
         if project.canonical_deployment is None:
             outs["production_deployment_id"] = None
         # Inputs mirror the cloud, so a preview after refresh shows the drift as a change to undo.
-        return ReadResult(id_, outs, {key: outs[key] for key in INPUTS})
+        return outs
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [key for key in IDENTITY if olds.get(key) != news.get(key)]
-        drifted = olds.get("production_deployment_id") != olds.get("deployment_id")
-        changed = (
-            bool(replaces)
-            or drifted
-            or any(olds.get(key) != news.get(key) for key in (*DEPLOYED, "api_token"))
-        )
-        return DiffResult(
-            changes=changed,
-            replaces=replaces,
-            stables=[] if replaces else ["project_id", "subdomain", "url"],
-            # Same name in the same account: the old project must go before the new one can exist.
-            delete_before_replace="project_name" not in replaces,
-        )
+    def drifted(self, olds: dict[str, Any]) -> bool:
+        # Production serves another deployment than the one recorded (a rollback behind our back).
+        return bool(olds.get("production_deployment_id") != olds.get("deployment_id"))
+
+    def delete_first(self, replaces: list[str]) -> bool:
+        # Same name in the same account: the old project must go before the new one can exist.
+        return "project_name" not in replaces
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         redeploy = (
@@ -234,7 +230,7 @@ class PagesProjectProvider(ResourceProvider):
             or any(olds.get(key) != news.get(key) for key in ("manifest", "config_files", "worker"))
             or olds.get("production_deployment_id") != olds.get("deployment_id")
         )
-        with client_for(news) as cf:
+        with self.client(news) as cf:
             project = cf.get_project(id_)
             if (
                 env_changed(olds, news)
@@ -260,6 +256,5 @@ class PagesProjectProvider(ResourceProvider):
             outs=outputs(news, project, deployment.id, deployment.url, history, result.uploaded)
         )
 
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with client_for(props) as cf, contextlib.suppress(VendorNotFound):
-            cf.delete_project(id_)  # already gone is fine: deleting is idempotent
+    def remove(self, client: CloudflareClient, id_: str, props: dict[str, Any]) -> None:
+        client.delete_project(id_)
