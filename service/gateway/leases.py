@@ -131,6 +131,12 @@ class BudgetLeases:
             lease.held -= s.cost_cents
             lease.committed -= s.max_cost_cents
 
+    def withdraw(self, user_id: str, period: date, max_cost: Decimal) -> None:
+        """Undo an admission whose call never started (e.g. its journal line could not be written)."""
+        lease = self._leases.get(user_id)
+        if lease is not None and lease.period == period:
+            lease.committed -= max_cost
+
     def invalidate(self, user_id: str) -> None:
         """Ask the database before the next admission (e.g. the account's billing status changed)."""
         lease = self._leases.get(user_id)
@@ -187,7 +193,10 @@ class BudgetLeases:
         idle = [
             lease
             for lease in self._leases.values()
-            if lease.committed == 0 and now - lease.last_used > self._seconds and not lease.lock.locked()
+            if lease.committed == 0
+            and now - lease.last_used > self._seconds
+            and not lease.lock.locked()
+            and not lease.topping_up
         ]
         for lease in idle:
             del self._leases[lease.user_id]

@@ -156,25 +156,28 @@ async def _meter(
         max_cost = price.cost(max_units)
         period = await gateway.leases.admit(key.user_id, max_cost)
         reservation = Reservation(uuid.uuid4(), period, max_cost)
-        gateway.writer.admit(
-            Settlement(
-                id=reservation.id,
-                user_id=key.user_id,
-                app_id=key.app_id,
-                service=service,
-                endpoint=endpoint,
-                price_key=price.key,
-                unit_type=price.unit_type,
-                units=max_units,
-                cost_cents=max_cost,
-                billable=True,
-                period=period,
-                metadata={"settled_from": "admission"},
-                lease=gateway.instance_id,
-                max_units=max_units,
-                max_cost_cents=max_cost,
-            )
+        admission = Settlement(
+            id=reservation.id,
+            user_id=key.user_id,
+            app_id=key.app_id,
+            service=service,
+            endpoint=endpoint,
+            price_key=price.key,
+            unit_type=price.unit_type,
+            units=max_units,
+            cost_cents=max_cost,
+            billable=True,
+            period=period,
+            metadata={"settled_from": "admission"},
+            lease=gateway.instance_id,
+            max_units=max_units,
+            max_cost_cents=max_cost,
         )
+        try:
+            gateway.writer.admit(admission)
+        except BaseException:
+            gateway.leases.withdraw(key.user_id, period, max_cost)
+            raise
     return CallMeter(gateway, key, service, endpoint, price, reservation, max_units)
 
 
