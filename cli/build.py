@@ -18,7 +18,7 @@ import click
 from automation import operations
 from automation.workspace import StackNotFound
 from cli.options import json_option, spec_argument
-from components.native_run import TARGETS, NativeResult, Target, run_native
+from components.native_run import TARGETS, NativeResult, Target, check_target, run_native
 from components.spec import AppSpec
 from core.errors import UserError
 
@@ -63,6 +63,7 @@ def _print(result: NativeResult, as_json: bool) -> None:
 def build(target: str, spec: Path, url: str | None, force: bool, as_json: bool) -> None:
     """Rebuild one native TARGET (desktop, ios, android) of the app described by SPEC."""
     app = AppSpec.load(spec)
+    check_target(app, cast(Target, target))  # before looking for the deployed site
 
     def step(_key: str, title: str, state: str, detail: str) -> None:
         click.echo(f"{_MARKS.get(state, ' ')} {title:<18} {detail}", err=True)

@@ -97,6 +97,21 @@ class NativeResult:
         }
 
 
+def check_target(spec: AppSpec, target: Target) -> None:
+    """The spec has a section for `target`; NativeTargetError says what to add otherwise."""
+    if target == "desktop" and spec.desktop is None:
+        raise NativeTargetError(
+            "desktop: the spec has no desktop section; add one, e.g. desktop: {platforms: [linux]}",
+            field="desktop",
+        )
+    if target != "desktop" and (spec.mobile is None or target not in spec.mobile.platforms):
+        raise NativeTargetError(
+            f"mobile.platforms: the spec does not build {target}; add it, e.g. "
+            f"mobile: {{platforms: [{target}]}}",
+            field="mobile.platforms",
+        )
+
+
 def _noop(_key: str, _title: str, _state: str, _detail: str) -> None:
     return None
 
@@ -122,6 +137,7 @@ def run_native(
 ) -> NativeResult:
     """Generate, build and (where possible) submit one target of `spec`, wrapping `url`."""
     step = on_step or _noop
+    check_target(spec, target)
     if target == "desktop":
         return _desktop(spec, url, step, force)
     return _mobile(spec, target, url, os.environ if env is None else env, step)
@@ -157,10 +173,6 @@ def _reusable(stamp: Path, digest: str) -> list[dict[str, Any]] | None:
 
 
 def _desktop(spec: AppSpec, url: str, step: StepSink, force: bool) -> NativeResult:
-    if spec.desktop is None:
-        raise NativeTargetError(
-            "desktop: the spec has no desktop section; add one, e.g. desktop: {platforms: [linux]}"
-        )
     params = desktop_params(spec, url)
     root = native_root(spec.id)
     project_dir, packages = root / "desktop", root / "desktop-packages"
@@ -288,11 +300,7 @@ def blocker(builder: str, target: str, run_builds: bool) -> str | None:
 
 def _mobile(spec: AppSpec, target: Target, url: str, env: Mapping[str, str], step: StepSink) -> NativeResult:
     mobile = spec.mobile
-    if mobile is None or target not in mobile.platforms:
-        raise NativeTargetError(
-            f"mobile.platforms: the spec does not build {target}; add it, e.g. "
-            f"mobile: {{platforms: [{target}]}}"
-        )
+    assert mobile is not None  # check_target
     creds = store_credentials(env, [target])
     required_credentials(mobile.builder, target, creds)
     params = mobile_params(spec, url)
