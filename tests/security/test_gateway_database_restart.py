@@ -64,7 +64,7 @@ def test_every_call_after_a_database_restart_succeeds(
     try:
         user_id = make_account(db)
         key = make_key(db, user_id)
-        # Every pooled connection (and the one kept for reservations) has been used.
+        # Every pooled connection has been used (key lookups, the lease, usage batches).
         assert asyncio.run(_calls(server.url, key, 20)) == [200] * 20
         admin = {"Authorization": "Bearer admin-token-for-tests-0001"}
         assert httpx.get(
@@ -93,6 +93,13 @@ def test_every_call_after_a_database_restart_succeeds(
         assert wait_for(
             lambda: query(db, "SELECT count(*) FROM api_usage WHERE user_id = %s", [user_id]) == [(42,)]
         )
-        assert query(db, "SELECT count(*) FROM api_reservations WHERE user_id = %s", [user_id]) == [(0,)]
+        # ... and billed: the spend is the sum of the usage rows (the lease's accounts survived the restart).
+        [(spent, billed)] = query(
+            db,
+            "SELECT s.spent_cents, (SELECT sum(cost_cents) FROM api_usage u WHERE u.user_id = s.user_id) "
+            "FROM api_spend s WHERE s.user_id = %s",
+            [user_id],
+        )
+        assert spent == billed > 0
     finally:
         server.stop()

@@ -56,7 +56,7 @@ def test_a_tenant_cannot_send_as_another_tenants_or_an_unverified_address(
         body for body in sent if domain_a.encode() in body or b"bank.example" in body
     ]  # nothing went out
     assert query(gw.db, "SELECT count(*) FROM api_usage WHERE user_id = %s", [user_b]) == [(0,)]
-    assert query(gw.db, "SELECT count(*) FROM api_reservations WHERE user_id = %s", [user_b]) == [(0,)]
+    assert gw.gateway.leases.lease(user_b) is None  # refused before any of the budget was committed
 
     # What each may do: its own verified senders, and the platform's default sender.
     assert _send(gw, key_a, f"CEO <ceo@{domain_a}>").status_code == 200
