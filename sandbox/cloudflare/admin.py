@@ -67,6 +67,10 @@ def build_router(store: SandboxStore) -> APIRouter:
                 configs.setdefault("env_vars", {})[var] = stored_env_var(
                     {"type": body.type, "value": body.value}
                 )
+            # A secret's value lives beside the state (state.json keeps only its digest), where the
+            # deployments' workers read it; a plain value replacing a secret drops the old value.
+            value = body.value if body.type == "secret_text" else None
+            cf.secrets.update_project(name, {environment: {var: value} for environment in body.environments})
             cf.save()
         return {"project": name, "env_var": var, "type": body.type}
 
@@ -79,6 +83,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             found = [c.get("env_vars", {}).pop(var, None) for c in project["deployment_configs"].values()]
             if not any(found):
                 return missing("env var")
+            cf.secrets.update_project(name, {env: {var: None} for env in project["deployment_configs"]})
             cf.save()
         return {"project": name, "deleted": var}
 

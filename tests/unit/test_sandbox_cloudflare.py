@@ -518,3 +518,26 @@ def test_manifest_paths_match_what_the_sandbox_serves(tmp_path: Path) -> None:
     assert json.dumps(sorted(build_manifest(root))) == json.dumps(
         ["/_next/app.js", "/about.html", "/docs/index.html", "/index.html", "/logo.png", "/style.css"]
     )
+
+
+def test_a_secret_set_behind_pulumis_back_reaches_the_secret_store_not_the_state(
+    cf: CloudflareClient, endpoint: SandboxEndpoint, sandbox_dir: Path
+) -> None:
+    name = unique("adm")
+    cf.create_project(name)
+    value = f"s3cret-{uuid.uuid4().hex}"
+    answer = admin(
+        endpoint,
+        "PUT",
+        f"/cloudflare/projects/{name}/env_vars/TOKEN",
+        {"value": value, "type": "secret_text"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert cf.get_project(name).env_vars["TOKEN"] == EnvVar("secret_text", None)
+    stored = json.loads((sandbox_dir / "cloudflare" / "secrets.json").read_text())
+    assert stored["projects"][name]["production"]["TOKEN"] == value, "the deployments' workers read it there"
+    assert value not in (sandbox_dir / "state.json").read_text()
+
+    admin(endpoint, "DELETE", f"/cloudflare/projects/{name}/env_vars/TOKEN")
+    stored = json.loads((sandbox_dir / "cloudflare" / "secrets.json").read_text())
+    assert "TOKEN" not in stored["projects"][name].get("production", {})
