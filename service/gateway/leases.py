@@ -152,6 +152,10 @@ class BudgetLeases:
             if time.monotonic() < lease.valid_until and lease.available >= max_cost:
                 return lease
             await self._grant(lease, max_cost, need=max(max_cost - lease.available, ZERO))
+            if lease.available < max_cost:
+                # PostgreSQL held less than this process thought (its lease had been swept): the
+                # grant said what it holds, so one more asks for exactly what is missing.
+                await self._grant(lease, max_cost, need=max_cost - lease.available)
             return lease
 
     async def _top_up(self, lease: Lease, max_cost: Decimal) -> None:

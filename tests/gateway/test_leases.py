@@ -260,3 +260,30 @@ def test_a_call_written_after_its_lease_was_swept_is_billed_only_within_the_limi
     )
     assert (units, cost, metadata) == (1250, Decimal("5"), {"over_limit_cents": "3.000000"})
     assert spend(gateway_db, user_id) == (Decimal("5"), 0, Decimal("95"))  # exactly the limit
+
+
+def test_a_process_whose_lease_was_swept_asks_for_what_it_really_lacks(gateway_db: str) -> None:
+    user_id = make_account(gateway_db, limit_cents=100)
+
+    async def run() -> None:
+        async with AsyncConnectionPool(
+            gateway_db, min_size=1, max_size=2, kwargs={"autocommit": True}
+        ) as pool:
+            budget = BudgetLeases(pool, "proc-3", calls_per_lease=2, lease_seconds=30, ttl_seconds=60)
+            await budget.admit(user_id, Decimal("10"))  # a lease of 20, 10 committed
+            # The sweeper gave the lease back while this process could not reach the database.
+            query(gateway_db, "DELETE FROM api_spend_leases WHERE user_id = %s RETURNING 1", [user_id])
+            query(
+                gateway_db, "UPDATE api_spend SET leased_cents = 0 WHERE user_id = %s RETURNING 1", [user_id]
+            )
+            budget.invalidate(user_id)
+            await budget.admit(user_id, Decimal("10"))
+            lease = budget.lease(user_id)
+            assert lease is not None
+            # What the process counts on is what PostgreSQL holds for it: both calls, and room for
+            # one more (the second grant topped it up to a lease of two calls).
+            assert leases(gateway_db, user_id) == {"proc-3": lease.held}
+            assert (lease.held, lease.committed) == (Decimal("30"), Decimal("20"))
+
+    asyncio.run(run())
+    assert spend(gateway_db, user_id) == (0, 0, Decimal("30"))
