@@ -298,7 +298,7 @@ def start_attempt(conn: psycopg.Connection, deployment_id: str, worker: str, hos
             "error = NULL WHERE id = %s",
             [worker, host, deployment_id],
         )
-        if before.kind != "destroy":
+        if before.kind != "destroy" and before.kind not in NATIVE_KINDS:  # a native build leaves the site be
             set_app_status(conn, before.app_id, "provisioning")
         add_event(
             conn,
