@@ -95,7 +95,8 @@ def _check_credentials(spec: AppSpec, kind: Target, given: dict[str, str]) -> No
         required_credentials(spec.mobile.builder, kind, store_credentials(given, [kind]))
     except CredentialError as exc:
         field = f"credentials.{exc.field}" if exc.field else "credentials"
-        raise ApiError(422, "invalid", f"{field}: {exc}", field=field) from None
+        fix = exc.fix or "give the credential as the message says (its value is never echoed back)"
+        raise ApiError(422, "invalid", f"{field}: {exc}", field=field, fix=fix) from None
 
 
 def _native(ctx: ServiceContext, who: Caller, body: NativeBuildRequest, kind: Target) -> DeployAccepted:

@@ -66,13 +66,14 @@ def test_requests_that_cannot_be_carried_out(
 
 
 @pytest.mark.parametrize("platform", ["ios", "android", "desktop"])
-def test_native_builds_answer_501_with_what_to_do(api: ApiServer, token: str, platform: str) -> None:
+def test_native_builds_need_a_deployed_app(api: ApiServer, token: str, platform: str) -> None:
     with client(api, token) as http:
-        response = http.post(f"/api/deploy/{platform}", json={"id": "app-1"})
-    assert response.status_code == 501
-    error = response.json()["error"]
-    assert error["code"] == "not_implemented"
-    assert "/api/deploy/web" in error["fix"]
+        unknown = http.post(f"/api/deploy/{platform}", json={"appId": "app-1"})
+        no_id = http.post(f"/api/deploy/{platform}", json={"id": "app-1"})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["fix"] == "deploy it first, or check the app id"
+    assert no_id.status_code == 422
+    assert no_id.json()["error"]["field"] == "appId"
 
 
 def test_unknown_routes_and_deployments(api: ApiServer, token: str) -> None:
