@@ -114,7 +114,7 @@ class BudgetLeases:
         if (
             not lease.constrained
             and not lease.topping_up
-            and lease.available < max_cost * (self._calls // 2 or 1)
+            and lease.available * 2 < self._target(lease, max_cost)
         ):
             lease.topping_up = True  # one top-up at a time, in the background
             self._spawn(self._top_up(lease, max_cost))
@@ -161,16 +161,22 @@ class BudgetLeases:
     async def _top_up(self, lease: Lease, max_cost: Decimal) -> None:
         try:
             async with lease.lock:
-                if lease.available < max_cost * (self._calls // 2 or 1):
+                if lease.available * 2 < self._target(lease, max_cost):
                     await self._grant(lease, max_cost, need=ZERO)
         except Exception as exc:  # a refusal or a database error: the next call that needs it asks again
             log.debug("background lease top-up for %s failed: %s", lease.user_id, type(exc).__name__)
         finally:
             lease.topping_up = False
 
+    def _target(self, lease: Lease, max_cost: Decimal) -> Decimal:
+        """What a lease should have available: `calls_per_lease` calls like this one, or as much as
+        is committed now if more (the calls in flight and those waiting for the next usage batch, so
+        that a busy process does not run dry, and wait on a grant, between two batches)."""
+        return max(max_cost * self._calls, lease.committed)
+
     async def _grant(self, lease: Lease, max_cost: Decimal, *, need: Decimal) -> None:
         available = max(lease.available, ZERO)
-        want = max(max_cost * self._calls - available, need)
+        want = max(self._target(lease, max_cost) - available, need)
         async with self._pool.connection() as conn:
             cursor = await conn.execute(_GRANT, [lease.user_id, self._instance, need, want, self._ttl])
             row = await cursor.fetchone()
