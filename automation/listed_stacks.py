@@ -14,8 +14,8 @@ import threading
 from pulumi import automation as auto
 
 from automation import stack_config
-from automation.environment import TOOLS_DIR, pulumi_env
-from automation.workspace import NoSelectWorkspace, check_app_id, recorded_target_is_sandbox
+from automation.environment import pulumi_env
+from automation.workspace import NoSelectWorkspace, check_app_id, pulumi_command, recorded_target_is_sandbox
 from components.paths import REPO_ROOT
 
 
@@ -36,7 +36,7 @@ def shared_workspace(target_is_sandbox: bool) -> ListedWorkspace:
     with _lock:
         if key not in _workspaces:
             _workspaces[key] = ListedWorkspace(
-                work_dir=str(REPO_ROOT), env_vars=env, pulumi_command=auto.PulumiCommand(root=str(TOOLS_DIR))
+                work_dir=str(REPO_ROOT), env_vars=env, pulumi_command=pulumi_command()
             )
         return _workspaces[key]
 

@@ -40,6 +40,7 @@ class Blobs(Protocol):
     def read(self, key: str) -> bytes | None: ...
     def write(self, key: str, data: bytes) -> None: ...
     def delete(self, key: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
 
 
 class FileBlobs:
@@ -67,6 +68,9 @@ class FileBlobs:
 
     def delete(self, key: str) -> None:
         (self.root / key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return (self.root / key).is_file()
 
 
 class PostgresBlobs:
@@ -140,6 +144,16 @@ class PostgresBlobs:
         with self.connect() as conn:
             conn.execute(query.format(sql.Identifier(self.table)), [self.prefix + key, blob])
 
+    def exists(self, key: str) -> bool:
+        with self.connect() as conn:
+            if not self._exists(conn):
+                return False
+            query = sql.SQL("SELECT 1 FROM {} WHERE key = %s")
+            return (
+                conn.execute(query.format(sql.Identifier(self.table)), [self.prefix + key]).fetchone()
+                is not None
+            )
+
     def delete(self, key: str) -> None:
         with self.connect() as conn:
             if self._exists(conn):
@@ -165,6 +179,12 @@ def stack_names(blobs: Blobs, project: str) -> list[str]:
     folder = f".pulumi/stacks/{project}/"
     names = {k[len(folder) :].removesuffix(".gz").removesuffix(".json") for k in blobs.keys(folder)}
     return sorted(n for n in names if n and "." not in n and "/" not in n)
+
+
+def has_stack(blobs: Blobs, project: str, name: str) -> bool:
+    """Whether the stack's checkpoint is in the backend (one lookup, no CLI run)."""
+    folder = f".pulumi/stacks/{project}/{name}"
+    return blobs.exists(f"{folder}.json") or blobs.exists(f"{folder}.json.gz")
 
 
 def lock_keys(blobs: Blobs, stack: str) -> list[str]:

@@ -12,6 +12,7 @@ written back to disk before a stack is opened, saved after every command that ch
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 import yaml
@@ -19,6 +20,7 @@ from pulumi import automation as auto
 
 from automation import stack_config
 from automation.environment import TOOLS_DIR, pulumi_env, stack_config_path
+from automation.state_blobs import blobs_for, has_stack
 from components.errors import SpecError
 from components.paths import REPO_ROOT
 from components.spec import APP_ID
@@ -79,7 +81,12 @@ class NoSelectWorkspace(auto.LocalWorkspace):
             stack_config.forget(stack_name)
 
     def select_stack(self, stack_name: str) -> None:
-        # Only check that it exists; every later command passes --stack itself.
+        # Only check that it exists; every later command passes --stack itself. On a file or
+        # PostgreSQL backend a checkpoint found in the layout saves a CLI run (about 0.3 s of CPU
+        # per deploy); anything else (not found, other backends) is asked of the CLI as before.
+        blobs = blobs_for(self.env_vars.get("PULUMI_BACKEND_URL", ""))
+        if blobs is not None and has_stack(blobs, stack_config.project_name(), stack_name):
+            return
         self._run_pulumi_cmd_sync(["stack", "--show-name", "--stack", stack_name])
 
 
@@ -91,11 +98,15 @@ def check_app_id(app_id: str) -> None:
         )
 
 
+@cache
+def pulumi_command() -> auto.PulumiCommand:
+    """The CLI, checked once per process (each PulumiCommand runs `pulumi version` when made)."""
+    return auto.PulumiCommand(root=str(TOOLS_DIR))
+
+
 def workspace(target_is_sandbox: bool = True) -> NoSelectWorkspace:
     return NoSelectWorkspace(
-        work_dir=str(REPO_ROOT),
-        env_vars=pulumi_env(target_is_sandbox),
-        pulumi_command=auto.PulumiCommand(root=str(TOOLS_DIR)),
+        work_dir=str(REPO_ROOT), env_vars=pulumi_env(target_is_sandbox), pulumi_command=pulumi_command()
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from automation.environment import pulumi_env, service_backend_url
 from automation.stack_locks import locks_in
-from automation.state_blobs import FileBlobs, PostgresBlobs, lock_keys, stack_names
+from automation.state_blobs import FileBlobs, PostgresBlobs, has_stack, lock_keys, stack_names
 from components.targets import TargetError
 
 
@@ -61,6 +61,10 @@ def test_stacks_and_locks_are_read_from_the_layout(tmp_path: Path) -> None:
     ):
         blobs.write(key, b"{}")
     assert stack_names(blobs, "oneclick") == ["app-1", "app-3"]
+    assert has_stack(blobs, "oneclick", "app-1")
+    assert has_stack(blobs, "oneclick", "app-3")  # gzipped
+    assert not has_stack(blobs, "oneclick", "app-2")  # only go-cloud's attributes
+    assert not has_stack(blobs, "oneclick", "app-9")  # another project's
     blobs.write(
         ".pulumi/locks/organization/oneclick/app-1/abc.json",
         b'{"pid": 42, "hostname": "host-a", "timestamp": "2026-01-05T12:00:00Z"}',
