@@ -252,32 +252,40 @@ async def write_settlements(conn: AsyncConnection[Any], settlements: list[Settle
         rows.append(s)
     if not rows:
         return []
+    # One JSON document for the whole batch: json.dumps (C) costs a fraction of dumping thirteen
+    # typed arrays element by element, which was a tenth of a call's CPU.
+    batch = json.dumps(
+        [
+            {
+                "id": str(s.id),
+                "user_id": s.user_id,
+                "app_id": s.app_id,
+                "service": s.service,
+                "endpoint": s.endpoint,
+                "units": s.units,
+                "unit_type": s.unit_type,
+                "cost_cents": str(s.cost_cents),
+                "price_key": s.price_key,
+                "billable": s.billable,
+                "period": s.period.isoformat(),
+                "request_metadata": s.metadata or None,
+                "created_at": s.created_at.isoformat(),
+            }
+            for s in rows
+        ]
+    )
     cursor = await conn.execute(
         """
         INSERT INTO api_usage (id, user_id, app_id, service, endpoint, units, unit_type, cost_cents,
                                price_key, billable, period, request_metadata, created_at)
-        SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[],
-                             %b::text[], %b::numeric[], %b::text[], %b::boolean[], %b::date[], %b::jsonb[],
-                             %b::timestamptz[])
+        SELECT id, user_id, app_id, service, endpoint, units, unit_type, cost_cents,
+               price_key, billable, period, request_metadata, created_at
+        FROM json_populate_recordset(NULL::api_usage, %s::json)
         ON CONFLICT (id) DO NOTHING
         RETURNING id
         """,
-        [
-            [s.id for s in rows],
-            [s.user_id for s in rows],
-            [s.app_id for s in rows],
-            [s.service for s in rows],
-            [s.endpoint for s in rows],
-            [s.units for s in rows],
-            [s.unit_type for s in rows],
-            [s.cost_cents for s in rows],
-            [s.price_key for s in rows],
-            [s.billable for s in rows],
-            [s.period for s in rows],
-            [json.dumps(s.metadata) if s.metadata else None for s in rows],
-            [s.created_at for s in rows],
-        ],
-    )  # %b: binary arrays (the text format escapes every element, about a tenth of a call's CPU)
+        [batch],
+    )
     inserted = {row[0] for row in await cursor.fetchall()}
     new_rows = [s for s in rows if s.id in inserted]
     lease_costs: dict[tuple[str, date, str], Decimal] = defaultdict(Decimal)
