@@ -1,20 +1,21 @@
 """Budget leases: spend limits that hold across processes with no database round trip per call.
 
 Each gateway process takes a block of an account's remaining monthly budget from PostgreSQL in one
-statement (`gateway_lease_grant`, migration 0008): about `calls_per_lease` times the cost of the
-call asking, but never more than an even share of what is free among the processes holding leases
-on the account. Calls are then admitted against the lease in memory: a call's maximum cost is
-committed before it is forwarded, and a call the lease cannot cover waits for a top-up, or is
-refused when the account's limit leaves too little. Since PostgreSQL grants leases only out of
-budget that is neither spent nor leased, and a call is admitted only within its process's lease,
-no number of processes can pass the limit.
+statement (`gateway_lease_grant`, migration 0008): about `calls_per_lease` times the maximum cost
+of the call asking (or what the process has committed, if more: a busy process's calls in flight
+and awaiting the next batch), but never more than an even share of what is free among the
+processes holding leases on the account. Calls are then admitted against the lease in memory: a
+call's maximum cost is committed before it is forwarded, and a call the lease cannot cover waits
+for a top-up, or is refused when the account's limit leaves too little. Since PostgreSQL grants
+leases only out of budget that is neither spent nor leased, and a call is admitted only within
+its process's lease, no number of processes can pass the limit.
 
 The usage writer settles calls against the lease in its batched writes (metering.py): the real
 cost moves from the lease to `spent_cents`, and what the call did not use stays in the lease.
 A lease is topped up in the background before it runs out, extended by a heartbeat while the
-process lives (which also drops leases whose billing stopped being active, and gives back leases
-no call used for a while), given back when the process stops, and given back by any process's
-sweeper once it has expired (its process crashed).
+process lives (which also stops admissions on accounts whose billing stopped being active or
+whose limit changed, and gives back leases no call used for a while), given back when the
+process stops, and given back by any process's sweeper once it has expired (its process crashed).
 
 A lease is admissible for `lease_seconds` after the database last confirmed it: billing status and
 limit changes reach a process within that time, and a process that loses its database stops
