@@ -63,8 +63,16 @@ class Journal:
         self._current = self.directory / f"segment-{self._sequence:010d}.jsonl"
         self._fd = os.open(self._current, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
-    def append(self, record: dict[str, Any]) -> None:
-        os.write(self._fd, json.dumps(record, separators=(",", ":")).encode() + b"\n")
+    def append(self, record: dict[str, Any]) -> bytes:
+        """Append one record; returns its line (for `append_lines`)."""
+        line = json.dumps(record, separators=(",", ":")).encode() + b"\n"
+        os.write(self._fd, line)
+        return line
+
+    def append_lines(self, lines: list[bytes]) -> None:
+        """Append lines `append` returned, in one write."""
+        if lines:
+            os.write(self._fd, b"".join(lines))
 
     def seal(self) -> Path:
         """Close the current segment and start a new one; returns the sealed segment."""

@@ -459,7 +459,7 @@ class UsageWriter:
         self._on_alerts = on_alerts
         self._on_written = on_written
         self._pending: list[Settlement] = []
-        self._in_flight: dict[uuid.UUID, dict[str, Any]] = {}
+        self._in_flight: dict[uuid.UUID, bytes] = {}  # journal lines of admitted, unsettled calls
         self._sealed: list[Path] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -474,8 +474,7 @@ class UsageWriter:
         of calls still in flight over to the next one."""
         record = admission.to_json()
         record["admission"] = True
-        self._journal.append(record)
-        self._in_flight[admission.id] = record
+        self._in_flight[admission.id] = self._journal.append(record)
 
     def settle(self, settlement: Settlement) -> None:
         """Record one finished call. Synchronous and cheap: safe in `finally` blocks of cancelled tasks."""
@@ -521,8 +520,7 @@ class UsageWriter:
                 return 0
             batch, self._pending = self._pending, []
             self._sealed.append(self._journal.seal())
-            for record in self._in_flight.values():
-                self._journal.append(record)
+            self._journal.append_lines(list(self._in_flight.values()))
             try:
                 await self._write(batch)
             except BaseException:

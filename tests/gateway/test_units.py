@@ -323,3 +323,51 @@ def test_email_senders_are_addresses_or_domains() -> None:
     assert allowed("anyone@brand.example", verified)
     assert not allowed("other@shop.example", verified)
     assert not allowed("x@sub.brand.example", verified)
+
+
+def test_an_admission_in_flight_outlives_the_segment_it_was_journaled_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import uuid
+    from datetime import date
+    from typing import Any, cast
+
+    from service.gateway.metering import Settlement, UsageWriter
+
+    def call(cost: str) -> Settlement:
+        return Settlement(
+            id=uuid.uuid4(),
+            user_id="u",
+            app_id="a",
+            service="openai",
+            endpoint="v1/chat/completions",
+            price_key="openai_gpt_4_tokens",
+            unit_type="tokens",
+            units=1,
+            cost_cents=Decimal(cost),
+            billable=True,
+            period=date(2026, 1, 1),
+            lease="proc",
+        )
+
+    journal = Journal(tmp_path)
+    writer = UsageWriter(cast(Any, None), journal)
+    written: list[Settlement] = []
+
+    async def to_the_database(batch: list[Settlement]) -> None:
+        written.extend(batch)
+
+    monkeypatch.setattr(writer, "_write", to_the_database)
+    long, short = call("9"), call("1")
+    writer.admit(long)
+    writer.admit(short)
+    writer.settle(short)
+    assert asyncio.run(writer.flush()) == 1  # `short` is written and its segment deleted ...
+    assert written == [short]
+    left = [r for p in journal.segments() for r in Journal.read(p)]
+    assert [(r["id"], r.get("admission")) for r in left] == [(str(long.id), True)]  # ... `long` stays
+    writer.settle(long)
+    assert asyncio.run(writer.flush()) == 1
+    assert not [r for p in journal.segments() for r in Journal.read(p)]
+    journal.close()
