@@ -41,6 +41,9 @@ class UpstreamConnectionError(OneclickError):
         self.timeout = timeout
 
 
+_SPLIT: dict[str, tuple[Origin, str]] = {}
+
+
 @dataclass(frozen=True)
 class Origin:
     scheme: str
@@ -49,12 +52,18 @@ class Origin:
 
     @staticmethod
     def split(url: str) -> tuple[Origin, str]:
+        found = _SPLIT.get(url)
+        if found is not None:
+            return found
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UpstreamConnectionError(f"not an http(s) URL: {parts.scheme}://{parts.hostname}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        return Origin(parts.scheme, parts.hostname, port), target
+        found = Origin(parts.scheme, parts.hostname, port), target
+        if len(_SPLIT) < 1024:  # calls go to a few URLs: each is parsed once (bounded all the same)
+            _SPLIT[url] = found
+        return found
 
     @property
     def host_header(self) -> str:
