@@ -24,7 +24,7 @@ from components.database.deploy import DatabaseContentArgs, DatabaseSchema, Prev
 from components.generated_secret import GeneratedSecret
 from components.native_builds import NativeBuilds, native_builds
 from components.neon.project import NeonProject, NeonProjectArgs
-from components.spec import AppSpec, ByoDatabaseSpec, NeonDatabaseSpec, TursoDatabaseSpec
+from components.spec import AppSpec, ByoDatabaseSpec, NeonDatabaseSpec, TursoDatabaseSpec, has_server_half
 from components.targets import Targets, VendorTarget
 from components.turso.database import TursoDatabase, TursoDatabaseArgs
 
@@ -183,7 +183,9 @@ class App(pulumi.ComponentResource):
             cloudflare = targets.get("cloudflare")
             self.site_url = site_url(spec, cloudflare)
             auth_secret = GeneratedSecret(f"{spec.id}-nextauth-secret", opts=child)
-            endpoint = neon_sql_endpoint(spec, targets)
+            built = site_dir(spec)
+            # Only a server half talks to the database; a static site's env stays as it was.
+            endpoint = neon_sql_endpoint(spec, targets) if has_server_half(built) else None
             sql_endpoint = {"NEON_HTTP_ENDPOINT": endpoint} if endpoint else {}
             secret_env: dict[str, pulumi.Input[str]] = {
                 **self.database.env,
@@ -198,7 +200,7 @@ class App(pulumi.ComponentResource):
                 PagesProjectArgs(
                     account_id=cloudflare.account,
                     project_name=spec.pages_project_name,
-                    build_dir=str(site_dir(spec)),
+                    build_dir=str(built),
                     env_vars={**spec.web.env, "NEXTAUTH_URL": self.site_url, **sql_endpoint},
                     secret_env_vars=secret_env,
                     api_url=cloudflare.api_url,
