@@ -19,22 +19,15 @@ import secrets
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.private import REPO, private_state
 
-# A private state directory: the benchmark never touches the developer's stacks or sandbox.
-STATE = Path(tempfile.mkdtemp(prefix="oneclick-bench-deploy-"))
-STATE.chmod(0o755)
-os.environ["ONECLICK_STATE_DIR"] = str(STATE)
-os.environ["ONECLICK_SANDBOX_DIR"] = str(STATE / "sandbox")
-for variable in ("PULUMI_BACKEND_URL", "TURSO_API_TOKEN", "CLOUDFLARE_API_TOKEN", "NEON_API_KEY"):
-    os.environ.pop(variable, None)
+STATE = private_state("deploy")
 
 from automation import operations  # noqa: E402
 from automation.environment import TOOLS_BIN  # noqa: E402

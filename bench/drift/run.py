@@ -22,21 +22,14 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.private import REPO, private_state
 
-# A private state directory: the benchmark never touches the developer's stacks or sandbox.
-STATE = Path(tempfile.mkdtemp(prefix="oneclick-bench-drift-"))
-STATE.chmod(0o755)
-os.environ["ONECLICK_STATE_DIR"] = str(STATE)
-os.environ["ONECLICK_SANDBOX_DIR"] = str(STATE / "sandbox")
-for variable in ("PULUMI_BACKEND_URL", "TURSO_API_TOKEN", "CLOUDFLARE_API_TOKEN", "NEON_API_KEY"):
-    os.environ.pop(variable, None)
+STATE = private_state("drift")
 
 from pulumi.automation import events  # noqa: E402
 

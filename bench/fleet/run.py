@@ -26,34 +26,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.private import REPO, free_port, private_state
 
-from tests.helpers import free_port  # noqa: E402
-
-# A private state directory and PostgreSQL port: the benchmark never touches anyone's stacks.
-STATE = Path(tempfile.mkdtemp(prefix="oneclick-bench-fleet-"))
-STATE.chmod(0o755)
-os.environ["ONECLICK_STATE_DIR"] = str(STATE)
-os.environ["ONECLICK_SANDBOX_DIR"] = str(STATE / "sandbox")
-os.environ.pop("ONECLICK_PG_DIR", None)
-os.environ["ONECLICK_PG_PORT"] = str(free_port())
-for variable in (
-    "PULUMI_BACKEND_URL",  # the service's default: its own database
-    "PULUMI_CONFIG_PASSPHRASE",
-    "PULUMI_CONFIG_PASSPHRASE_FILE",
-    "TURSO_API_TOKEN",
-    "CLOUDFLARE_API_TOKEN",
-    "NEON_API_KEY",
-    "CREDENTIALS_ENCRYPTION_KEYS",
-):
-    os.environ.pop(variable, None)
+STATE = private_state("fleet")
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402

@@ -21,35 +21,16 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.private import REPO, free_port, private_state
 
-from tests.helpers import free_port  # noqa: E402
-
-# A private state directory and PostgreSQL port: the benchmark never touches anyone's stacks.
-STATE = Path(tempfile.mkdtemp(prefix="oneclick-bench-service-"))
-STATE.chmod(0o755)
-os.environ["ONECLICK_STATE_DIR"] = str(STATE)
-os.environ["ONECLICK_SANDBOX_DIR"] = str(STATE / "sandbox")
-os.environ.pop("ONECLICK_PG_DIR", None)
-os.environ["ONECLICK_PG_PORT"] = str(free_port())  # a free port: a developer's own cluster is never touched
-for variable in (
-    "PULUMI_BACKEND_URL",
-    "PULUMI_CONFIG_PASSPHRASE",
-    "PULUMI_CONFIG_PASSPHRASE_FILE",
-    "TURSO_API_TOKEN",
-    "CLOUDFLARE_API_TOKEN",
-    "NEON_API_KEY",
-    "CREDENTIALS_ENCRYPTION_KEYS",
-):
-    os.environ.pop(variable, None)
+STATE = private_state("service")
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
