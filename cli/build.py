@@ -17,6 +17,7 @@ import click
 
 from automation import operations
 from automation.workspace import StackNotFound
+from cli.extras import require_extra
 from cli.options import json_option, spec_argument
 from components.native_run import TARGETS, NativeResult, Target, check_target, run_native
 from components.spec import AppSpec
@@ -62,6 +63,7 @@ def _print(result: NativeResult, as_json: bool) -> None:
 @json_option
 def build(target: str, spec: Path, url: str | None, force: bool, as_json: bool) -> None:
     """Rebuild one native TARGET (desktop, ios, android) of the app described by SPEC."""
+    require_extra("mobile", "build")  # icons (Pillow) and store credentials (cryptography)
     app = AppSpec.load(spec)
     check_target(app, cast(Target, target))  # before looking for the deployed site
 

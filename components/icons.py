@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-
-from PIL import Image, ImageDraw
+from typing import TYPE_CHECKING
 
 from core.errors import UserError
 from core.files import ICON_CAP, FileRefused, read_capped
+
+if TYPE_CHECKING:  # Pillow is the mobile extra's: loaded only when images are made
+    from PIL import Image
 
 # Below this the downscaled icons get visibly soft; the stores ask for 1024x1024.
 MIN_SOURCE = 512
@@ -28,6 +30,8 @@ def load_source(path: Path | None, background: str = "#4f46e5", field: str = "ic
 
     The file is read safely (a regular file of at most ICON_CAP bytes) and decoded only when its
     header says it has at most MAX_PIXELS pixels: a small file can claim a huge image."""
+    from PIL import Image, ImageDraw
+
     if path is None:
         image = Image.new("RGBA", (1024, 1024), background)
         draw = ImageDraw.Draw(image)
@@ -63,6 +67,8 @@ def png(image: Image.Image) -> bytes:
 
 def square(source: Image.Image, size: int, *, opaque: bool = False, background: str = "#ffffff") -> bytes:
     """`source` scaled to size x size; `opaque` flattens onto `background` (App Store forbids alpha)."""
+    from PIL import Image
+
     image = source.resize((size, size), Image.Resampling.LANCZOS)
     if opaque:
         flat = Image.new("RGB", image.size, background)
@@ -73,6 +79,8 @@ def square(source: Image.Image, size: int, *, opaque: bool = False, background: 
 
 def round_icon(source: Image.Image, size: int) -> bytes:
     """The icon cut to a circle (Android's ic_launcher_round)."""
+    from PIL import Image, ImageDraw
+
     image = source.resize((size, size), Image.Resampling.LANCZOS)
     mask = Image.new("L", (size, size), 0)
     ImageDraw.Draw(mask).ellipse((0, 0, size - 1, size - 1), fill=255)
@@ -82,6 +90,8 @@ def round_icon(source: Image.Image, size: int) -> bytes:
 
 def adaptive_foreground(source: Image.Image, size: int) -> bytes:
     """Android adaptive-icon foreground: the icon inside the central 66% safe zone, transparent around."""
+    from PIL import Image
+
     inner = round(size * 0.66)
     canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     offset = (size - inner) // 2
@@ -91,6 +101,8 @@ def adaptive_foreground(source: Image.Image, size: int) -> bytes:
 
 def splash(source: Image.Image, width: int, height: int, background: str) -> bytes:
     """A solid background with the icon centred at a third of the shorter side."""
+    from PIL import Image
+
     canvas = Image.new("RGB", (width, height), background)
     side = max(1, min(width, height) // 3)
     icon = source.resize((side, side), Image.Resampling.LANCZOS)
@@ -100,6 +112,8 @@ def splash(source: Image.Image, width: int, height: int, background: str) -> byt
 
 def ico(source: Image.Image, sizes: tuple[int, ...] = (16, 24, 32, 48, 64, 128, 256)) -> bytes:
     """A Windows .ico holding every size."""
+    from PIL import Image
+
     out = io.BytesIO()
     source.resize((256, 256), Image.Resampling.LANCZOS).save(out, format="ICO", sizes=[(s, s) for s in sizes])
     return out.getvalue()

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 
-from core import certificates
 from core.errors import OneclickError
 from core.localca import LocalCA, ca_dir
 from sandbox.endpoint import DEFAULT_PORT, DEFAULT_TLS_PORT, SandboxEndpoint
@@ -108,6 +107,8 @@ def start(
     if tls_port == port:
         raise SandboxError(f"the TLS port must differ from the HTTP port ({port}); choose another --tls-port")
     try:
+        from core import certificates  # cryptography is the sandbox extra's: loaded only to start it
+
         ca = certificates.ensure(LocalCA.default())
     except OSError as exc:
         raise SandboxError(f"cannot create the local CA in {ca_dir()}: {exc.strerror}") from None

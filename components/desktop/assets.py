@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from components import icons
+
+if TYPE_CHECKING:  # Pillow is the mobile extra's: loaded only when images are made
+    from PIL import Image
 
 ICON_DIR = "src-tauri/icons"
 # file name -> pixels; the names are the ones `tauri icon` writes, which Tauri's docs and CI expect.
@@ -27,6 +29,8 @@ def bundle_icon_list() -> list[str]:
 
 def icns(source: Image.Image) -> bytes:
     """A macOS .icns with every size Finder and the Dock use."""
+    from PIL import Image
+
     out = io.BytesIO()
     base = source.resize((1024, 1024), Image.Resampling.LANCZOS)
     extra = [source.resize((s, s), Image.Resampling.LANCZOS) for s in ICNS_SIZES if s != 1024]

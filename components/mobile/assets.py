@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from components import icons
+
+if TYPE_CHECKING:  # Pillow is the mobile extra's: loaded only when images are made
+    from PIL import Image
 
 IOS_ICONSET = "resources/ios/App/App/Assets.xcassets/AppIcon.appiconset"
 IOS_SPLASH = "resources/ios/App/App/Assets.xcassets/Splash.imageset"

@@ -11,8 +11,6 @@ import json
 import re
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
 from core.errors import UserError
 
 KEY_ID = re.compile(r"^[A-Z0-9]{10}$")
@@ -47,6 +45,14 @@ class PlayServiceAccount:
         return "PlayServiceAccount(...)"
 
 
+def _load_private_key(pem: str) -> object:
+    """Parse a PEM private key (ValueError/TypeError when it is not one). `cryptography` is the
+    mobile extra's, imported only when credentials are checked."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(pem.encode(), password=None)
+
+
 def app_store_connect_key(
     key_id: str | None, issuer_id: str | None, private_key: str | None
 ) -> AppStoreConnectKey:
@@ -77,7 +83,7 @@ def app_store_connect_key(
             field="ASC_KEY_P8",
         )
     try:
-        load_pem_private_key(pem.encode(), password=None)
+        _load_private_key(pem)
     except (ValueError, TypeError):
         raise CredentialError(
             "App Store Connect private key is not a readable .p8 key; download it again", field="ASC_KEY_P8"
@@ -115,7 +121,7 @@ def play_service_account(json_key: str | None) -> PlayServiceAccount:
             "Play service account key has no PEM private_key; download a new JSON key", field=PLAY_FIELD
         )
     try:
-        load_pem_private_key(private_key.encode(), password=None)
+        _load_private_key(private_key)
     except (ValueError, TypeError):
         raise CredentialError(
             "Play service account private_key cannot be read; download a new JSON key",
