@@ -72,7 +72,7 @@ def open_ws(
 ) -> ClientConnection:
     endpoint, _ = sandbox
     port = endpoint.tls_port if tls else int(endpoint.url.rsplit(":", 1)[1])
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     context = LocalCA.default().trust_context() if tls else None
     return connect(
         f"{'wss' if tls else 'ws'}://{host}:{port}/",
@@ -80,7 +80,7 @@ def open_ws(
         ssl=context,
         subprotocols=protocols,  # type: ignore[arg-type]
         proxy=None,
-        open_timeout=10,
+        open_timeout=30,  # a busy machine can be slow to answer; a refusal still comes at once
     )
 
 
