@@ -29,7 +29,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.private import REPO, free_port, private_state
@@ -41,60 +40,12 @@ import psycopg  # noqa: E402
 
 from automation.environment import TOOLS_BIN  # noqa: E402
 from automation.localpg import LocalPostgres  # noqa: E402
+from bench.service_driver import ONECLICK, SHOP, STATIC_SITE, spec, start, upload, wait_until_up  # noqa: E402
 from sandbox import server  # noqa: E402
 from sandbox.endpoint import sandbox_dir  # noqa: E402
-from service.archives import pack_folder  # noqa: E402
 from service.auth import create_token  # noqa: E402
 from service.store import migrate  # noqa: E402
 from service.vault import generate_key  # noqa: E402
-
-SHOP = REPO / "examples" / "shop"
-STATIC_SITE = REPO / "tests" / "fixtures" / "static-site"
-ONECLICK = [sys.executable, "-c", "from cli.main import main; main()"]
-
-
-def upload(http: httpx.Client, path: Path) -> str:
-    content = pack_folder(path) if path.is_dir() else path.read_bytes()
-    name = f"{path.name}.tar.gz" if path.is_dir() else path.name
-    response = http.post("/api/uploads", params={"name": name}, content=content)
-    response.raise_for_status()
-    return str(response.json()["upload"])
-
-
-def spec(app: str, files: dict[str, str], web: bool) -> dict[str, Any]:
-    """The example app (bench/service's spec) under its own id; with or without its site."""
-    body: dict[str, Any] = {
-        "id": app,
-        "database": {
-            "provider": "turso",
-            "prismaSchema": files["schema"],
-            "migrations": files["migrations"],
-            "previewData": files["preview"],
-        },
-    }
-    if web:
-        body["web"] = {"buildDir": files["site"], "env": {"NEXT_PUBLIC_APP_NAME": "Shop"}}
-    return body
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the deploy API exited:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("the deploy API did not start in 60 s")
-
-
-def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [*ONECLICK, *args], cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
-    )
 
 
 def stop_counting_cpu(process: subprocess.Popen[bytes]) -> float:
@@ -126,7 +77,7 @@ def deploy_all(http: httpx.Client, apps: list[str]) -> tuple[float, int]:
     pending: set[str] = set()
     for n, app in enumerate(apps):
         web = n % 2 == 0  # every other app is database only
-        response = http.post(f"/api/deploy/{'web' if web else 'database'}", json=spec(app, files, web))
+        response = http.post(f"/api/deploy/{'web' if web else 'database'}", json=spec(app, files, web=web))
         response.raise_for_status()
         pending.add(response.json()["deploymentId"])
     print(f"submitted {len(apps)} deploys in {time.monotonic() - began:.1f}s", flush=True)

@@ -17,15 +17,12 @@ import argparse
 import os
 import secrets
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.private import REPO, free_port, private_state
@@ -37,74 +34,17 @@ import psycopg  # noqa: E402
 
 from automation.environment import TOOLS_BIN  # noqa: E402
 from automation.localpg import LocalPostgres  # noqa: E402
+from bench.service_driver import SHOP, STATIC_SITE, spec, start, stop, upload, wait_until_up  # noqa: E402
 from sandbox import server  # noqa: E402
 from sandbox.endpoint import sandbox_dir  # noqa: E402
-from service.archives import pack_folder  # noqa: E402
 from service.auth import create_token  # noqa: E402
 from service.store import migrate  # noqa: E402
 from service.vault import generate_key  # noqa: E402
-
-SHOP = REPO / "examples" / "shop"
-STATIC_SITE = REPO / "tests" / "fixtures" / "static-site"
-ONECLICK = [sys.executable, "-c", "from cli.main import main; main()"]
-
-
-def upload(http: httpx.Client, path: Path) -> str:
-    """The service takes files as uploads (never host paths): a folder goes as a tar.gz."""
-    content = pack_folder(path) if path.is_dir() else path.read_bytes()
-    name = f"{path.name}.tar.gz" if path.is_dir() else path.name
-    response = http.post("/api/uploads", params={"name": name}, content=content)
-    response.raise_for_status()
-    reference: str = response.json()["upload"]
-    return reference
-
-
-def spec(app: str, files: dict[str, str]) -> dict[str, Any]:
-    return {
-        "id": app,
-        "database": {
-            "provider": "turso",
-            "prismaSchema": files["schema"],
-            "migrations": files["migrations"],
-            "previewData": files["preview"],
-        },
-        "web": {"buildDir": files["site"], "env": {"NEXT_PUBLIC_APP_NAME": "Shop"}},
-    }
 
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
-
-
-def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [*ONECLICK, *args], cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the deploy API exited:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("the deploy API did not start in 60 s")
 
 
 def run(apps: int, workers: int) -> tuple[float, float, float, int]:
