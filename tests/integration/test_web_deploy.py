@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import uuid
@@ -43,10 +44,28 @@ def faults(sandbox: SandboxEndpoint, **fault: Any) -> None:
     httpx.post(f"{sandbox.url}/_admin/faults", json=fault).raise_for_status()
 
 
+# How each kind of file can carry a mark that changes its bytes but not what it shows.
+_MARKS = {".html": "<!-- {} -->", ".svg": "<!-- {} -->", ".css": "/* {} */", ".js": "// {}", ".txt": "{}"}
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    """A copy of the example's static export that a test may change."""
-    return Path(shutil.copytree(STATIC_SITE, tmp_path / "out"))
+    """A copy of the example's static export that a test may change. Every file carries this
+    copy's own mark: the sandbox keeps one asset store for the account, and another test of the
+    session may have uploaded the same site, so unmarked files would count as already there."""
+    copy = Path(shutil.copytree(STATIC_SITE, tmp_path / "out"))
+    mark = uuid.uuid4().hex
+    for path in copy.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix == ".json":
+            data = json.loads(path.read_text())
+            path.write_text(json.dumps({**data, "x_copy": mark}))
+        elif path.suffix in _MARKS:
+            path.write_text(path.read_text() + "\n" + _MARKS[path.suffix].format(mark) + "\n")
+        else:
+            path.write_bytes(path.read_bytes() + mark.encode())  # trailing bytes an icon reader ignores
+    return copy
 
 
 @pytest.fixture
