@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
@@ -32,7 +32,6 @@ from sandbox.neon.control import (
     build_admin_router,
     check_name,
 )
-from sandbox.neon.pg import new_password
 from sandbox.store import SandboxStore
 
 
@@ -116,6 +115,21 @@ def build_router(store: SandboxStore) -> APIRouter:
     def ops(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [m.operation_view(op) for op in items]
 
+    def endpoint_views(project: dict[str, Any], endpoints: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [m.endpoint_view(project, e, neon.endpoint_host(e)) for e in endpoints]
+
+    def roles_of(branch: dict[str, Any]) -> list[dict[str, Any]]:
+        return [m.role_view(branch["id"], r) for r in branch["roles"].values()]
+
+    def databases_of(branch: dict[str, Any]) -> list[dict[str, Any]]:
+        return [m.database_view(branch["id"], d) for d in branch["databases"].values()]
+
+    def applied(project: dict[str, Any], branch_id: str, **views: Any) -> dict[str, Any]:
+        """A role or database change: saved, answered with `views` and its apply_config operations."""
+        started = neon.config_operations(project, branch_id)
+        store.save()
+        return {**views, "operations": ops(started)}
+
     # Regions and projects
 
     @api.get("/regions")
@@ -172,16 +186,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             project_id = neon.unique_id(projects)
             branch_id, endpoint_id = m.neon_id("br"), m.neon_id("ep")
             now = m.timestamp()
-            branch = {
-                "id": branch_id,
-                "name": fields.branch.name or "main",
-                "default": True,
-                "parent_id": None,
-                "created_at": now,
-                "updated_at": now,
-                "roles": {},
-                "databases": {},
-            }
+            branch = m.new_branch(branch_id, fields.branch.name or "main", None, now)
             role = neon.add_role(branch, role_name)
             try:
                 database = neon.add_database(branch, database_name, role_name)
@@ -197,14 +202,7 @@ def build_router(store: SandboxStore) -> APIRouter:
                 "updated_at": now,
                 "default_branch_id": branch_id,
                 "branches": {branch_id: branch},
-                "endpoints": {
-                    endpoint_id: {
-                        "id": endpoint_id,
-                        "branch_id": branch_id,
-                        "type": "read_write",
-                        "created_at": now,
-                    }
-                },
+                "endpoints": {endpoint_id: m.new_endpoint(endpoint_id, branch_id, "read_write", now)},
                 "operations": [],
             }
             started = [
@@ -294,8 +292,7 @@ def build_router(store: SandboxStore) -> APIRouter:
         pooled: bool = False,
     ) -> dict[str, Any]:
         with store.lock:
-            project = neon.project(project_id)
-            branch = neon.branch(project, branch_id)
+            project, branch = neon.project_branch(project_id, branch_id)
             return {"uri": neon.uri(project, branch, database_name, role_name, endpoint_id)}
 
     # Operations
@@ -328,23 +325,13 @@ def build_router(store: SandboxStore) -> APIRouter:
     ) -> dict[str, Any]:
         request = body or CreateBranchBody()
         with store.lock:
-            project = neon.project(project_id)
-            parent = neon.branch(project, request.branch.parent_id)
+            project, parent = neon.project_branch(project_id, request.branch.parent_id)
             neon.idle(project)
             if sum(1 for e in request.endpoints if e.type == "read_write") > 1:
                 raise NeonApiError(400, "a branch can have only one read_write endpoint")
             branch_id = neon.unique_id(project["branches"], "br")
             now = m.timestamp()
-            branch = {
-                "id": branch_id,
-                "name": request.branch.name or branch_id,
-                "default": False,
-                "parent_id": parent["id"],
-                "created_at": now,
-                "updated_at": now,
-                "roles": {},
-                "databases": {},
-            }
+            branch = m.new_branch(branch_id, request.branch.name or branch_id, parent["id"], now)
             try:  # roles keep their passwords on a new branch, as on Neon; the databases start empty
                 for role in parent["roles"].values():
                     neon.add_role(branch, role["name"], role["password"])
@@ -357,12 +344,7 @@ def build_router(store: SandboxStore) -> APIRouter:
             started = [m.new_operation(project, "create_timeline", m.SLOW_SECONDS, branch_id=branch_id)]
             for option in request.endpoints:
                 endpoint_id = neon.unique_id(project["endpoints"], "ep")
-                project["endpoints"][endpoint_id] = {
-                    "id": endpoint_id,
-                    "branch_id": branch_id,
-                    "type": option.type,
-                    "created_at": now,
-                }
+                project["endpoints"][endpoint_id] = m.new_endpoint(endpoint_id, branch_id, option.type, now)
                 neon.open_endpoint(project["endpoints"][endpoint_id])
                 started.append(
                     m.new_operation(
@@ -372,28 +354,23 @@ def build_router(store: SandboxStore) -> APIRouter:
             store.save()
             return {
                 "branch": m.branch_view(project, branch),
-                "endpoints": [
-                    m.endpoint_view(project, e, neon.endpoint_host(e))
-                    for e in neon.endpoints_of(project, branch_id)
-                ],
+                "endpoints": endpoint_views(project, neon.endpoints_of(project, branch_id)),
                 "operations": ops(started),
-                "roles": [m.role_view(branch_id, r) for r in branch["roles"].values()],
-                "databases": [m.database_view(branch_id, d) for d in branch["databases"].values()],
+                "roles": roles_of(branch),
+                "databases": databases_of(branch),
             }
 
     @api.get("/projects/{project_id}/branches/{branch_id}")
     def get_branch(project_id: str, branch_id: str) -> dict[str, Any]:
         with store.lock:
-            project = neon.project(project_id)
-            branch = neon.branch(project, branch_id)
+            project, branch = neon.project_branch(project_id, branch_id)
             annotation = {"object": {"type": "console/branch", "id": branch_id}, "value": {}}
             return {"branch": m.branch_view(project, branch), "annotation": annotation}
 
     @api.delete("/projects/{project_id}/branches/{branch_id}")
     def delete_branch(project_id: str, branch_id: str) -> dict[str, Any]:
         with store.lock:
-            project = neon.project(project_id)
-            branch = neon.branch(project, branch_id)
+            project, branch = neon.project_branch(project_id, branch_id)
             if branch["default"]:
                 raise NeonApiError(
                     400, "the default branch cannot be deleted; make another branch default first"
@@ -424,19 +401,13 @@ def build_router(store: SandboxStore) -> APIRouter:
     def list_endpoints(project_id: str) -> dict[str, Any]:
         with store.lock:
             project = neon.project(project_id)
-            return {
-                "endpoints": [
-                    m.endpoint_view(project, e, neon.endpoint_host(e)) for e in project["endpoints"].values()
-                ]
-            }
+            return {"endpoints": endpoint_views(project, project["endpoints"].values())}
 
     @api.get("/projects/{project_id}/branches/{branch_id}/endpoints")
     def list_branch_endpoints(project_id: str, branch_id: str) -> dict[str, Any]:
         with store.lock:
-            project = neon.project(project_id)
-            branch = neon.branch(project, branch_id)
-            endpoints = neon.endpoints_of(project, branch["id"])
-            return {"endpoints": [m.endpoint_view(project, e, neon.endpoint_host(e)) for e in endpoints]}
+            project, branch = neon.project_branch(project_id, branch_id)
+            return {"endpoints": endpoint_views(project, neon.endpoints_of(project, branch["id"]))}
 
     # Roles
 
@@ -445,34 +416,29 @@ def build_router(store: SandboxStore) -> APIRouter:
     @api.get(roles_path)
     def list_roles(project_id: str, branch_id: str) -> dict[str, Any]:
         with store.lock:
-            branch = neon.branch(neon.project(project_id), branch_id)
-            return {"roles": [m.role_view(branch_id, r) for r in branch["roles"].values()]}
+            return {"roles": roles_of(neon.project_branch(project_id, branch_id)[1])}
 
     @api.post(roles_path, status_code=201)
     def create_role(project_id: str, branch_id: str, body: CreateRoleBody) -> dict[str, Any]:
         check_name("role", body.role.name)
         with store.lock:
-            project = neon.project(project_id)
-            branch = neon.branch(project, branch_id)
+            project, branch = neon.project_branch(project_id, branch_id)
             if body.role.name in branch["roles"]:
                 raise NeonApiError(409, f"role {body.role.name} already exists")
             neon.idle(project)
             role = neon.add_role(branch, body.role.name)
-            started = neon.config_operations(project, branch_id)
-            store.save()
-            return {"role": m.role_view(branch_id, role, with_password=True), "operations": ops(started)}
+            return applied(project, branch_id, role=m.role_view(branch_id, role, with_password=True))
 
     @api.get(roles_path + "/{role_name}")
     def get_role(project_id: str, branch_id: str, role_name: str) -> dict[str, Any]:
         with store.lock:
-            branch = neon.branch(neon.project(project_id), branch_id)
+            branch = neon.project_branch(project_id, branch_id)[1]
             return {"role": m.role_view(branch_id, neon.role(branch, role_name))}
 
     @api.delete(roles_path + "/{role_name}")
     def delete_role(project_id: str, branch_id: str, role_name: str) -> dict[str, Any]:
         with store.lock:
-            project = neon.project(project_id)
-            branch = neon.branch(project, branch_id)
+            project, branch = neon.project_branch(project_id, branch_id)
             role = neon.role(branch, role_name)
             owned = [d["name"] for d in branch["databases"].values() if d["owner_name"] == role_name]
             if owned:
@@ -486,29 +452,22 @@ def build_router(store: SandboxStore) -> APIRouter:
             ]
             neon.pg.drop_role(role["physical"], databases)
             del branch["roles"][role_name]
-            started = neon.config_operations(project, branch_id)
-            store.save()
-            return {"role": m.role_view(branch_id, role), "operations": ops(started)}
+            return applied(project, branch_id, role=m.role_view(branch_id, role))
 
     @api.get(roles_path + "/{role_name}/reveal_password")
     def reveal_password(project_id: str, branch_id: str, role_name: str) -> dict[str, Any]:
         with store.lock:
-            branch = neon.branch(neon.project(project_id), branch_id)
+            branch = neon.project_branch(project_id, branch_id)[1]
             return {"password": neon.role(branch, role_name)["password"]}
 
     @api.post(roles_path + "/{role_name}/reset_password")
     def reset_password(project_id: str, branch_id: str, role_name: str) -> dict[str, Any]:
         with store.lock:
-            project = neon.project(project_id)
-            branch = neon.branch(project, branch_id)
+            project, branch = neon.project_branch(project_id, branch_id)
             role = neon.role(branch, role_name)
             neon.idle(project)
-            password = new_password()
-            neon.pg.set_password(role["physical"], password)
-            role.update(password=password, updated_at=m.timestamp())
-            started = neon.config_operations(project, branch_id)
-            store.save()
-            return {"role": m.role_view(branch_id, role, with_password=True), "operations": ops(started)}
+            neon.set_password(role)
+            return applied(project, branch_id, role=m.role_view(branch_id, role, with_password=True))
 
     # Databases
 
@@ -517,43 +476,35 @@ def build_router(store: SandboxStore) -> APIRouter:
     @api.get(databases_path)
     def list_databases(project_id: str, branch_id: str) -> dict[str, Any]:
         with store.lock:
-            branch = neon.branch(neon.project(project_id), branch_id)
-            return {"databases": [m.database_view(branch_id, d) for d in branch["databases"].values()]}
+            return {"databases": databases_of(neon.project_branch(project_id, branch_id)[1])}
 
     @api.post(databases_path, status_code=201)
     def create_database(project_id: str, branch_id: str, body: CreateDatabaseBody) -> dict[str, Any]:
         check_name("database", body.database.name)
         with store.lock:
-            project = neon.project(project_id)
-            branch = neon.branch(project, branch_id)
+            project, branch = neon.project_branch(project_id, branch_id)
             if body.database.name in branch["databases"]:
                 raise NeonApiError(409, f"database {body.database.name} already exists")
-            if body.database.owner_name not in branch["roles"]:
-                raise NeonApiError(404, f"role {body.database.owner_name} not found")
+            neon.role(branch, body.database.owner_name)  # the owner must exist: 404 otherwise
             neon.idle(project)
             database = neon.add_database(branch, body.database.name, body.database.owner_name)
-            started = neon.config_operations(project, branch_id)
-            store.save()
-            return {"database": m.database_view(branch_id, database), "operations": ops(started)}
+            return applied(project, branch_id, database=m.database_view(branch_id, database))
 
     @api.get(databases_path + "/{database_name}")
     def get_database(project_id: str, branch_id: str, database_name: str) -> dict[str, Any]:
         with store.lock:
-            branch = neon.branch(neon.project(project_id), branch_id)
+            branch = neon.project_branch(project_id, branch_id)[1]
             return {"database": m.database_view(branch_id, neon.database(branch, database_name))}
 
     @api.delete(databases_path + "/{database_name}")
     def delete_database(project_id: str, branch_id: str, database_name: str) -> dict[str, Any]:
         with store.lock:
-            project = neon.project(project_id)
-            branch = neon.branch(project, branch_id)
+            project, branch = neon.project_branch(project_id, branch_id)
             database = neon.database(branch, database_name)
             neon.idle(project)
             neon.pg.drop_database(database["physical"])
             del branch["databases"][database_name]
-            started = neon.config_operations(project, branch_id)
-            store.save()
-            return {"database": m.database_view(branch_id, database), "operations": ops(started)}
+            return applied(project, branch_id, database=m.database_view(branch_id, database))
 
     @asynccontextmanager
     async def serve_endpoints(_: Any) -> AsyncIterator[None]:

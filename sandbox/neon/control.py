@@ -90,6 +90,14 @@ def check_name(kind: str, name: str) -> None:
         raise NeonApiError(400, f"{kind} name {name!r} is reserved; choose another")
 
 
+def found(items: dict[str, Any], key: str, kind: str) -> dict[str, Any]:
+    """`items[key]`, or the 404 Neon answers for a missing project, branch, role or database."""
+    item: dict[str, Any] | None = items.get(key)
+    if item is None:
+        raise NeonApiError(404, f"{kind} {key} not found")
+    return item
+
+
 def local_ca_tls() -> Tls:
     """The endpoints' TLS: the local CA's server certificate (it names 127.0.0.1), as for the
     sandbox's other TLS services, so clients trust it through the same sslrootcert/PGSSLROOTCERT."""
@@ -130,31 +138,23 @@ class NeonSandbox:
         return self.store.section("neon", "projects")
 
     def project(self, project_id: str) -> dict[str, Any]:
-        project: dict[str, Any] | None = self.projects().get(project_id)
-        if project is None:
-            raise NeonApiError(404, f"project {project_id} not found")
-        return project
+        return found(self.projects(), project_id, "project")
 
     def branch(self, project: dict[str, Any], branch_id: str | None) -> dict[str, Any]:
-        branch_id = branch_id or project["default_branch_id"]
-        branch: dict[str, Any] | None = project["branches"].get(branch_id)
-        if branch is None:
-            raise NeonApiError(404, f"branch {branch_id} not found")
-        return branch
+        return found(project["branches"], branch_id or project["default_branch_id"], "branch")
 
     @staticmethod
     def role(branch: dict[str, Any], name: str) -> dict[str, Any]:
-        role: dict[str, Any] | None = branch["roles"].get(name)
-        if role is None:
-            raise NeonApiError(404, f"role {name} not found")
-        return role
+        return found(branch["roles"], name, "role")
 
     @staticmethod
     def database(branch: dict[str, Any], name: str) -> dict[str, Any]:
-        database: dict[str, Any] | None = branch["databases"].get(name)
-        if database is None:
-            raise NeonApiError(404, f"database {name} not found")
-        return database
+        return found(branch["databases"], name, "database")
+
+    def project_branch(self, project_id: str, branch_id: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The project and one of its branches (its default one when `branch_id` is None)."""
+        project = self.project(project_id)
+        return project, self.branch(project, branch_id)
 
     @staticmethod
     def idle(project: dict[str, Any]) -> None:
@@ -279,6 +279,12 @@ class NeonSandbox:
         branch["databases"][name] = database
         return database
 
+    def set_password(self, role: dict[str, Any], password: str | None = None) -> None:
+        """A role's new password (a fresh one unless given), on the server and in the store."""
+        password = password or new_password()
+        self.pg.set_password(role["physical"], password)
+        role.update(password=password, updated_at=m.timestamp())
+
     def drop_branch(self, branch: dict[str, Any]) -> None:
         """Drop a branch's real databases, then its roles (which then own nothing)."""
         for database in branch["databases"].values():
@@ -344,10 +350,8 @@ def build_admin_router(neon: NeonSandbox) -> APIRouter:
         body: Annotated[PasswordChange | None, Body()] = None,
     ) -> dict[str, Any]:
         with store.lock:
-            role = neon.role(neon.branch(neon.project(project_id), branch_id), role_name)
-            password = (body.password if body else None) or new_password()
-            neon.pg.set_password(role["physical"], password)
-            role.update(password=password, updated_at=m.timestamp())
+            role = neon.role(neon.project_branch(project_id, branch_id)[1], role_name)
+            neon.set_password(role, body.password if body else None)
             store.save()
         return {"changed": role_name}
 

@@ -178,6 +178,25 @@ def timestamp(at: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if at is None else at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def new_branch(branch_id: str, name: str, parent_id: str | None, now: str) -> dict[str, Any]:
+    """A branch as the store keeps it (roles and databases are added by the control plane)."""
+    return {
+        "id": branch_id,
+        "name": name,
+        "default": parent_id is None,
+        "parent_id": parent_id,
+        "created_at": now,
+        "updated_at": now,
+        "roles": {},
+        "databases": {},
+    }
+
+
+def new_endpoint(endpoint_id: str, branch_id: str, kind: str, now: str) -> dict[str, Any]:
+    """A compute endpoint as the store keeps it (its `port` is set when it first listens)."""
+    return {"id": endpoint_id, "branch_id": branch_id, "type": kind, "created_at": now}
+
+
 def new_operation(
     project: dict[str, Any],
     action: str,

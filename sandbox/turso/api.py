@@ -12,7 +12,9 @@ import re
 import secrets
 import sqlite3
 import uuid
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -56,14 +58,26 @@ class TursoApiError(Exception):
         self.message = message
 
 
-def _token_options(expiration: str, authorization: str) -> state.Access:
+@dataclass(frozen=True)
+class TokenOptions:
+    access: state.Access
+    expiration: str
+
+
+def _token_options(
+    expiration: str = Query("never"), authorization: str = Query("full-access")
+) -> TokenOptions:
+    """The query of both token routes (database and group), checked before the token's owner is."""
     if authorization not in ("full-access", "read-only"):
         raise TursoApiError(400, "Invalid authorization level")
     try:
         state.expiration_seconds(expiration)
     except ValueError:
         raise TursoApiError(400, "Invalid expiration format") from None
-    return "read-only" if authorization == "read-only" else "full-access"
+    return TokenOptions("read-only" if authorization == "read-only" else "full-access", expiration)
+
+
+TokenQuery = Annotated[TokenOptions, Depends(_token_options)]
 
 
 def build_router(store: SandboxStore) -> APIRouter:
@@ -74,17 +88,24 @@ def build_router(store: SandboxStore) -> APIRouter:
 
     router = APIRouter(prefix="/v1", dependencies=[Depends(authorize)])
 
+    def found(org: str, section: str, name: str, missing: str) -> dict[str, Any]:
+        item: dict[str, Any] | None = state.org_state(store, org)[section].get(name)
+        if item is None:
+            raise TursoApiError(404, missing)
+        return item
+
     def database_of(org: str, name: str) -> dict[str, Any]:
-        db: dict[str, Any] | None = state.org_state(store, org)["databases"].get(name)
-        if db is None:
-            raise TursoApiError(404, f"could not find database with name {name}: record not found")
-        return db
+        return found(org, "databases", name, f"could not find database with name {name}: record not found")
 
     def group_of(org: str, name: str) -> dict[str, Any]:
-        group: dict[str, Any] | None = state.org_state(store, org)["groups"].get(name)
-        if group is None:
-            raise TursoApiError(404, "group not found")
-        return group
+        return found(org, "groups", name, "group not found")
+
+    def new_token(owner: Callable[[], dict[str, Any]], options: TokenOptions) -> dict[str, Any]:
+        """A token for a database or group (`owner` looks it up under the lock)."""
+        with store.lock:
+            token = state.issue_token(owner(), options.access, options.expiration)
+            store.save()
+            return {"jwt": token}
 
     @router.get("/locations")
     def list_locations() -> dict[str, Any]:
@@ -139,17 +160,8 @@ def build_router(store: SandboxStore) -> APIRouter:
             return {"database": name}
 
     @router.post("/organizations/{org}/databases/{name}/auth/tokens")
-    def create_database_token(
-        org: str,
-        name: str,
-        expiration: str = Query("never"),
-        authorization: str = Query("full-access"),
-    ) -> Any:
-        access = _token_options(expiration, authorization)
-        with store.lock:
-            token = state.issue_token(database_of(org, name), access, expiration)
-            store.save()
-            return {"jwt": token}
+    def create_database_token(org: str, name: str, options: TokenQuery) -> Any:
+        return new_token(lambda: database_of(org, name), options)
 
     @router.post("/organizations/{org}/databases/{name}/auth/rotate")
     def rotate_database_tokens(org: str, name: str) -> Response:
@@ -197,17 +209,8 @@ def build_router(store: SandboxStore) -> APIRouter:
             return {"group": state.public_group(found)}
 
     @router.post("/organizations/{org}/groups/{group}/auth/tokens")
-    def create_group_token(
-        org: str,
-        group: str,
-        expiration: str = Query("never"),
-        authorization: str = Query("full-access"),
-    ) -> Any:
-        access = _token_options(expiration, authorization)
-        with store.lock:
-            token = state.issue_token(group_of(org, group), access, expiration)
-            store.save()
-            return {"jwt": token}
+    def create_group_token(org: str, group: str, options: TokenQuery) -> Any:
+        return new_token(lambda: group_of(org, group), options)
 
     @router.post("/organizations/{org}/groups/{group}/auth/rotate")
     def rotate_group_tokens(org: str, group: str) -> Response:
