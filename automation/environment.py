@@ -95,5 +95,12 @@ def pulumi_env(target_is_sandbox: bool) -> dict[str, str]:
     return env
 
 
+def project_dir() -> Path:
+    """The Pulumi project directory commands run in: a service worker's own (ONECLICK_PROJECT_DIR,
+    automation/worker_project.py), so it writes nothing into the repository; else the repository."""
+    given = os.environ.get("ONECLICK_PROJECT_DIR", "").strip()
+    return Path(given) if given else REPO_ROOT
+
+
 def stack_config_path(app_id: str) -> Path:
-    return REPO_ROOT / "stacks" / f"Pulumi.{app_id}.yaml"
+    return project_dir() / "stacks" / f"Pulumi.{app_id}.yaml"

@@ -14,9 +14,8 @@ import threading
 from pulumi import automation as auto
 
 from automation import stack_config
-from automation.environment import pulumi_env
+from automation.environment import project_dir, pulumi_env
 from automation.workspace import NoSelectWorkspace, check_app_id, pulumi_command, recorded_target_is_sandbox
-from components.paths import REPO_ROOT
 
 
 class ListedWorkspace(NoSelectWorkspace):
@@ -36,7 +35,7 @@ def shared_workspace(target_is_sandbox: bool) -> ListedWorkspace:
     with _lock:
         if key not in _workspaces:
             _workspaces[key] = ListedWorkspace(
-                work_dir=str(REPO_ROOT), env_vars=env, pulumi_command=pulumi_command()
+                work_dir=str(project_dir()), env_vars=env, pulumi_command=pulumi_command()
             )
         return _workspaces[key]
 

@@ -40,7 +40,6 @@ from automation.pulumi_state import SECRET_SIG, SIG_KEY
 from automation.stack_locks import StackLock, stack_locks
 from automation.urns import resource_name, resource_type
 from automation.workspace import DeployError, NoSelectWorkspace, open_stack
-from components.paths import REPO_ROOT
 from components.spec import owned_vendor_name
 
 # Component type -> the input that is the provider's resource id (what `read` looks the resource up by).
@@ -240,7 +239,7 @@ def _pulumi(ws: NoSelectWorkspace, *args: str) -> str:
     env = {**os.environ, **ws.env_vars}
     done = subprocess.run(
         [str(TOOLS_BIN / "pulumi"), "--non-interactive", *args],
-        cwd=REPO_ROOT,
+        cwd=ws.work_dir,
         env=env,
         capture_output=True,
         text=True,

@@ -19,10 +19,9 @@ import yaml
 from pulumi import automation as auto
 
 from automation import stack_config
-from automation.environment import TOOLS_DIR, pulumi_env, stack_config_path
+from automation.environment import TOOLS_DIR, project_dir, pulumi_env, stack_config_path
 from automation.state_blobs import blobs_for, has_stack
 from components.errors import SpecError
-from components.paths import REPO_ROOT
 from components.spec import APP_ID
 from core.errors import OneclickError
 
@@ -106,7 +105,7 @@ def pulumi_command() -> auto.PulumiCommand:
 
 def workspace(target_is_sandbox: bool = True) -> NoSelectWorkspace:
     return NoSelectWorkspace(
-        work_dir=str(REPO_ROOT), env_vars=pulumi_env(target_is_sandbox), pulumi_command=pulumi_command()
+        work_dir=str(project_dir()), env_vars=pulumi_env(target_is_sandbox), pulumi_command=pulumi_command()
     )
 
 

@@ -155,10 +155,13 @@ def worker(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per vendor call is noise here
     # Tenants' BYO database URLs may reach only public hosts, here and in every deploy process.
     enforce_in_this_process()
-    from automation.environment import default_to_service_backend
+    from automation.environment import default_to_service_backend, work_dir
+    from automation.worker_project import use_own_project
 
     url = _database(database_url)
     default_to_service_backend(url)
+    # Stack config files, Pulumi's logs and git metadata stay in this worker's own directory.
+    use_own_project(work_dir() / "pulumi")
     problem = service_passphrase_problem(os.environ)
     if problem:
         raise click.ClickException(problem)
