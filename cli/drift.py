@@ -10,8 +10,8 @@ from pulumi import automation as auto
 
 from automation import drift, drift_report, fleet
 from automation.workspace import DeployError
-from cli.fleet_jobs import jobs_options, run_as_jobs
-from cli.options import all_option, apps_argument, json_option, parallel_option
+from cli.fleet_jobs import JobsArgs, jobs_options, run_as_jobs
+from cli.options import json_option, stacks_options
 from cli.render.fleet import FleetRenderer
 from cli.render.fleet import summary as fleet_summary
 from components.errors import SpecError
@@ -32,9 +32,7 @@ def _check_line(result: drift.StackDrift) -> None:
 
 
 @click.command("drift")
-@apps_argument
-@all_option
-@parallel_option
+@stacks_options
 @json_option
 @click.option(
     "--junit",
@@ -55,9 +53,7 @@ def drift_command(
     junit_file: Path | None,
     fix: bool,
     yes: bool,
-    jobs: bool,
-    database_url: str | None,
-    timeout: float,
+    jobs: JobsArgs,
 ) -> None:
     """Check that each app's real resources still match its stack, writing nothing.
 
@@ -68,8 +64,8 @@ def drift_command(
     (changes made by hand are undone; a deleted resource is created anew), then checks again.
     """
     try:
-        if jobs:
-            code = _drift_jobs(app_ids, every, as_json, junit_file, fix, database_url, timeout)
+        if jobs.enabled:
+            code = _drift_jobs(app_ids, every, as_json, junit_file, fix, jobs)
         else:
             code = _drift(app_ids, every, parallel, as_json, junit_file, fix, yes)
     except DRIFT_ERRORS as exc:
@@ -84,19 +80,13 @@ def _drift_jobs(
     as_json: bool,
     junit_file: Path | None,
     fix: bool,
-    database_url: str | None,
-    timeout: float,
+    jobs: JobsArgs,
 ) -> int:
     """One drift check per stack as jobs on the service's workers; the same report from their results."""
     if fix:
         raise click.UsageError("--fix re-applies programs from this process; run it without --jobs")
     found = run_as_jobs(
-        "drift",
-        app_ids,
-        every,
-        database_url,
-        timeout,
-        on_done=lambda r: _check_line(drift.StackDrift.from_dict(r)),
+        "drift", app_ids, every, jobs, on_done=lambda r: _check_line(drift.StackDrift.from_dict(r))
     )
     results = [drift.StackDrift.from_dict(r) for r in found]
     if junit_file is not None:

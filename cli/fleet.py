@@ -5,23 +5,16 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from automation import fleet
-from cli.fleet_jobs import jobs_options, run_as_jobs
-from cli.options import all_option, apps_argument, json_option, parallel_option, yes_option
+from cli.fleet_jobs import JobsArgs, jobs_options, run_as_jobs
+from cli.options import json_option, stacks_options, yes_option
 from cli.render.fleet import FleetRenderer
 from cli.render.fleet import summary as fleet_summary
-
-
-@dataclass(frozen=True)
-class JobsArgs:
-    enabled: bool
-    database_url: str | None
-    timeout: float
 
 
 @click.group("fleet")
@@ -49,7 +42,7 @@ def _fleet(
             run = fleet.StackRun.from_dict(found)
             click.echo(f"  {'✗' if run.state == 'failed' else '✓'} {run.app_id}: {run.state}", err=True)
 
-        found = run_as_jobs(operation, app_ids, every, jobs.database_url, jobs.timeout, refresh, done)
+        found = run_as_jobs(operation, app_ids, every, jobs, refresh, done)
         runs = [fleet.StackRun.from_dict(r) for r in found]
         result = fleet.FleetResult(operation, runs, time.monotonic() - started)
     else:
@@ -73,71 +66,44 @@ refresh_option = click.option(
 )
 
 
-@fleet_group.command("preview")
-@apps_argument
-@all_option
-@parallel_option
-@refresh_option
-@json_option
-@jobs_options
-def fleet_preview(
-    app_ids: tuple[str, ...],
-    every: bool,
-    parallel: int,
-    refresh: bool,
-    as_json: bool,
-    jobs: bool,
-    database_url: str | None,
-    timeout: float,
-) -> None:
-    """Show what `fleet up` would change in each stack, changing nothing."""
-    _fleet("preview", app_ids, every, parallel, as_json, refresh, JobsArgs(jobs, database_url, timeout))
+Decorator = Callable[[Callable[..., None]], Callable[..., None]]
 
 
-@fleet_group.command("up")
-@apps_argument
-@all_option
-@parallel_option
-@refresh_option
-@json_option
-@jobs_options
-def fleet_up(
-    app_ids: tuple[str, ...],
-    every: bool,
-    parallel: int,
-    refresh: bool,
-    as_json: bool,
-    jobs: bool,
-    database_url: str | None,
-    timeout: float,
-) -> None:
-    """Re-apply each stack's recorded program (its last deployed spec)."""
-    _fleet("up", app_ids, every, parallel, as_json, refresh, JobsArgs(jobs, database_url, timeout))
+def _operation_command(operation: fleet.FleetOperation, summary: str, *, with_refresh: bool) -> None:
+    """`fleet <operation>`: the stacks, --parallel, --refresh (if `with_refresh`), --json and --jobs."""
+
+    def command(
+        app_ids: tuple[str, ...],
+        every: bool,
+        parallel: int,
+        as_json: bool,
+        jobs: JobsArgs,
+        refresh: bool = False,
+    ) -> None:
+        _fleet(operation, app_ids, every, parallel, as_json, refresh, jobs)
+
+    refresh: list[Decorator] = [refresh_option] if with_refresh else []
+    options: list[Decorator] = [stacks_options, *refresh, json_option, jobs_options]
+    for option in reversed(options):  # the order --help lists them in
+        command = option(command)
+    fleet_group.command(operation, help=summary)(command)
 
 
-@fleet_group.command("refresh")
-@apps_argument
-@all_option
-@parallel_option
-@json_option
-@jobs_options
-def fleet_refresh(
-    app_ids: tuple[str, ...],
-    every: bool,
-    parallel: int,
-    as_json: bool,
-    jobs: bool,
-    database_url: str | None,
-    timeout: float,
-) -> None:
-    """Read each stack's real resources back into its state (accepting the cloud's values)."""
-    _fleet("refresh", app_ids, every, parallel, as_json, jobs=JobsArgs(jobs, database_url, timeout))
+_operation_command(
+    "preview", "Show what `fleet up` would change in each stack, changing nothing.", with_refresh=True
+)
+_operation_command(
+    "up", "Re-apply each stack's recorded program (its last deployed spec).", with_refresh=True
+)
+_operation_command(
+    "refresh",
+    "Read each stack's real resources back into its state (accepting the cloud's values).",
+    with_refresh=False,
+)
 
 
 @fleet_group.command("destroy")
-@apps_argument
-@all_option
-@parallel_option
+@stacks_options
 @yes_option
 @json_option
 def fleet_destroy(app_ids: tuple[str, ...], every: bool, parallel: int, yes: bool, as_json: bool) -> None:

@@ -34,6 +34,11 @@ parallel_option = click.option(
 )
 
 
+def stacks_options(command: F) -> F:
+    """[APP]... or --all, and --parallel: the stacks a many-stack command works on, and how many at once."""
+    return apps_argument(all_option(parallel_option(command)))
+
+
 def database_url_option(variable: str) -> Callable[[F], F]:
     """--database-url of a server (the service, the gateway) whose own default is `variable`."""
     return click.option(

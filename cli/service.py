@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import click
 import psycopg
@@ -18,6 +19,7 @@ from service.migrate import ServiceMigrationError
 from service.passphrase import service_passphrase_problem
 
 DEFAULT_PORT = 8789
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ServiceCommandError(UserError, RuntimeError):
@@ -49,6 +51,11 @@ def _database(given: str | None) -> str:
 
 
 database_option = database_url_option("ONECLICK_SERVICE_DATABASE_URL")
+
+
+def seconds_option(name: str, minimum: float, default: float, help: str) -> Callable[[F], F]:
+    """A duration in seconds, at least `minimum`."""
+    return click.option(name, type=click.FloatRange(minimum), default=default, show_default=True, help=help)
 
 
 @click.group()
@@ -116,26 +123,18 @@ def serve(host: str, port: int, database_url: str | None, no_migrate: bool, acce
 @click.option(
     "--concurrency", type=click.IntRange(1, 64), default=1, show_default=True, help="Deploys at once."
 )
-@click.option(
-    "--heartbeat",
-    type=click.FloatRange(0.1),
-    default=5.0,
-    show_default=True,
-    help="Seconds between heartbeats.",
-)
-@click.option(
+@seconds_option("--heartbeat", 0.1, 5.0, "Seconds between heartbeats.")
+@seconds_option(
     "--stalled-after",
-    type=click.FloatRange(1.0),
-    default=30.0,
-    show_default=True,
-    help="Seconds without a heartbeat after which a worker counts as dead and its jobs are retried.",
+    1.0,
+    30.0,
+    "Seconds without a heartbeat after which a worker counts as dead and its jobs are retried.",
 )
-@click.option(
+@seconds_option(
     "--requeue-after",
-    type=click.FloatRange(0.5),
-    default=30.0,
-    show_default=True,
-    help="Seconds after which a deployment recorded without a queued job (its API stopped) is queued.",
+    0.5,
+    30.0,
+    "Seconds after which a deployment recorded without a queued job (its API stopped) is queued.",
 )
 def worker(
     database_url: str | None, concurrency: int, heartbeat: float, stalled_after: float, requeue_after: float
