@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from components.paths import REPO_ROOT, state_root
 from components.targets import SANDBOX_PASSPHRASE, TargetError, passphrase_problem
+from core.settings import export, settings
 
 TOOLS_DIR = REPO_ROOT / ".tools"
 TOOLS_BIN = TOOLS_DIR / "bin"
@@ -19,7 +20,7 @@ STATE_SCHEMA = "pulumi"
 
 def backend_url() -> str:
     """PULUMI_BACKEND_URL if set (postgres://…, s3://…), else the DIY file backend under .state/."""
-    url = os.environ.get("PULUMI_BACKEND_URL", "").strip()
+    url = settings().pulumi.backend_url
     if url:
         return url
     directory = state_root() / "pulumi"
@@ -56,22 +57,25 @@ def service_backend_url(database_url: str, schema: str = STATE_SCHEMA) -> str:
 
 def default_to_service_backend(database_url: str) -> str:
     """In a service process: PULUMI_BACKEND_URL unless set, the service database's own backend."""
-    if not os.environ.get("PULUMI_BACKEND_URL", "").strip():
-        os.environ["PULUMI_BACKEND_URL"] = service_backend_url(database_url)
-    return os.environ["PULUMI_BACKEND_URL"]
+    given = settings().pulumi.backend_url
+    if given:
+        return given
+    url = service_backend_url(database_url)
+    export({"PULUMI_BACKEND_URL": url})  # the engines this process starts inherit it
+    return url
 
 
 def work_dir() -> Path:
     """Where a worker unpacks uploads: ONECLICK_WORK_DIR, else .state/work."""
-    given = os.environ.get("ONECLICK_WORK_DIR", "").strip()
-    return Path(given).resolve() if given else state_root() / "work"
+    return settings().paths.work_dir
 
 
 def passphrase_env(target_is_sandbox: bool) -> dict[str, str]:
     """The passphrase variables for a stack; the fixed one only ever for sandbox stacks."""
-    if os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+    pulumi = settings().pulumi
+    if pulumi.passphrase_file:
         return {}
-    given = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
+    given = pulumi.passphrase.reveal() if pulumi.passphrase else None
     problem = passphrase_problem(target_is_sandbox, given)
     if problem:
         raise TargetError(problem)
@@ -98,8 +102,7 @@ def pulumi_env(target_is_sandbox: bool) -> dict[str, str]:
 def project_dir() -> Path:
     """The Pulumi project directory commands run in: a service worker's own (ONECLICK_PROJECT_DIR,
     automation/worker_project.py), so it writes nothing into the repository; else the repository."""
-    given = os.environ.get("ONECLICK_PROJECT_DIR", "").strip()
-    return Path(given) if given else REPO_ROOT
+    return settings().paths.project_dir or REPO_ROOT
 
 
 def stack_config_path(app_id: str) -> Path:

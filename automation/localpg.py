@@ -22,11 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from components.paths import state_root
 from core.errors import OneclickError
 from core.localca import LocalCA
-
-DEFAULT_PORT = 54329
+from core.settings import settings
 
 HBA = """\
 # Written by oneclick (automation/localpg.py) on every start. No trust: every login needs a password.
@@ -68,8 +66,7 @@ class LocalPostgres:
 
     @staticmethod
     def default() -> LocalPostgres:
-        port = int(os.environ.get("ONECLICK_PG_PORT", DEFAULT_PORT))
-        return LocalPostgres(Path(os.environ.get("ONECLICK_PG_DIR", state_root() / "postgres")), port)
+        return LocalPostgres(settings().paths.postgres_dir, settings().local.postgres_port)
 
     @property
     def password_file(self) -> Path:

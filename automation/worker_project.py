@@ -23,6 +23,7 @@ import yaml
 
 from components.paths import REPO_ROOT
 from core.errors import UserError
+from core.settings import export, settings
 
 PROGRAM_LINK = "program"
 
@@ -76,8 +77,7 @@ def prepare(directory: Path, repository: Path = REPO_ROOT) -> Path:
 def use_own_project(directory: Path) -> Path:
     """Run every Pulumi command of this process and its children in `directory` (made here), with
     PULUMI_HOME inside it unless the environment names one. ONECLICK_PROJECT_DIR, when set, wins."""
-    given = os.environ.get("ONECLICK_PROJECT_DIR", "").strip()
-    project = prepare(Path(given) if given else directory)
-    os.environ["ONECLICK_PROJECT_DIR"] = str(project)
+    project = prepare(settings().paths.project_dir or directory)
+    export({"ONECLICK_PROJECT_DIR": str(project)})
     os.environ.setdefault("PULUMI_HOME", str(project / ".pulumi"))
     return project

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import psycopg
 from cli.extras import require_extra
 from cli.options import database_url_option
 from core.errors import UserError
+from core.settings import Gateway, settings
 from service import database_url
 from service.gateway.errors import BillingError
 from service.gateway.journal import JournalBusy
@@ -21,7 +21,7 @@ from service.gateway.pricing import PricingError
 from service.gateway.settings import GatewayConfigError
 from service.migrate import ServiceMigrationError, apply_migrations
 
-DEFAULT_PORT = 8788
+DEFAULT_PORT = Gateway.port
 
 
 class GatewayCommandError(UserError, RuntimeError):
@@ -44,7 +44,7 @@ def _user_errors() -> Iterator[None]:
 
 def resolve_database_url(given: str | None) -> str:
     """--database-url, else ONECLICK_GATEWAY_DATABASE_URL / DATABASE_URL, else the local database."""
-    return database_url.resolve_database_url(given, "ONECLICK_GATEWAY_DATABASE_URL")
+    return database_url.resolve_database_url(given or settings().gateway.database_url)
 
 
 database_option = database_url_option("ONECLICK_GATEWAY_DATABASE_URL")
@@ -55,7 +55,7 @@ database_option = database_url_option("ONECLICK_GATEWAY_DATABASE_URL")
 @click.option(
     "--port",
     type=int,
-    default=lambda: int(os.environ.get("ONECLICK_GATEWAY_PORT", DEFAULT_PORT)),
+    default=lambda: settings().gateway.port,
     show_default=f"{DEFAULT_PORT} or ONECLICK_GATEWAY_PORT",
     help="TCP port.",
 )
@@ -239,10 +239,10 @@ def report(ctx: click.Context, database_url: str | None) -> None:
     """
     from service.gateway import billing
 
-    api_key = os.environ.get("STRIPE_SECRET_KEY")
-    if not api_key:
+    gateway_settings = settings().gateway
+    if not gateway_settings.stripe_api_key:
         raise GatewayCommandError("STRIPE_SECRET_KEY is not set")
-    client = billing.stripe_client(api_key, os.environ.get("ONECLICK_STRIPE_API_BASE"))
+    client = billing.stripe_client(gateway_settings.stripe_api_key.reveal(), gateway_settings.stripe_api_base)
     with _user_errors(), psycopg.connect(_url(ctx, database_url), autocommit=True) as conn:
         result: Any = billing.report_usage(conn, client)
     click.echo(f"claimed {result.claimed} report(s), sent {result.sent}, failed {result.failed}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,9 +9,10 @@ import click
 
 from automation.localpg import LocalPostgres
 from cli.extras import require_extra
+from core.settings import Local, settings
 from sandbox import hostnames, hostsfile
 from sandbox import server as sandbox_server
-from sandbox.endpoint import DEFAULT_PORT, DEFAULT_TLS_PORT, sandbox_dir
+from sandbox.endpoint import sandbox_dir
 
 
 @click.group()
@@ -33,21 +33,21 @@ dir_option = click.option(
 @click.option(
     "--port",
     type=int,
-    default=lambda: int(os.environ.get("ONECLICK_SANDBOX_PORT", DEFAULT_PORT)),
-    show_default=f"{DEFAULT_PORT} or ONECLICK_SANDBOX_PORT",
+    default=lambda: settings().local.sandbox_port,
+    show_default=f"{Local.sandbox_port} or ONECLICK_SANDBOX_PORT",
     help="TCP port; 0 picks a free one.",
 )
 @click.option(
     "--postgres-url",
-    default=lambda: os.environ.get("ONECLICK_SANDBOX_PG_URL"),
+    default=lambda: settings().local.sandbox_postgres_url,
     show_default="ONECLICK_SANDBOX_PG_URL, else the local cluster (`oneclick postgres start`)",
     help="Superuser URL of the PostgreSQL server that holds sandbox Neon projects.",
 )
 @click.option(
     "--tls-port",
     type=int,
-    default=lambda: int(os.environ.get("ONECLICK_SANDBOX_TLS_PORT", DEFAULT_TLS_PORT)),
-    show_default=f"{DEFAULT_TLS_PORT} or ONECLICK_SANDBOX_TLS_PORT",
+    default=lambda: settings().local.sandbox_tls_port,
+    show_default=f"{Local.sandbox_tls_port} or ONECLICK_SANDBOX_TLS_PORT",
     help="TCP port for TLS (what libsql:// hostnames carry); 0 picks a free one.",
 )
 @dir_option

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -15,10 +14,11 @@ import psycopg
 from cli.extras import require_extra
 from cli.options import database_url_option
 from core.errors import UserError
+from core.settings import Service, settings
 from service.migrate import ServiceMigrationError
 from service.passphrase import service_passphrase_problem
 
-DEFAULT_PORT = 8789
+DEFAULT_PORT = Service.port
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -86,7 +86,7 @@ def migrate(database_url: str | None) -> None:
 @click.option(
     "--port",
     type=int,
-    default=lambda: int(os.environ.get("ONECLICK_SERVICE_PORT", DEFAULT_PORT)),
+    default=lambda: settings().service.port,
     show_default=f"{DEFAULT_PORT} or ONECLICK_SERVICE_PORT",
     help="TCP port.",
 )
@@ -161,7 +161,7 @@ def worker(
     default_to_service_backend(url)
     # Stack config files, Pulumi's logs and git metadata stay in this worker's own directory.
     use_own_project(work_dir() / "pulumi")
-    problem = service_passphrase_problem(os.environ)
+    problem = service_passphrase_problem()
     if problem:
         raise click.ClickException(problem)
     with _user_errors():

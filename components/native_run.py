@@ -46,6 +46,7 @@ from components.native_builds import (
 from components.project_files import MARKER, hashes, write
 from components.spec import AppSpec
 from core.errors import UserError
+from core.settings import settings
 
 Target = Literal["desktop", "ios", "android"]
 TARGETS: tuple[Target, ...] = ("desktop", "ios", "android")
@@ -117,7 +118,7 @@ def _noop(_key: str, _title: str, _state: str, _detail: str) -> None:
 
 
 def reachable(host: str, timeout: float = 3.0) -> bool:
-    if os.environ.get("ONECLICK_NATIVE_OFFLINE") == "1":
+    if settings().deploy.native_offline:
         return False
     try:
         with socket.create_connection((host, 443), timeout=timeout):

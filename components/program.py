@@ -11,7 +11,6 @@ A hand-made stack without targets deploys to the vendors named by the environmen
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import pulumi
@@ -21,6 +20,7 @@ from components.errors import SpecError
 from components.spec import AppSpec
 from components.targets import TargetError, Targets, passphrase_problem, resolve_targets, vendors_for
 from core.errors import UserError
+from core.settings import settings
 
 
 def _spec(config: pulumi.Config) -> AppSpec:
@@ -63,8 +63,10 @@ def main() -> None:
             "an app deploys to the stack named by its id"
         )
     targets = _targets(config, spec)
-    problem = passphrase_problem(targets.sandbox, os.environ.get("PULUMI_CONFIG_PASSPHRASE"))
-    if problem and not os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+    pulumi_settings = settings().pulumi
+    passphrase = pulumi_settings.passphrase.reveal() if pulumi_settings.passphrase else None
+    problem = passphrase_problem(targets.sandbox, passphrase)
+    if problem and not pulumi_settings.passphrase_file:
         raise pulumi.RunError(problem)
 
     try:

@@ -2,17 +2,16 @@
 
 The sandbox writes `endpoint.json` into its state directory when it starts and removes it when it
 stops; the product only reads that record, so nothing outside `sandbox/` imports the emulator.
-Standard library only: the Pulumi program reads it too.
+Standard library only (and core.settings): the Pulumi program reads it too.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from components.paths import state_root
+from core.settings import settings
 
 # The sandbox's one Turso organization: every sandbox database belongs to it.
 TURSO_ORG = "sandbox"
@@ -23,7 +22,7 @@ RECORD_NAME = "endpoint.json"
 
 def sandbox_dir() -> Path:
     """The sandbox's state directory, which holds the discovery record."""
-    return Path(os.environ.get("ONECLICK_SANDBOX_DIR", state_root() / "sandbox")).resolve()
+    return settings().paths.sandbox_dir
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from components.errors import SpecError
 from components.neon import names as neon_names
 from components.turso import names as turso_names
 from core.files import SPEC_CAP, FileRefused, read_text_capped
+from core.settings import settings
 
 # Stack names double as app ids: keep them DNS- and file-name-safe.
 APP_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -260,7 +261,7 @@ SERVICE_BUILDS_ENV = "ONECLICK_SERVICE_BUILDS"
 
 def service_builds_allowed() -> bool:
     """Whether the deploy service's operator lets tenants send `web.source` to be built there."""
-    return os.environ.get(SERVICE_BUILDS_ENV, "") == "1"
+    return settings().deploy.service_builds
 
 
 def has_server_half(build_dir: Path) -> bool:

@@ -15,14 +15,11 @@ test tools install. Reading the CA (`trust_context`) needs nothing beyond ssl.
 
 from __future__ import annotations
 
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-# The same rule as components/paths.state_root, which core may not import.
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-CA_DIR_ENV = "ONECLICK_CA_DIR"
+from core.settings import settings
 
 # Names the server certificate covers. Node and OpenSSL refuse a wildcard directly under a single
 # label (`*.localhost`), so each sandbox domain has its own; other `*.localhost` names get an exact
@@ -33,10 +30,7 @@ SERVER_ADDRESSES = ("127.0.0.1", "::1")
 
 def ca_dir() -> Path:
     """$ONECLICK_CA_DIR, else `<state root>/ca` (the state root: $ONECLICK_STATE_DIR, else .state)."""
-    explicit = os.environ.get(CA_DIR_ENV)
-    if explicit:
-        return Path(explicit).resolve()
-    return (Path(os.environ.get("ONECLICK_STATE_DIR", _REPO_ROOT / ".state")) / "ca").resolve()
+    return settings().paths.ca_dir
 
 
 @dataclass(frozen=True)

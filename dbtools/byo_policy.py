@@ -31,7 +31,6 @@ from __future__ import annotations
 import concurrent.futures
 import ipaddress
 import logging
-import os
 import re
 import socket
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from core.settings import export, load_settings, settings
 from dbtools.postgres_url import FIELD, PRISMA_ONLY_PARAMS, ByoError, libpq_url
 
 log = logging.getLogger("oneclick.byo_policy")
@@ -127,8 +127,9 @@ def is_public(address: IPAddress) -> bool:
 
 
 def allowed_networks(environ: dict[str, str] | None = None) -> tuple[IPNetwork, ...]:
-    """The operator's allow-list (ONECLICK_BYO_ALLOWED_NETWORKS); a bad entry allows nothing."""
-    text = (environ if environ is not None else os.environ).get(ALLOWED_NETWORKS_ENV, "")
+    """The operator's allow-list (ONECLICK_BYO_ALLOWED_NETWORKS; `environ` instead of this
+    process's settings in tests); a bad entry allows nothing."""
+    text = (settings() if environ is None else load_settings(environ)).deploy.byo_allowed_networks
     networks: list[IPNetwork] = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         try:
@@ -238,13 +239,13 @@ def check_url(
 
 def enforced() -> bool:
     """Whether this process serves tenants (set by `oneclick service worker`)."""
-    return os.environ.get(POLICY_ENV, "").strip().lower() == "enforce"
+    return settings().deploy.byo_enforce
 
 
 def enforce_in_this_process() -> None:
     """Enforce the policy here and in every process started from here (the Pulumi engine, the
     program and its providers inherit the environment)."""
-    os.environ[POLICY_ENV] = "enforce"
+    export({POLICY_ENV: "enforce"})
 
 
 def connect_kwargs(url: str) -> dict[str, Any]:

@@ -19,12 +19,13 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 
 from core.errors import UserError
+from core.settings import Service, load_settings, settings
 
 UploadKind = Literal["archive", "file"]
 CHUNK = 1 << 16
@@ -39,27 +40,22 @@ class ArchiveRefused(UserError, ValueError):
 class UploadLimits:
     """Caps on one upload; the defaults suit a site build, a schema or preview data."""
 
-    max_upload_bytes: int = 64 << 20
-    max_unpacked_bytes: int = 256 << 20
-    max_files: int = 10_000
-    max_user_bytes: int = 1 << 30  # all of one user's uploads together
+    max_upload_bytes: int = Service.upload_max_bytes
+    max_unpacked_bytes: int = Service.upload_max_unpacked_bytes
+    max_files: int = Service.upload_max_files
+    max_user_bytes: int = Service.upload_quota_bytes  # all of one user's uploads together
     max_path_length: int = 512
     max_depth: int = 32
 
     @staticmethod
-    def from_env(env: dict[str, str] | None = None) -> UploadLimits:
-        env = dict(os.environ if env is None else env)
-        base = UploadLimits()
-
-        def number(name: str, default: int) -> int:
-            text = env.get(name, "").strip()
-            return int(text) if text.isdigit() and int(text) > 0 else default
-
+    def from_env(env: Mapping[str, str] | None = None) -> UploadLimits:
+        """The limits this process's settings (or `env`, in tests) set (ONECLICK_UPLOAD_*)."""
+        service = (settings() if env is None else load_settings(env)).service
         return UploadLimits(
-            max_upload_bytes=number("ONECLICK_UPLOAD_MAX_BYTES", base.max_upload_bytes),
-            max_unpacked_bytes=number("ONECLICK_UPLOAD_MAX_UNPACKED_BYTES", base.max_unpacked_bytes),
-            max_files=number("ONECLICK_UPLOAD_MAX_FILES", base.max_files),
-            max_user_bytes=number("ONECLICK_UPLOAD_QUOTA_BYTES", base.max_user_bytes),
+            max_upload_bytes=service.upload_max_bytes,
+            max_unpacked_bytes=service.upload_max_unpacked_bytes,
+            max_files=service.upload_max_files,
+            max_user_bytes=service.upload_quota_bytes,
         )
 
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import psycopg
 from psycopg import sql
 
 LOCAL_DATABASE = "oneclick"
 
 
-def resolve_database_url(given: str | None, env_var: str) -> str:
-    """`given` (--database-url), else `env_var` / DATABASE_URL, else the local cluster's `oneclick`
+def resolve_database_url(url: str | None) -> str:
+    """`url` (--database-url, else the server's setting), else the local cluster's `oneclick`
     database (the cluster is started and the database made if need be)."""
-    url = given or os.environ.get(env_var) or os.environ.get("DATABASE_URL")
     if url:
         return url
     from automation.localpg import LocalPostgres  # only when no URL was given: it may start a cluster

@@ -8,10 +8,10 @@ environment. It confines itself first (memory cap, dies with its worker), runs t
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
+from core.settings import settings
 from service.isolation import DeployLimits, Outcome, confine, write_outcome
 
 
@@ -26,7 +26,9 @@ def main(argv: list[str]) -> int:
     from service.store import open_pool
     from service.vault import Vault
 
-    conninfo = os.environ["ONECLICK_SERVICE_DATABASE_URL"]
+    conninfo = settings().service.database_url
+    if not conninfo:
+        raise SystemExit("ONECLICK_SERVICE_DATABASE_URL is not set: a worker starts this process with it")
     outcome = Outcome("succeeded")
     try:
         pool = open_pool(conninfo, max_size=2, name="oneclick-deploy")

@@ -22,9 +22,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from core.settings import Service, load_settings, settings
 
 log = logging.getLogger("oneclick.service.isolation")
 
@@ -38,19 +41,14 @@ PR_SET_PDEATHSIG = 1
 class DeployLimits:
     """How long one deploy may run and how much memory its processes may map."""
 
-    timeout_seconds: float = 1800.0
-    memory_bytes: int = 4 << 30
+    timeout_seconds: float = Service.deploy_timeout_seconds
+    memory_bytes: int = Service.deploy_memory_bytes
 
     @staticmethod
-    def from_env(env: dict[str, str] | None = None) -> DeployLimits:
-        env = dict(os.environ if env is None else env)
-        base = DeployLimits()
-        timeout = env.get("ONECLICK_DEPLOY_TIMEOUT_SECONDS", "").strip()
-        memory = env.get("ONECLICK_DEPLOY_MEMORY_BYTES", "").strip()
-        return DeployLimits(
-            timeout_seconds=float(timeout) if timeout.replace(".", "", 1).isdigit() else base.timeout_seconds,
-            memory_bytes=int(memory) if memory.isdigit() else base.memory_bytes,
-        )
+    def from_env(env: Mapping[str, str] | None = None) -> DeployLimits:
+        """The limits this process's settings (or `env`, in tests) set (ONECLICK_DEPLOY_*)."""
+        service = (settings() if env is None else load_settings(env)).service
+        return DeployLimits(service.deploy_timeout_seconds, service.deploy_memory_bytes)
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from components.targets import SANDBOX_PASSPHRASE
+from core.settings import load_settings, settings
 
 
-def service_passphrase_problem(env: Mapping[str, str]) -> str | None:
+def service_passphrase_problem(env: Mapping[str, str] | None = None) -> str | None:
     """Why the worker may not encrypt its stacks' secrets with the passphrase it has, or None.
 
     Service stacks hold every tenant's secrets, so their key is the service's own, never the fixed
     sandbox passphrase that anyone can read in this repository, even when the vendors are the sandbox.
+    `env` stands for this process's settings in tests.
     """
-    if env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+    pulumi = (settings() if env is None else load_settings(env)).pulumi
+    if pulumi.passphrase_file:
         return None
-    given = env.get("PULUMI_CONFIG_PASSPHRASE", "")
+    given = pulumi.passphrase.reveal() if pulumi.passphrase else ""
     if not given or given == SANDBOX_PASSPHRASE:
         return (
             "the deploy service encrypts its stacks' secrets with a passphrase of its own: set "

@@ -13,6 +13,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from core.errors import OneclickError
+from core.settings import settings
 from service import database_url
 from service.migrate import apply_migrations
 from service.vault import Binding, Vault
@@ -24,7 +25,7 @@ class StoreError(OneclickError, RuntimeError):
 
 def resolve_database_url(given: str | None = None) -> str:
     """--database-url, else ONECLICK_SERVICE_DATABASE_URL / DATABASE_URL, else the local database."""
-    return database_url.resolve_database_url(given, "ONECLICK_SERVICE_DATABASE_URL")
+    return database_url.resolve_database_url(given or settings().service.database_url)
 
 
 def migrate(conninfo: str) -> list[str]:

@@ -28,6 +28,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.errors import OneclickError, UserError
+from core.settings import load_settings, settings
 
 FORMAT = 0x01
 NONCE_BYTES = 12
@@ -97,9 +98,10 @@ class Vault:
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> Vault:
-        env = os.environ if env is None else env
-        single = env.get("CREDENTIALS_ENCRYPTION_KEY", "").strip()
-        many = env.get("CREDENTIALS_ENCRYPTION_KEYS", "").strip()
+        """The vault this process's settings (or `env`, in tests) give the keys of."""
+        service = (settings() if env is None else load_settings(env)).service
+        single = service.encryption_key.reveal().strip() if service.encryption_key else ""
+        many = service.encryption_keys.reveal().strip() if service.encryption_keys else ""
         if single and many:
             raise VaultConfigError(
                 "CREDENTIALS_ENCRYPTION_KEY and CREDENTIALS_ENCRYPTION_KEYS are both set; keep only "

@@ -29,6 +29,7 @@ for _var in (
     os.environ.pop(_var, None)
 
 from automation.localpg import LocalPostgres  # noqa: E402
+from core.settings import reset_settings  # noqa: E402
 from sandbox import server as sandbox_server  # noqa: E402
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint, sandbox_dir  # noqa: E402
 
@@ -69,3 +70,30 @@ def spec_file(tmp_path: Path, app_id: str) -> Path:
     path = tmp_path / "app.yaml"
     path.write_text(f"id: {app_id}\ndatabase:\n  provider: turso\n  group: default\n")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Each test reads the environment anew (core/settings.py caches it), so the variables a test or
+    its fixtures set are seen, and none leaks into the next test."""
+    reset_settings()
+    yield
+    reset_settings()
+
+
+@pytest.fixture
+def monkeypatch(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """pytest's own, whose setenv/delenv also drop the cached settings: a variable a test changes
+    midway is seen by its next settings()."""
+    setenv, delenv = monkeypatch.setenv, monkeypatch.delenv
+
+    def setenv_fresh(name: str, value: str, prepend: str | None = None) -> None:
+        setenv(name, value, prepend)
+        reset_settings()
+
+    def delenv_fresh(name: str, raising: bool = True) -> None:
+        delenv(name, raising)
+        reset_settings()
+
+    vars(monkeypatch).update(setenv=setenv_fresh, delenv=delenv_fresh)  # MonkeyPatch is final
+    return monkeypatch

@@ -27,8 +27,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from components.paths import REPO_ROOT, state_root
+from components.paths import REPO_ROOT
 from core.errors import OneclickError, UserError
+from core.settings import settings
 
 LINUX_BUNDLES = ("deb", "rpm")  # AppImage needs linuxdeploy downloaded at build time: CI only
 _TAIL = 3000
@@ -69,8 +70,7 @@ class BuildResult:
 def cache_root() -> Path:
     """Cargo home and target dir of desktop builds: ONECLICK_DESKTOP_CACHE (a CI cache restores it),
     else desktop-cache/ under the state directory."""
-    override = os.environ.get("ONECLICK_DESKTOP_CACHE")
-    return Path(override).resolve() if override else state_root() / "desktop-cache"
+    return settings().paths.desktop_cache
 
 
 def tauri_cli() -> str:
