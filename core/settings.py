@@ -93,7 +93,7 @@ class Paths:
     state_dir: Path = var(
         "ONECLICK_STATE_DIR",
         "git-ignored local state: Pulumi's file backend, sandbox, PostgreSQL, caches",
-        REPO_ROOT / ".state",
+        (REPO_ROOT / ".state").resolve(),
     )
     sandbox_dir: Path = var(
         "ONECLICK_SANDBOX_DIR", "the sandbox's state and discovery record", under="sandbox"
@@ -155,6 +155,18 @@ class Local:
     sandbox_tls_port: int = var("ONECLICK_SANDBOX_TLS_PORT", "the sandbox's TLS port", 8443, port=True)
     sandbox_postgres_url: str | None = var(
         "ONECLICK_SANDBOX_PG_URL", "the PostgreSQL behind the sandbox's Neon (default: the local cluster)"
+    )
+    sandbox_max_workers: int = var(
+        "ONECLICK_SANDBOX_MAX_WORKERS", "sandbox Workers processes kept running", 8
+    )
+    sandbox_worker_timeout: float = var(
+        "ONECLICK_SANDBOX_WORKER_TIMEOUT", "seconds a sandbox Worker may take to answer (then 503)", 30.0
+    )
+    sandbox_stream_idle_seconds: float = var(
+        "ONECLICK_SANDBOX_STREAM_IDLE_SECONDS", "an unused sandbox libSQL stream is closed after this", 10.0
+    )
+    hosts_file: Path = var(
+        "ONECLICK_HOSTS_FILE", "the file `oneclick sandbox hosts --install` edits", Path("/etc/hosts")
     )
 
 
@@ -369,10 +381,8 @@ def _read(section: type[T], environ: Mapping[str, str]) -> T:
             name, raw = meta["fallback"], environ.get(meta["fallback"], "")
         if raw.strip():
             values[item.name] = _parse(name, raw, kinds[item.name], item.default, meta)
-        elif meta["under"]:  # `state_dir` comes first in its section
-            values[item.name] = values["state_dir"] / meta["under"]
-        elif isinstance(item.default, Path):
-            values[item.name] = item.default.resolve()
+        elif meta["under"]:  # a folder of the state directory, which comes first in Paths
+            values[item.name] = values.get("state_dir", Paths.state_dir) / meta["under"]
     return section(**values)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 from collections.abc import Generator
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import uvicorn
 
 from core.localca import LocalCA
+from core.settings import settings
 from sandbox.app import create_app
 from sandbox.endpoint import DEFAULT_PORT, DEFAULT_TLS_PORT, sandbox_dir
 from sandbox.tls import ServerCertificates
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--tls-port", type=int, default=DEFAULT_TLS_PORT, help="TCP port for TLS (0: no TLS)")
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("ONECLICK_SANDBOX_PG_URL"),
+        default=settings().local.sandbox_postgres_url,
         help="superuser URL of the PostgreSQL server that hosts sandbox Neon projects",
     )
     args = parser.parse_args()

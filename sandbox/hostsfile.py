@@ -9,13 +9,12 @@ replaced: in containers /etc/hosts is often a bind mount that cannot be renamed 
 from __future__ import annotations
 
 import fcntl
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import UserError
+from core.settings import settings
 
-DEFAULT_FILE = Path("/etc/hosts")
 FILE_ENV = "ONECLICK_HOSTS_FILE"  # tests point this at a scratch file
 
 
@@ -24,7 +23,7 @@ class HostsFileError(UserError, RuntimeError):
 
 
 def hosts_file() -> Path:
-    return Path(os.environ.get(FILE_ENV) or DEFAULT_FILE)
+    return settings().local.hosts_file
 
 
 def markers(owner: str) -> tuple[str, str]:

@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from core.settings import settings
 from sandbox.cloudflare.state import CloudflareSandbox
 from sandbox.cloudflare.workerd_config import (
     DEFAULT_COMPATIBILITY_DATE,
@@ -48,14 +49,6 @@ START_TIMEOUT = 30.0  # a large bundle (OpenNext + Prisma's wasm) compiles in we
 STOP_GRACE = 1.0  # a worker stuck in a loop ignores SIGTERM
 PING_TIMEOUT = 1.0
 ERROR_LINES = 12
-
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        return default
 
 
 class WorkerStartError(Exception):
@@ -309,8 +302,8 @@ def worker_pool(store: SandboxStore) -> WorkerPool:
         if pool is None:
             pool = WorkerPool(
                 store.directory / "cloudflare" / "workers",
-                max_running=int(_env_number("ONECLICK_SANDBOX_MAX_WORKERS", 8)),
-                request_timeout=_env_number("ONECLICK_SANDBOX_WORKER_TIMEOUT", 30.0),
+                max_running=settings().local.sandbox_max_workers,
+                request_timeout=settings().local.sandbox_worker_timeout,
             )
             _POOLS[id(store)] = pool
         return pool

@@ -14,7 +14,6 @@ Streams, batons and tokens are plane.py's.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 from starlette.applications import Starlette
@@ -24,16 +23,17 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from core.settings import settings
 from sandbox.hosts import HostMatcher, request_host
 from sandbox.store import SandboxStore
 from sandbox.turso import state, websocket
-from sandbox.turso.plane import DEFAULT_IDLE_SECONDS, IDLE_ENV, LibsqlPlane
+from sandbox.turso.plane import LibsqlPlane
 
 
 def build_app(store: SandboxStore, idle_seconds: float | None = None) -> Starlette:
     """The data plane's ASGI app; the Host header picks the database."""
-    if idle_seconds is None:
-        idle_seconds = float(os.environ.get(IDLE_ENV, DEFAULT_IDLE_SECONDS))
+    if idle_seconds is None:  # how long a stream may sit unused; the vendor's servers use seconds too
+        idle_seconds = settings().local.sandbox_stream_idle_seconds
     plane = LibsqlPlane(store, idle_seconds)
 
     def pipeline(version: int, cursor: bool = False) -> Any:

@@ -23,10 +23,6 @@ from starlette.responses import Response
 from sandbox.store import SandboxStore
 from sandbox.turso import hrana, state
 
-# How long a stream may sit unused before it is closed; the vendor's servers use seconds too.
-IDLE_ENV = "ONECLICK_SANDBOX_STREAM_IDLE_SECONDS"
-DEFAULT_IDLE_SECONDS = 10.0
-
 
 class HttpError(Exception):
     def __init__(self, status: int, message: str, code: str) -> None:

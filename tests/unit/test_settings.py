@@ -1,5 +1,5 @@
 """core/settings.py: the one reader of oneclick's environment variables, and the check that it stays
-the only one (an AST scan of the product for reads of ONECLICK_* variables)."""
+the only one (an AST scan of the source tree for reads of ONECLICK_* variables)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from core.settings import (
     variables,
 )
 
-# Every package of the product (the emulator in sandbox/ reads its own tuning knobs).
-PRODUCT = ("cli", "core", "automation", "components", "service", "webbuild", "dbtools", "libsql")
+# Every package of ours, the emulator included.
+PACKAGES = ("cli", "core", "automation", "components", "service", "webbuild", "dbtools", "libsql", "sandbox")
 SETTINGS_MODULE = REPO_ROOT / "core" / "settings.py"
 PREFIX = "ONECLICK_"
 
@@ -77,14 +77,14 @@ def env_reads(trees: dict[Path, ast.Module]) -> list[str]:
     return sorted(found, key=lambda read: int(read.split(":")[1].split()[0]))
 
 
-def product_trees() -> dict[Path, ast.Module]:
-    paths = [p for package in PRODUCT for p in sorted((REPO_ROOT / package).rglob("*.py"))]
+def source_trees() -> dict[Path, ast.Module]:
+    paths = [p for package in PACKAGES for p in sorted((REPO_ROOT / package).rglob("*.py"))]
     paths.append(REPO_ROOT / "__main__.py")
     return {p: ast.parse(p.read_text(), str(p)) for p in paths if p != SETTINGS_MODULE}
 
 
 def test_only_core_settings_reads_oneclick_variables() -> None:
-    assert env_reads(product_trees()) == [], "read these through core.settings.settings() instead"
+    assert env_reads(source_trees()) == [], "read these through core.settings.settings() instead"
 
 
 def test_the_scan_finds_every_kind_of_read(tmp_path: Path) -> None:
