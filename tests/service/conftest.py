@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,10 +88,13 @@ class Workers:
         stalled_after: float = 3.0,
         requeue_after: float = 30.0,
         env: dict[str, str] | None = None,
+        wrapper: Sequence[str] = (),
     ) -> subprocess.Popen[bytes]:
+        """`wrapper`: a command the worker runs under (a jail of its own, tests/service/jail.py)."""
         log = log_dir / f"worker-{len(self.processes)}.log"
         process = subprocess.Popen(
             [
+                *wrapper,
                 sys.executable,
                 "-c",
                 "from cli.main import main; main()",
