@@ -9,7 +9,7 @@ stops a deploy; a malformed value raises `SettingsError` naming the variable and
 environment for its child processes goes through `export`, which also drops the cached settings;
 test fixtures that change the environment call `reset_settings`.
 
-Standard library only (besides core.errors): the Pulumi program and every provider host import it.
+Standard library only (besides core.errors): the Pulumi program imports it on every deploy.
 """
 
 # ruff: noqa: RUF009  (`var` returns a dataclasses.field, which ruff cannot see)
@@ -88,7 +88,7 @@ def var(
 
 @dataclass(frozen=True)
 class Paths:
-    """Where oneclick keeps its files. Every default is a folder of the state directory."""
+    """Where oneclick keeps its files: by default, folders of the state directory."""
 
     state_dir: Path = var(
         "ONECLICK_STATE_DIR",
@@ -307,7 +307,7 @@ class Settings:
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         # A snapshot of only the variables we know: later changes to os.environ are not seen.
-        self._environ = {v.name: environ[v.name] for v in variables() if v.name in environ}
+        self._environ = {name: environ[name] for name in _names() if name in environ}
 
     def __repr__(self) -> str:
         return f"Settings(variables={sorted(self._environ)!r})"  # names only: values may be secrets
@@ -423,6 +423,11 @@ def _number(name: str, text: str, kind: type, default: Any, port: bool) -> Any:
             fix=f"set {name} to {noun} {bounds} (default {default}), or unset it",
         )
     return value
+
+
+@cache
+def _names() -> frozenset[str]:
+    return frozenset(v.name for v in variables())
 
 
 @cache

@@ -39,6 +39,7 @@ for variable in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFI
 
 from automation.environment import TOOLS_BIN, service_backend_url  # noqa: E402
 from automation.localpg import LocalPostgres  # noqa: E402
+from core.settings import export  # noqa: E402
 from sandbox import server  # noqa: E402
 from sandbox.endpoint import sandbox_dir  # noqa: E402
 
@@ -83,12 +84,12 @@ def main() -> None:
     parser.add_argument("--web", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"
-    os.environ["PULUMI_CONFIG_PASSPHRASE"] = secrets.token_urlsafe(32)
+    export({"PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(32)})  # read here too, not only by children
     postgres = LocalPostgres.default()
     app = f"profile-{secrets.token_hex(3)}"
     try:
         base = postgres.start()
-        os.environ["PULUMI_BACKEND_URL"] = service_backend_url(base)
+        export({"PULUMI_BACKEND_URL": service_backend_url(base)})
         server.start(sandbox_dir(), port=0, postgres_url=base)
         spec = {
             "id": app,
