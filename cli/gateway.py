@@ -11,7 +11,7 @@ import click
 import psycopg
 
 from cli.extras import require_extra
-from cli.options import database_url_option
+from cli.options import database_url_option, listen_options, no_migrate_option
 from core.errors import UserError
 from core.settings import Gateway, settings
 from service import database_url
@@ -51,14 +51,7 @@ database_option = database_url_option("ONECLICK_GATEWAY_DATABASE_URL")
 
 
 @click.group(invoke_without_command=True)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option(
-    "--port",
-    type=int,
-    default=lambda: settings().gateway.port,
-    show_default=f"{DEFAULT_PORT} or ONECLICK_GATEWAY_PORT",
-    help="TCP port.",
-)
+@listen_options(lambda: settings().gateway.port, f"{DEFAULT_PORT} or ONECLICK_GATEWAY_PORT")
 @database_option
 @click.option(
     "--journal-dir",
@@ -67,7 +60,7 @@ database_option = database_url_option("ONECLICK_GATEWAY_DATABASE_URL")
     help="This process's crash journal (default: ONECLICK_GATEWAY_JOURNAL_DIR or .state/gateway/journal). "
     "Give every gateway process its own.",
 )
-@click.option("--no-migrate", is_flag=True, help="Do not apply database migrations before serving.")
+@no_migrate_option
 @click.option("--access-log", is_flag=True, help="Log one line per request.")
 @click.pass_context
 def gateway(

@@ -39,6 +39,26 @@ def stacks_options(command: F) -> F:
     return apps_argument(all_option(parallel_option(command)))
 
 
+# Servers (the service, the gateway) listen on loopback unless told otherwise.
+host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+
+
+def listen_options(port: Callable[[], int], shown: str) -> Callable[[F], F]:
+    """--host and --port of a server; `port` gives the default port when the command runs, `shown`
+    says it in --help."""
+    port_option = click.option("--port", type=int, default=port, show_default=shown, help="TCP port.")
+
+    def decorate(command: F) -> F:
+        return host_option(port_option(command))
+
+    return decorate
+
+
+no_migrate_option = click.option(
+    "--no-migrate", is_flag=True, help="Do not apply database migrations before serving."
+)
+
+
 def database_url_option(variable: str) -> Callable[[F], F]:
     """--database-url of a server (the service, the gateway) whose own default is `variable`."""
     return click.option(

@@ -12,7 +12,7 @@ import click
 import psycopg
 
 from cli.extras import require_extra
-from cli.options import database_url_option
+from cli.options import database_url_option, listen_options, no_migrate_option
 from core.errors import UserError
 from core.settings import Service, settings
 from service.migrate import ServiceMigrationError
@@ -82,16 +82,9 @@ def migrate(database_url: str | None) -> None:
 
 
 @service.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option(
-    "--port",
-    type=int,
-    default=lambda: settings().service.port,
-    show_default=f"{DEFAULT_PORT} or ONECLICK_SERVICE_PORT",
-    help="TCP port.",
-)
+@listen_options(lambda: settings().service.port, f"{DEFAULT_PORT} or ONECLICK_SERVICE_PORT")
 @database_option
-@click.option("--no-migrate", is_flag=True, help="Do not apply database migrations before serving.")
+@no_migrate_option
 @click.option("--access-log", is_flag=True, help="Log one line per request.")
 def serve(host: str, port: int, database_url: str | None, no_migrate: bool, access_log: bool) -> None:
     """Serve the deploy API (OpenAPI at /openapi.json, docs at /docs).
