@@ -29,14 +29,12 @@ from automation.listed_stacks import open_listed_stack
 from automation.operations import SECRET_MASK, _ErrorCollector
 from automation.parallel import run_bounded
 from automation.pulumi_state import is_secret
-from automation.urns import resource_name, resource_type
+from automation.urns import CUSTOM_DOMAIN, resource_name, resource_type
 from automation.workspace import DeployError, StackLocked
 
 # Outputs that change without anyone touching the resource: status the vendor moves on its own.
 OBSERVED: dict[str, frozenset[str]] = {
-    "oneclick:cloudflare:CustomDomain": frozenset(
-        {"status", "verification_status", "ssl_status", "error_message"}
-    ),
+    CUSTOM_DOMAIN: frozenset({"status", "verification_status", "ssl_status", "error_message"}),
 }
 IGNORED = frozenset({"__provider"})  # the pickled provider: code, not cloud state
 

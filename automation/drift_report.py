@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from automation.drift import ResourceDrift, StackDrift, exit_code
+from automation.urns import short_type
 
 VALUE_WIDTH = 40
 
@@ -20,7 +21,7 @@ def _value(value: Any) -> str:
 
 
 def _resource(drift: ResourceDrift) -> str:
-    return f"{drift.type.removeprefix('oneclick:')} {drift.name}"
+    return f"{short_type(drift.type)} {drift.name}"
 
 
 def summary(results: Sequence[StackDrift]) -> dict[str, int]:

@@ -38,26 +38,34 @@ from automation.environment import TOOLS_BIN
 from automation.operations import EventSink, _ErrorCollector
 from automation.pulumi_state import SECRET_SIG, SIG_KEY
 from automation.stack_locks import StackLock, stack_locks
-from automation.urns import resource_name, resource_type
+from automation.urns import (
+    CUSTOM_DOMAIN,
+    NEON_PROJECT,
+    PAGES_PROJECT,
+    TURSO_DATABASE,
+    resource_name,
+    resource_type,
+)
 from automation.workspace import DeployError, NoSelectWorkspace, open_stack
 from components.spec import owned_vendor_name
 
-# Component type -> the input that is the provider's resource id (what `read` looks the resource up by).
+# Resource type -> the input that is the provider's resource id (what `read` looks the resource up by).
+# Types are read with `resource_type`, which also knows them in a state from before they were named.
 ADOPTABLE_IDS: dict[str, str] = {
-    "oneclick:turso:Database": "name",
-    "oneclick:cloudflare:PagesProject": "project_name",
-    "oneclick:cloudflare:CustomDomain": "domain",
+    TURSO_DATABASE: "name",
+    PAGES_PROJECT: "project_name",
+    CUSTOM_DOMAIN: "domain",
 }
-# Component type -> the input that proves the resource is the stack's own when it holds the name
+# Resource type -> the input that proves the resource is the stack's own when it holds the name
 # derived from the app id: the resource's own name, or for a custom domain the Pages project it sits
 # under (its `read` looks the domain up in that project only).
 OWNERSHIP_INPUTS: dict[str, str] = {
-    "oneclick:turso:Database": "name",
-    "oneclick:cloudflare:PagesProject": "project_name",
-    "oneclick:cloudflare:CustomDomain": "project_name",
+    TURSO_DATABASE: "name",
+    PAGES_PROJECT: "project_name",
+    CUSTOM_DOMAIN: "project_name",
 }
 # Created with an id the vendor picks, so a killed create cannot be found again from the state.
-UNFINDABLE = {"oneclick:neon:Project"}
+UNFINDABLE = {NEON_PROJECT}
 
 
 class UpdateStillRunning(DeployError):
@@ -102,7 +110,7 @@ def recover(app_id: str, *, force: bool = False, on_event: EventSink | None = No
     job queue declared the lock's worker dead (service/recovery.py). Raises `StackNotFound` for an app
     that was never deployed and `DeployError` when the backend or the refresh fails.
     """
-    stack = open_stack(app_id, create=False)
+    stack = open_stack(app_id, create=False, upgrade=False)  # the next operation upgrades it
     ws = stack.workspace
     assert isinstance(ws, NoSelectWorkspace)
     report = RecoveryReport(app_id)

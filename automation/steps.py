@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pulumi.automation import events
 
+from automation import urns
+
 StepState = Literal["pending", "running", "done", "failed", "skipped"]
 
 # Step key -> title, in the order a deploy runs them.
@@ -28,15 +30,15 @@ STEP_TITLES: dict[str, str] = {
     "health": "Health checks",
 }
 
-# Component type (as it appears in a child's URN) -> step key.
-COMPONENT_STEPS: dict[str, str] = {
-    "oneclick:turso:Database": "database",
-    "oneclick:neon:Project": "database",
-    "oneclick:byo:Database": "database",
-    "oneclick:database:Schema": "schema",
-    "oneclick:database:PreviewData": "data",
-    "oneclick:cloudflare:PagesProject": "site",
-    "oneclick:cloudflare:CustomDomain": "domain",
+# Resource type -> step key.
+TYPE_STEPS: dict[str, str] = {
+    urns.TURSO_DATABASE: "database",
+    urns.NEON_PROJECT: "database",
+    urns.BYO_DATABASE: "database",
+    urns.DATABASE_SCHEMA: "schema",
+    urns.PREVIEW_DATA: "data",
+    urns.PAGES_PROJECT: "site",
+    urns.CUSTOM_DOMAIN: "domain",
 }
 
 
@@ -66,16 +68,9 @@ class Step:
 
 
 def step_for_urn(urn: str) -> str | None:
-    """The step a resource belongs to, from the component types above it in its URN's type chain."""
-    parts = urn.split("::")
-    if len(parts) < 4:
-        return None
-    # Only the resources inside a component count: the component itself registers at once and
-    # reports its outputs long before its children finish.
-    for type_token in reversed(parts[2].split("$")[:-1]):
-        if type_token in COMPONENT_STEPS:
-            return COMPONENT_STEPS[type_token]
-    return None
+    """The step a resource belongs to, from its type (a stack not yet upgraded names it as before:
+    `resource_type` reads both; the old wrapper components belong to no step)."""
+    return TYPE_STEPS.get(urns.resource_type(urn))
 
 
 @dataclass

@@ -21,6 +21,7 @@ from pulumi import automation as auto
 from automation import stack_config
 from automation.environment import TOOLS_DIR, project_dir, pulumi_env, stack_config_path
 from automation.state_blobs import blobs_for, has_stack
+from automation.state_upgrade import upgrade_stack
 from components.errors import SpecError
 from components.spec import APP_ID
 from core.errors import OneclickError
@@ -126,17 +127,25 @@ def recorded_target_is_sandbox(app_id: str) -> bool:
     return all(bool(t.get("sandbox", True)) for t in recorded_targets(app_id).values() if isinstance(t, dict))
 
 
-def open_stack(app_id: str, *, create: bool, target_is_sandbox: bool | None = None) -> auto.Stack:
-    """The app's stack; created (without selecting) when `create`, else it must exist."""
+def open_stack(
+    app_id: str, *, create: bool, target_is_sandbox: bool | None = None, upgrade: bool = True
+) -> auto.Stack:
+    """The app's stack; created (without selecting) when `create`, else it must exist. Its state is
+    brought to the current shape first (automation/state_upgrade.py) unless `upgrade` is False
+    (recover: it settles the pending operations the upgrade refuses)."""
     check_app_id(app_id)
     stack_config.restore(app_id)
     sandbox = recorded_target_is_sandbox(app_id) if target_is_sandbox is None else target_is_sandbox
     ws = workspace(sandbox)
     if create:
-        return auto.Stack.create_or_select(app_id, ws)
-    try:
-        return auto.Stack.select(app_id, ws)
-    except auto.StackNotFoundError:
-        raise StackNotFound(
-            f"no app {app_id!r} is deployed: deploy it first with `oneclick deploy SPEC`"
-        ) from None
+        stack = auto.Stack.create_or_select(app_id, ws)
+    else:
+        try:
+            stack = auto.Stack.select(app_id, ws)
+        except auto.StackNotFoundError:
+            raise StackNotFound(
+                f"no app {app_id!r} is deployed: deploy it first with `oneclick deploy SPEC`"
+            ) from None
+    if upgrade:
+        upgrade_stack(stack)
+    return stack

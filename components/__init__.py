@@ -1,1 +1,2 @@
-"""Pulumi ComponentResources, one module per system, with their dynamic providers."""
+"""The Pulumi program: App (the one grouping ComponentResource) and, one folder per vendor, typed
+dynamic resources with their providers and clients."""

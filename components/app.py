@@ -1,7 +1,8 @@
 """App: everything one deployed app is made of, as one ComponentResource tree.
 
-App
+App (the one ComponentResource: it groups them; each below is a typed dynamic resource or a group)
 ├── TursoDatabase | NeonProject | ByoDatabase   the database, its URL and credentials
+├── DatabaseSchema, PreviewData                 migrations, the preview rows (spec prismaSchema)
 ├── GeneratedSecret                             NEXTAUTH_SECRET, made once
 ├── PagesProject                                project, env vars, the uploaded build (and server half)
 ├── CustomDomain (optional)                     Pages domain + CNAME, SSL/verification status
@@ -34,7 +35,7 @@ class DatabaseHandle:
     """What the rest of the app needs from whichever database was chosen."""
 
     provider: str
-    resource: pulumi.ComponentResource
+    resource: pulumi.Resource
     name: pulumi.Output[str]
     host: pulumi.Output[str]
     url: pulumi.Output[str]  # secret for PostgreSQL (it embeds the password)

@@ -31,8 +31,9 @@ import uuid
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from components.typed_resource import TypedResource
 from core.errors import OneclickError
 
 DEFAULT_INTERPRETER = ["/bin/sh", "-c"]
@@ -142,12 +143,15 @@ class LocalCommandProvider(ResourceProvider):
             _run(props, str(props["delete"]), _previous(props), "delete command")
 
 
-class LocalCommand(Resource):
+class LocalCommand(TypedResource, module="command", name="Local"):
     """A command run on the deploying machine; drop-in for `pulumi_command.local.Command`.
 
     Give spec values through `environment` (referred to as "$NAME" in the command), never by
     formatting them into the command string.
     """
+
+    # The environment may hold credentials (EXPO_TOKEN, store keys): never plaintext in state.
+    SECRET_OUTPUTS = ("environment",)
 
     stdout: pulumi.Output[str]
     stderr: pulumi.Output[str]
@@ -167,10 +171,6 @@ class LocalCommand(Resource):
         add_previous_output_in_env: bool = True,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        # The environment may hold credentials (EXPO_TOKEN, store keys): never plaintext in state.
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=["environment"])
-        )
         props = {
             "create": create,
             "update": update,
@@ -182,7 +182,5 @@ class LocalCommand(Resource):
             "stdin": stdin,
             "triggers": triggers or [],
             "add_previous_output_in_env": add_previous_output_in_env,
-            "stdout": None,
-            "stderr": None,
         }
         super().__init__(LocalCommandProvider(), name, props, opts)

@@ -10,7 +10,9 @@ import secrets
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider
+
+from components.typed_resource import TypedResource
 
 
 class GeneratedSecretProvider(ResourceProvider):
@@ -26,11 +28,12 @@ class GeneratedSecretProvider(ResourceProvider):
         return DiffResult(changes=bool(replaces), replaces=replaces, stables=["value"])
 
 
-class GeneratedSecret(Resource):
+class GeneratedSecret(TypedResource, module="app", name="GeneratedSecret"):
     """`value` is a URL-safe random string of `bytes` bytes of entropy, a Pulumi secret."""
+
+    SECRET_OUTPUTS = ("value",)
 
     value: pulumi.Output[str]
 
     def __init__(self, name: str, bytes_: int = 32, opts: pulumi.ResourceOptions | None = None) -> None:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["value"]))
-        super().__init__(GeneratedSecretProvider(), name, {"bytes": bytes_, "value": None}, opts)
+        super().__init__(GeneratedSecretProvider(), name, {"bytes": bytes_}, opts)

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+from components.typed_resource import TypedResource
 
 # Marks a folder as ours: delete removes only folders that carry it.
 MARKER = ".oneclick-generated"
@@ -95,7 +97,7 @@ class ProjectFilesProvider(ResourceProvider):
             shutil.rmtree(out_dir)
 
 
-class ProjectFiles(Resource):
+class ProjectFiles(TypedResource, module="app", name="ProjectFiles"):
     """The files of `kind`'s generator for `params`, kept in `out_dir`."""
 
     out_dir: pulumi.Output[str]

@@ -110,9 +110,9 @@ def profile(apps: list[str], sandbox: SandboxEndpoint) -> dict[str, float]:
             now = time.perf_counter()
             marks.setdefault("first_event", now)
             pre, out = event.resource_pre_event, event.res_outputs_event
-            if pre is not None and "dynamic:Resource" in pre.metadata.urn:
+            if pre is not None and "pulumi-python:dynamic" in pre.metadata.urn:
                 marks.setdefault("read_start", now)
-            if out is not None and "dynamic:Resource" in out.metadata.urn:
+            if out is not None and "pulumi-python:dynamic" in out.metadata.urn:
                 marks["read_end"] = now
 
         t0 = time.perf_counter()

@@ -1,4 +1,5 @@
-"""ByoDatabase: the user's own PostgreSQL, checked before use and never owned by the stack.
+"""ByoDatabase: the user's own PostgreSQL, checked before use and never owned by the stack (type
+`pulumi-python:dynamic/byo:Database`).
 
 Nothing is created or deleted: the resource records that the database was validated, keeps its
 URL as a secret, and exposes only the host and database name in plaintext.
@@ -7,12 +8,13 @@ URL as a secret, and exposes only the host and database name in plaintext.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from components.typed_resource import TypedResource
 from dbtools.byo import validate_byo_url
 
 
@@ -21,6 +23,7 @@ def _public(url: str) -> dict[str, Any]:
     return {"host": parts.hostname or "", "database_name": parts.path.lstrip("/")}
 
 
+# Stack state names this provider by this module's path and its class name: it stays here.
 class ByoDatabaseProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         url = str(props["url"])
@@ -51,29 +54,20 @@ class ByoDatabaseProvider(ResourceProvider):
 @dataclass(frozen=True)
 class ByoDatabaseArgs:
     url: pulumi.Input[str]
+    """The PostgreSQL URL (secret; spec `database.url`): checked before use, kept encrypted in state."""
     allow_non_empty: bool = False
+    """Whether a database that already holds tables may be used (spec `database.allowNonEmpty`)."""
 
 
-class ByoDatabaseResource(Resource):
+class ByoDatabase(TypedResource, module="byo", name="Database"):
+    """The user's PostgreSQL; `url` is a secret, `host` and `database_name` are plain."""
+
+    SECRET_OUTPUTS = ("url",)
+
     host: pulumi.Output[str]
     database_name: pulumi.Output[str]
     url: pulumi.Output[str]
 
-    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
-        super().__init__(ByoDatabaseProvider(), name, {**props, "host": None, "database_name": None}, opts)
-
-
-class ByoDatabase(pulumi.ComponentResource):
-    """The user's PostgreSQL; `url` is a secret, `host` and `database_name` are plain."""
-
     def __init__(self, name: str, args: ByoDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("oneclick:byo:Database", name, None, opts)
-        self.database = ByoDatabaseResource(
-            name,
-            {"url": pulumi.Output.secret(args.url), "allow_non_empty": args.allow_non_empty},
-            pulumi.ResourceOptions(parent=self, additional_secret_outputs=["url"]),
-        )
-        self.host = self.database.host
-        self.database_name = self.database.database_name
-        self.url: pulumi.Output[str] = pulumi.Output.secret(cast(Any, self.database.url))
-        self.register_outputs({"host": self.host, "database_name": self.database_name, "url": self.url})
+        inputs = {"url": pulumi.Output.secret(args.url), "allow_non_empty": args.allow_non_empty}
+        super().__init__(ByoDatabaseProvider(), name, inputs, opts)

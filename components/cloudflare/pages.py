@@ -1,5 +1,5 @@
 """PagesProject: a Cloudflare Pages project with env vars and the uploaded build (static files and,
-when the build has `_worker.js`, its server half), as a ComponentResource."""
+when the build has `_worker.js`, its server half); type `pulumi-python:dynamic/cloudflare:PagesProject`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import Resource
 
 from components.cloudflare.pages_provider import PagesProjectProvider
 from components.cloudflare.upload import UploadError, build_manifest, config_files, config_hashes
@@ -20,23 +19,31 @@ from components.spec import (
     ENV_VAR_NAME,
     PAGES_PROJECT_NAME,
 )
-
-SECRET_OUTPUTS = ["api_token", "secret_env_vars"]
+from components.typed_resource import TypedResource
 
 
 @dataclass(frozen=True, kw_only=True)
 class PagesProjectArgs:
     account_id: str
+    """The Cloudflare account the project belongs to."""
     project_name: str
+    """The Pages project's name (spec `web.projectName`, else the app id); a change replaces it."""
     build_dir: str
+    """The build output to upload: static files, and `_worker.js` when the site has a server half."""
     api_url: str
+    """The API v4 base, e.g. https://api.cloudflare.com/client/v4 (the sandbox's URL when targeting it)."""
     api_token: pulumi.Input[str]
+    """An API token with Pages edit rights (secret): reaches the provider only as a secret input."""
     env_vars: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Plain environment variables of the production environment (spec `web.env`)."""
     secret_env_vars: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Secret environment variables (spec `web.secretEnv`, the database credentials); never plaintext."""
     production_branch: str = "main"
-    # The server half's runtime; unused by a static-only build.
+    """The branch whose deployments are production."""
     compatibility_date: str = DEFAULT_COMPATIBILITY_DATE
+    """The server half's Workers compatibility date; unused by a static-only build."""
     compatibility_flags: Sequence[str] = DEFAULT_COMPATIBILITY_FLAGS
+    """The server half's Workers compatibility flags; unused by a static-only build."""
 
     def __post_init__(self) -> None:
         # Checked here too so a hand-written program fails before any API call.
@@ -72,39 +79,23 @@ class PagesProjectArgs:
             raise SpecError(problems)
 
 
-class PagesProjectResource(Resource):
-    """The provider-backed resource; use PagesProject."""
+class PagesProject(TypedResource, module="cloudflare", name="PagesProject"):
+    """A Pages project serving the build in `build_dir`; outputs its production and deployment URLs.
 
+    The build's manifest is computed now, when the program runs: an unchanged build deploys nothing.
+    """
+
+    SECRET_OUTPUTS = ("api_token", "secret_env_vars")
+
+    project_name: pulumi.Output[str]
     project_id: pulumi.Output[str]
     subdomain: pulumi.Output[str]
     url: pulumi.Output[str]
     deployment_id: pulumi.Output[str]
     deployment_url: pulumi.Output[str]
     deployment_ids: pulumi.Output[list[str]]
+    production_deployment_id: pulumi.Output[str]
     uploaded_files: pulumi.Output[int]
-
-    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
-        outs = {
-            key: None
-            for key in (
-                "project_id",
-                "subdomain",
-                "url",
-                "deployment_id",
-                "deployment_url",
-                "deployment_ids",
-                "production_deployment_id",
-                "uploaded_files",
-            )
-        }
-        super().__init__(PagesProjectProvider(), name, {**props, **outs}, opts)
-
-
-class PagesProject(pulumi.ComponentResource):
-    """A Pages project serving the build in `build_dir`; outputs its production and deployment URLs.
-
-    The build's manifest is computed now, when the program runs: an unchanged build deploys nothing.
-    """
 
     def __init__(self, name: str, args: PagesProjectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         try:
@@ -130,43 +121,21 @@ class PagesProject(pulumi.ComponentResource):
                     "flags": sorted(set(args.compatibility_flags)),
                 },
             }
-        super().__init__("oneclick:cloudflare:PagesProject", name, None, opts)
-        self.resource = PagesProjectResource(
-            name,
-            {
-                "account_id": args.account_id,
-                "project_name": args.project_name,
-                "api_url": args.api_url,
-                "api_token": pulumi.Output.secret(args.api_token),
-                "build_dir": args.build_dir,
-                "manifest": manifest,
-                "config_files": config_hashes(args.build_dir),
-                "env_vars": dict(args.env_vars),
-                "secret_env_vars": pulumi.Output.secret(dict(args.secret_env_vars)),
-                "production_branch": args.production_branch,
-                **server,
-            },
-            pulumi.ResourceOptions(parent=self, additional_secret_outputs=SECRET_OUTPUTS),
-        )
-        self.project_name: pulumi.Output[str] = pulumi.Output.from_input(args.project_name)
-        self.project_id = self.resource.project_id
-        self.subdomain = self.resource.subdomain
-        self.url = self.resource.url
-        self.deployment_id = self.resource.deployment_id
-        self.deployment_url = self.resource.deployment_url
-        self.deployment_ids = self.resource.deployment_ids
-        self.uploaded_files = self.resource.uploaded_files
+        inputs = {
+            "account_id": args.account_id,
+            "project_name": args.project_name,
+            "api_url": args.api_url,
+            "api_token": pulumi.Output.secret(args.api_token),
+            "build_dir": args.build_dir,
+            "manifest": manifest,
+            "config_files": config_hashes(args.build_dir),
+            "env_vars": dict(args.env_vars),
+            "secret_env_vars": pulumi.Output.secret(dict(args.secret_env_vars)),
+            "production_branch": args.production_branch,
+            **server,
+        }
+        super().__init__(PagesProjectProvider(), name, inputs, opts)
+        # Known when the program runs: what the build holds (reports, the health path).
         self.file_count = len(manifest)
         self.server_half = worker is not None
         self.worker_modules = len(worker.modules) if worker is not None else 0
-        self.register_outputs(
-            {
-                "project_name": self.project_name,
-                "subdomain": self.subdomain,
-                "url": self.url,
-                "deployment_id": self.deployment_id,
-                "deployment_url": self.deployment_url,
-                "deployment_ids": self.deployment_ids,
-                "uploaded_files": self.uploaded_files,
-            }
-        )

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from components.errors import SpecError
+from components.typed_resource import TypedResource
 from core.files import shown
 from dbtools.connection import connect
 from dbtools.errors import DatabaseError, DataError, ImportRefused, SchemaError
@@ -194,21 +195,20 @@ PREVIEW_INPUTS = ("provider", "url", "auth_token", "schema_sha256", "schema_path
 
 @dataclass(frozen=True)
 class DatabaseContentArgs:
-    provider: str  # turso | neon | byo
+    provider: str
+    """The database's kind: turso | neon | byo (chooses the SQL dialect and the network policy)."""
     url: pulumi.Input[str]
+    """The database's URL (secret for PostgreSQL: it embeds the password)."""
     auth_token: pulumi.Input[str] | None
+    """Turso's auth token (secret); None for PostgreSQL."""
     schema_path: Path
+    """The Prisma schema (spec `database.prismaSchema`); only its sha256 reaches the state."""
     migrations_dir: Path | None = None
+    """Prisma migrations to apply in order (spec `database.migrations`); None: the schema as is."""
     preview_data: Path | None = None
+    """The preview rows to import once (spec `database.previewData`); PreviewData only."""
     allow_non_empty: bool = False
-
-
-class SchemaResource(Resource):
-    """The provider-backed resource; use DatabaseSchema."""
-
-
-class PreviewDataResource(Resource):
-    """The provider-backed resource; use PreviewData."""
+    """Whether the preview import may go into a database that already holds rows."""
 
 
 def checked_schema(path: Path) -> str:
@@ -229,8 +229,16 @@ def _spec_error(field: str, exc: Exception, fix: str = "") -> SpecError:
     return SpecError.single(field, f"{message}; {fix}" if fix and "; " not in message else message)
 
 
-class DatabaseSchema(pulumi.ComponentResource):
+class DatabaseSchema(TypedResource, module="database", name="Schema"):
     """The app's Prisma schema applied to its database; outputs the schema transformed for it."""
+
+    SECRET_OUTPUTS = CONNECTION
+
+    tables: pulumi.Output[int]
+    indexes: pulumi.Output[int]
+    applied: pulumi.Output[list[str]]
+    summary: pulumi.Output[str]
+    transformed_schema: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: DatabaseContentArgs, opts: pulumi.ResourceOptions | None = None
@@ -240,46 +248,38 @@ class DatabaseSchema(pulumi.ComponentResource):
             found = read_migrations(args.migrations_dir) if args.migrations_dir else []
         except DatabaseError as exc:
             raise _spec_error("database.migrations", exc) from None
-        super().__init__("oneclick:database:Schema", name, None, opts)
-        migrations = {m.name: m.checksum for m in found}
-        props = {
+        inputs = {
             "provider": args.provider,
             "url": pulumi.Output.secret(args.url),
             "auth_token": pulumi.Output.secret(args.auth_token) if args.auth_token is not None else None,
             "schema_sha256": _sha256(text),
             "schema_path": str(args.schema_path),
             "migrations_dir": str(args.migrations_dir) if args.migrations_dir else None,
-            "migrations": migrations,
+            "migrations": {m.name: m.checksum for m in found},
         }
-        outs = {"tables": None, "indexes": None, "applied": None, "summary": None, "transformed_schema": None}
-        self.resource = SchemaResource(
-            SchemaProvider(),
-            name,
-            {**props, **outs},
-            pulumi.ResourceOptions(parent=self, additional_secret_outputs=list(CONNECTION)),
-        )
-        self.summary: pulumi.Output[str] = self.resource.summary  # type: ignore[attr-defined]
-        self.transformed_schema: pulumi.Output[str] = self.resource.transformed_schema  # type: ignore[attr-defined]
-        self.register_outputs({"summary": self.summary})
+        super().__init__(SchemaProvider(), name, inputs, opts)
 
 
-class PreviewData(pulumi.ComponentResource):
+class PreviewData(TypedResource, module="database", name="PreviewData"):
     """The preview's rows, imported once into the migrated database."""
 
+    SECRET_OUTPUTS = CONNECTION
+
+    rows: pulumi.Output[int]
+    tables: pulumi.Output[dict[str, int]]
+    summary: pulumi.Output[str]
+
     def __init__(
-        self,
-        name: str,
-        args: DatabaseContentArgs,
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: DatabaseContentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        assert args.preview_data is not None
+        if args.preview_data is None:
+            raise SpecError.single("database.previewData", "is not set; name the preview file to import")
         text = checked_schema(args.schema_path)
         try:
             _, checksum = read_preview(args.preview_data)
         except DataError as exc:
             raise _spec_error("database.previewData", exc) from None
-        super().__init__("oneclick:database:PreviewData", name, None, opts)
-        props = {
+        inputs = {
             "provider": args.provider,
             "url": pulumi.Output.secret(args.url),
             "auth_token": pulumi.Output.secret(args.auth_token) if args.auth_token is not None else None,
@@ -289,12 +289,4 @@ class PreviewData(pulumi.ComponentResource):
             "checksum": checksum,
             "allow_non_empty": args.allow_non_empty,
         }
-        self.resource = PreviewDataResource(
-            PreviewDataProvider(),
-            name,
-            {**props, "rows": None, "tables": None, "summary": None},
-            pulumi.ResourceOptions(parent=self, additional_secret_outputs=list(CONNECTION)),
-        )
-        self.summary: pulumi.Output[str] = self.resource.summary  # type: ignore[attr-defined]
-        self.rows: pulumi.Output[int] = self.resource.rows  # type: ignore[attr-defined]
-        self.register_outputs({"summary": self.summary})
+        super().__init__(PreviewDataProvider(), name, inputs, opts)

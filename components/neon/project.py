@@ -1,28 +1,32 @@
-"""NeonProject: a Neon Postgres project with its owner role and database, as a ComponentResource."""
+"""NeonProject: a Neon Postgres project with its owner role and database (type
+`pulumi-python:dynamic/neon:Project`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
 
 import pulumi
-from pulumi.dynamic import Resource
 
 from components.errors import SpecError
 from components.neon.names import name_problems
 from components.neon.provider import NeonProjectProvider
-
-SECRET_OUTPUTS = ["api_key", "connection_uri"]
+from components.typed_resource import TypedResource
 
 
 @dataclass(frozen=True)
 class NeonProjectArgs:
     project_name: str
+    """The project's name (the app id); a change replaces the project."""
     region_id: str
+    """The Neon region id, e.g. aws-us-east-2 (spec `database.region`); a change replaces it."""
     database_name: str
+    """The database made in the default branch (spec `database.databaseName`)."""
     role_name: str
-    api_url: str  # the API base, e.g. https://console.neon.tech/api/v2
+    """The database's owner role (spec `database.roleName`); its password is in `connection_uri`."""
+    api_url: str
+    """The API base, e.g. https://console.neon.tech/api/v2 (the sandbox's URL when targeting it)."""
     api_key: pulumi.Input[str]
+    """A Neon API key (secret): reaches the provider only as a secret input."""
 
     def __post_init__(self) -> None:
         # Checked here too so a hand-written program fails before any API call.
@@ -33,8 +37,11 @@ class NeonProjectArgs:
             raise SpecError(problems)
 
 
-class NeonProjectResource(Resource):
-    """The provider-backed resource; use NeonProject."""
+class NeonProject(TypedResource, module="neon", name="Project"):
+    """A Neon project; outputs its host, ids and a connection URI for the owner role (secret: it
+    embeds the role's password)."""
+
+    SECRET_OUTPUTS = ("api_key", "connection_uri")
 
     project_id: pulumi.Output[str]
     branch_id: pulumi.Output[str]
@@ -43,42 +50,13 @@ class NeonProjectResource(Resource):
     role_name: pulumi.Output[str]
     connection_uri: pulumi.Output[str]
 
-    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
-        outs = dict.fromkeys(("project_id", "branch_id", "host", "connection_uri"))
-        super().__init__(NeonProjectProvider(), name, {**props, **outs}, opts)
-
-
-class NeonProject(pulumi.ComponentResource):
-    """A Neon project; outputs its host, ids and a connection URI for the owner role (secret)."""
-
     def __init__(self, name: str, args: NeonProjectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("oneclick:neon:Project", name, None, opts)
-        self.project = NeonProjectResource(
-            name,
-            {
-                "project_name": args.project_name,
-                "region_id": args.region_id,
-                "database_name": args.database_name,
-                "role_name": args.role_name,
-                "api_url": args.api_url,
-                "api_key": pulumi.Output.secret(args.api_key),
-            },
-            pulumi.ResourceOptions(parent=self, additional_secret_outputs=SECRET_OUTPUTS),
-        )
-        self.project_id = self.project.project_id
-        self.branch_id = self.project.branch_id
-        self.host = self.project.host
-        self.database_name = self.project.database_name
-        self.role_name = self.project.role_name
-        # The URI embeds the role's password.
-        self.connection_uri: pulumi.Output[str] = pulumi.Output.secret(cast(Any, self.project.connection_uri))
-        self.register_outputs(
-            {
-                "project_id": self.project_id,
-                "branch_id": self.branch_id,
-                "host": self.host,
-                "database_name": self.database_name,
-                "role_name": self.role_name,
-                "connection_uri": self.connection_uri,
-            }
-        )
+        inputs = {
+            "project_name": args.project_name,
+            "region_id": args.region_id,
+            "database_name": args.database_name,
+            "role_name": args.role_name,
+            "api_url": args.api_url,
+            "api_key": pulumi.Output.secret(args.api_key),
+        }
+        super().__init__(NeonProjectProvider(), name, inputs, opts)

@@ -55,7 +55,7 @@ def test_deploy_prints_what_it_made_and_destroy_removes_it(
     assert outputs["databaseAuthToken"] == "[secret]"
     assert "✓ Database provisioned" in deployed.stderr  # the plan's step view
     assert "✓ Health checks" in deployed.stderr
-    assert "creating oneclick:turso:Database" in deployed.stderr  # -v: every resource
+    assert "creating pulumi-python:dynamic/turso:Database" in deployed.stderr  # -v: every resource
     assert sandbox.api_token not in deployed.stdout + deployed.stderr
     listed = run("list")
     assert app_id in listed.stdout

@@ -98,6 +98,6 @@ def test_pulumi_up_by_hand_makes_the_same_resources_as_the_automation_api(
     assert done.returncode == 0, done.stdout + done.stderr
     assert sandbox.api_token not in done.stdout + done.stderr
     assert resources(auto_id) == resources(hand_id)
-    assert ("oneclick:turso:Database", "APP-db") in resources(hand_id)
+    assert ("pulumi-python:dynamic/turso:Database", "APP-db") in resources(hand_id)
     for app in two_app_ids:
         operations.destroy(app, remove_stack=True)

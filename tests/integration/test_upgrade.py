@@ -4,7 +4,11 @@ The app is deployed by the code of an earlier commit (unpacked with `git archive
 CLI, into its own sandbox), then the current sandbox takes over that sandbox's files and port, and
 the current code previews the app against the same state: every resource must be `same`.
 This is what keeps refactors (moved modules, renamed types, new inputs) from replacing or updating
-what users already run: dynamic providers are pickled by module path into the state.
+what users already run: dynamic providers are pickled by module path into the state. The old code
+wrapped each dynamic resource in a component of its own; the current code upgrades such a state
+once before its first operation (automation/state_upgrade.py), so the wrappers' removal is no
+change either. Every kind is covered: Turso, Neon and BYO databases with schema and preview data,
+the generated secret, the site and a custom domain.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import pytest
 from automation.localpg import LocalPostgres
 from sandbox import server
 from sandbox.endpoint import REPO_ROOT
+from tests.databases import create_database, drop_database
 
 pytestmark = pytest.mark.engine
 
@@ -76,12 +81,21 @@ def _run(tree: Path, entry: str, *args: str, sandbox_dir: Path) -> dict[str, obj
     return result
 
 
-@pytest.mark.parametrize("provider", ["turso", "neon"])
+@pytest.fixture
+def byo_url(local_postgres: LocalPostgres) -> Iterator[str]:
+    url = create_database(local_postgres.url, "upgrade")
+    yield url
+    drop_database(local_postgres.url, url)
+
+
+@pytest.mark.parametrize("provider", ["turso", "neon", "byo"])
 def test_preview_after_upgrade_changes_nothing(
-    local_postgres: LocalPostgres, old_tree: Path, app_id: str, provider: str, tmp_path: Path
+    local_postgres: LocalPostgres, old_tree: Path, app_id: str, provider: str, tmp_path: Path, byo_url: str
 ) -> None:
     shop = old_tree / "examples" / "shop"
-    database = "group: default" if provider == "turso" else "region: aws-us-east-2"
+    database = {"turso": "group: default", "neon": "region: aws-us-east-2", "byo": f"url: {byo_url}"}[
+        provider
+    ]
     spec = tmp_path / "app.yaml"
     spec.write_text(
         f"id: {app_id}\n"
@@ -95,6 +109,7 @@ def test_preview_after_upgrade_changes_nothing(
         f"  buildDir: {shop / 'out'}\n"
         "  env:\n"
         "    NEXT_PUBLIC_APP_NAME: Shop\n"
+        f"customDomain: {app_id}.example.com\n"
     )
     sandbox_dir = tmp_path / "sandbox"
     # The old sandbox, started by the old code's own server module.
@@ -135,6 +150,10 @@ def test_preview_after_upgrade_changes_nothing(
         changes = previewed["changes"]
         assert isinstance(changes, dict)
         assert set(changes) == {"same"}, f"the upgrade would change deployed resources: {changes}"
+        checkpoint = Path(os.environ["ONECLICK_STATE_DIR"], "pulumi", ".pulumi", "stacks", "oneclick")
+        state = (checkpoint / f"{app_id}.json").read_text()
+        assert "$oneclick:" not in state, "the state was upgraded: no resource sits in a wrapper any more"
+        assert "pulumi-python:dynamic/cloudflare:CustomDomain::" in state
     finally:
         _run(REPO_ROOT, "cli.main", "destroy", app_id, "--yes", "--json", sandbox_dir=sandbox_dir)
         server.stop(sandbox_dir)

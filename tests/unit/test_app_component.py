@@ -32,8 +32,10 @@ class Mocks(RecordingMocks):
             outputs.update(uploaded_files=1, project_id="pid")
         elif "bytes" in inputs:  # generated secret
             outputs.update(value="generated")
-        elif "schema_sha256" in inputs:  # schema / preview data
-            outputs.update(summary="ok", transformed_schema="schema", rows=0, tables={})
+        elif "data_path" in inputs:  # preview data
+            outputs.update(summary="ok", rows=0, tables={})
+        elif "schema_sha256" in inputs:  # schema
+            outputs.update(summary="ok", transformed_schema="schema", tables=0, indexes=0, applied=[])
         return f"{args.name}-id", outputs
 
 
@@ -77,10 +79,11 @@ def test_web_app_with_domain_makes_the_whole_tree(mocks: Mocks, site: Path) -> A
         types = {r.typ for r in mocks.created}
         assert {
             "oneclick:app:App",
-            "oneclick:turso:Database",
-            "oneclick:cloudflare:PagesProject",
-            "oneclick:cloudflare:CustomDomain",
-        } <= types
+            "pulumi-python:dynamic/turso:Database",
+            "pulumi-python:dynamic/app:GeneratedSecret",
+            "pulumi-python:dynamic/cloudflare:PagesProject",
+            "pulumi-python:dynamic/cloudflare:CustomDomain",
+        } == types, "App is the one component: every other resource is its direct child"
         pages = next(r for r in mocks.created if "build_dir" in r.inputs)
         assert pages.inputs["env_vars"] == {"MODE": "x", "NEXTAUTH_URL": "https://shop.example.com"}
         secret_env = pages.inputs["secret_env_vars"]
@@ -173,8 +176,8 @@ def test_byo_url_is_secret_and_schema_and_data_follow_the_database(mocks: Mocks)
         (secret,) = values
         assert secret
         types = [r.typ for r in mocks.created]
-        assert "oneclick:database:Schema" in types
-        assert "oneclick:database:PreviewData" in types
+        assert "pulumi-python:dynamic/database:Schema" in types
+        assert "pulumi-python:dynamic/database:PreviewData" in types
 
     return pulumi.Output.all(pulumi.Output.is_secret(app.database.url), app.preview_data.summary).apply(
         lambda values: check(values[:1])

@@ -17,16 +17,13 @@ from components.errors import SpecError
 from tests.unit.pulumi_mocks import RecordingMocks
 from tests.unit.pulumi_mocks import RecordingMonitor as Monitor
 
-DYNAMIC = "pulumi-python:dynamic:Resource"
-
-
 pytestmark = pytest.mark.usefixtures("monitor")
 
 
 class Mocks(RecordingMocks):
     def outputs_of(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
-        if args.typ == DYNAMIC and "manifest" in args.inputs:
+        if args.typ == PagesProject.TYPE:
             name = args.inputs["project_name"]
             outputs.update(
                 project_id="p-1",
@@ -38,7 +35,7 @@ class Mocks(RecordingMocks):
                 uploaded_files=len(args.inputs["manifest"]),
             )
             return name, outputs
-        if args.typ == DYNAMIC:
+        if args.typ == CustomDomain.TYPE:
             domain = args.inputs["domain"]
             outputs.update(
                 url=f"https://{domain}",
@@ -77,8 +74,8 @@ def pages_args(build_dir: Path, **changes: Any) -> PagesProjectArgs:
     return PagesProjectArgs(**values)
 
 
-def registration(monitor: Monitor, key: str) -> Any:
-    return [r for r in monitor.requests if r.type == DYNAMIC and key in MessageToDict(r.object)][-1]
+def registration(monitor: Monitor, type_: str) -> Any:
+    return [r for r in monitor.requests if r.type == type_][-1]
 
 
 @pulumi.runtime.test
@@ -91,11 +88,12 @@ def test_pages_outputs_and_the_manifest_computed_at_program_time(mocks: Mocks, b
         assert deployment_ids == ["d-1"]
         assert uploaded == 2
         assert project_name == "shop"
-        dynamic = [r for r in mocks.created if r.typ == DYNAMIC][-1]
+        dynamic = [r for r in mocks.created if r.typ == PagesProject.TYPE][-1]
         assert dynamic.inputs["manifest"] == build_manifest(build_dir)
         assert set(dynamic.inputs["config_files"]) == {"_redirects"}
         assert dynamic.inputs["production_branch"] == "main"
-        assert [r.name for r in mocks.created if r.typ == "oneclick:cloudflare:PagesProject"] == ["shop-site"]
+        assert [r.name for r in mocks.created if r.typ == PagesProject.TYPE] == ["shop-site"]
+        assert [r.typ for r in mocks.created] == [PagesProject.TYPE], "one resource, no wrapper"
 
     return pulumi.Output.all(
         site.url, site.subdomain, site.deployment_ids, site.uploaded_files, site.project_name
@@ -109,7 +107,7 @@ def test_secret_env_values_and_the_token_are_secret_in_the_registration(
     site = PagesProject("secret-site", pages_args(build_dir))
 
     def check(_: Any) -> None:
-        request = registration(monitor, "manifest")
+        request = registration(monitor, PagesProject.TYPE)
         assert sorted(request.additionalSecretOutputs) == ["api_token", "secret_env_vars"]
         inputs = MessageToDict(request.object)
         assert rpc.is_rpc_secret(inputs["api_token"]), "the API token must reach the provider as a secret"
@@ -140,7 +138,7 @@ def test_domain_outputs_and_secret_token(monitor: Monitor) -> Any:
         assert url == "https://shop.example.org"
         assert status == "pending"
         assert "shop.example.org" in instructions
-        request = registration(monitor, "domain")
+        request = registration(monitor, CustomDomain.TYPE)
         assert list(request.additionalSecretOutputs) == ["api_token"]
         inputs = MessageToDict(request.object)
         assert rpc.is_rpc_secret(inputs["api_token"])

@@ -250,9 +250,7 @@ def test_desktop_build_tree_triggers_on_the_project_hashes(mocks: Mocks, tmp_pat
         status, artifacts = values
         assert status == "linux: .deb and .rpm built here"
         assert artifacts[0]["path"].endswith(".deb")
-        [files] = [
-            r for r in mocks.created if r.typ == "pulumi-python:dynamic:Resource" and "kind" in r.inputs
-        ]
+        [files] = [r for r in mocks.created if r.typ == "pulumi-python:dynamic/app:ProjectFiles"]
         [command] = [r for r in mocks.created if "create" in r.inputs]
         assert command.inputs["create"] == BUILD_COMMAND
         assert command.inputs["triggers"] == [files.inputs["hashes"]]

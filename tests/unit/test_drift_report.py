@@ -10,13 +10,15 @@ import pytest
 from automation import drift, drift_report, fleet
 from automation.parallel import run_bounded
 from automation.pulumi_state import SECRET_SIG, SIG_KEY
+from automation.urns import CUSTOM_DOMAIN, PAGES_PROJECT
 from automation.workspace import DeployError
 from cli.render.fleet import FleetRenderer, summary
 
 MASKED = {SIG_KEY: SECRET_SIG, "ciphertext": "[secret]"}
-DYNAMIC = "urn:pulumi:a::oneclick::oneclick:app:App${}$pulumi-python:dynamic:Resource::{}"
-SITE = DYNAMIC.format("oneclick:cloudflare:PagesProject", "a-site")
-DOMAIN = DYNAMIC.format("oneclick:cloudflare:CustomDomain", "a-dom")
+TYPED = "urn:pulumi:a::oneclick::oneclick:app:App${}::{}"
+SITE = TYPED.format(PAGES_PROJECT, "a-site")
+# As a stack not yet upgraded names it: reported under the type it has now.
+DOMAIN = TYPED.format("oneclick:cloudflare:CustomDomain$pulumi-python:dynamic:Resource", "a-dom")
 
 
 def paths(changes: list[drift.PropertyChange]) -> dict[str, tuple[Any, Any]]:
@@ -26,7 +28,7 @@ def paths(changes: list[drift.PropertyChange]) -> dict[str, tuple[Any, Any]]:
 def test_nested_changes_are_named_by_path_and_unrecorded_properties_are_not_compared() -> None:
     old = {"env_vars": {"A": "1", "B": "2"}, "api_url": "u", "__provider": "p1"}
     new = {"env_vars": {"A": "1", "C": "3"}, "api_url": "u", "__provider": "p2", "learned_later": 1}
-    assert paths(drift.property_changes("oneclick:cloudflare:PagesProject", old, new)) == {
+    assert paths(drift.property_changes(PAGES_PROJECT, old, new)) == {
         "env_vars.B": ("2", None),
         "env_vars.C": (None, "3"),
     }
@@ -35,7 +37,7 @@ def test_nested_changes_are_named_by_path_and_unrecorded_properties_are_not_comp
 def test_vendor_status_is_not_drift_but_the_record_is() -> None:
     old = {"status": "pending", "ssl_status": "pending", "dns_record_content": "a.pages.dev"}
     new = {"status": "active", "ssl_status": "active", "dns_record_content": "evil.example.net"}
-    assert paths(drift.property_changes("oneclick:cloudflare:CustomDomain", old, new)) == {
+    assert paths(drift.property_changes(CUSTOM_DOMAIN, old, new)) == {
         "dns_record_content": ("a.pages.dev", "evil.example.net")
     }
     # The same names on another type are compared.

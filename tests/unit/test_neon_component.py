@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("monitor")
 class Mocks(RecordingMocks):
     def outputs_of(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
-        if args.typ == "pulumi-python:dynamic:Resource":
+        if args.typ == NeonProject.TYPE:
             outputs.update(
                 project_id="quiet-river-12345678",
                 branch_id="br-misty-lake-a1b2c3d4",
@@ -57,11 +57,10 @@ def test_project_outputs_host_ids_and_names(mocks: Mocks) -> Any:
         assert branch_id.startswith("br-")
         assert host == "127.0.0.1:5432"
         assert (database_name, role_name) == ("shop", "shop_owner")
-        dynamic = [r for r in mocks.created if r.typ == "pulumi-python:dynamic:Resource"][-1]
+        [dynamic] = [r for r in mocks.created if r.name == "shop-db"]
         assert dynamic.inputs["region_id"] == "aws-eu-central-1"
         assert dynamic.inputs["project_name"] == "shop"
-        component = [r for r in mocks.created if r.typ == "oneclick:neon:Project"]
-        assert [r.name for r in component] == ["shop-db"]
+        assert dynamic.typ == "pulumi-python:dynamic/neon:Project", "the resource itself, no wrapper"
 
     return pulumi.Output.all(
         neon.project_id, neon.branch_id, neon.host, neon.database_name, neon.role_name
@@ -87,7 +86,7 @@ def test_api_key_and_uri_are_secret_in_the_registration(monitor: Monitor) -> Any
     neon = NeonProject("key-db", args())
 
     def check(_: Any) -> None:
-        request = [r for r in monitor.requests if r.type == "pulumi-python:dynamic:Resource"][-1]
+        request = [r for r in monitor.requests if r.type == NeonProject.TYPE][-1]
         assert sorted(request.additionalSecretOutputs) == ["api_key", "connection_uri"]
         inputs = MessageToDict(request.object)
         assert rpc.is_rpc_secret(inputs["api_key"]), "the API key must reach the provider as a secret"

@@ -85,3 +85,19 @@ def test_a_pending_create_under_another_name_is_explained_not_adopted() -> None:
         "a", {"urn": DOMAIN, "inputs": {"domain": "x.example.com", "project_name": "v"}}
     )
     assert "'x.example.com' of Pages project 'v'" in domain
+
+
+def test_typed_resources_are_adopted_like_the_wrapped_ones_of_a_stack_not_yet_upgraded() -> None:
+    typed = {
+        "urn:pulumi:a::oneclick::oneclick:app:App$pulumi-python:dynamic/turso:Database::a-db": "name",
+        "urn:pulumi:a::oneclick::oneclick:app:App$pulumi-python:dynamic/cloudflare:PagesProject::a-site": (
+            "project_name"
+        ),
+    }
+    for urn, key in typed.items():
+        assert recover._owned("a", {"urn": urn, "inputs": {key: "a"}})
+        candidate = recover._adoption_candidate({"urn": urn, "inputs": {key: "a"}})
+        assert candidate is not None
+        assert candidate["id"] == "a"
+    neon = "urn:pulumi:a::oneclick::oneclick:app:App$pulumi-python:dynamic/neon:Project::a-db"
+    assert recover._adoption_candidate({"urn": neon, "inputs": {"project_name": "a"}}) is None

@@ -3,20 +3,32 @@ import io
 from automation.steps import DeployStatus, step_for_urn
 from cli.render.steps import StepRenderer, progress_bar
 
-URN = (
+URN = "urn:pulumi:app1::oneclick::oneclick:app:App$pulumi-python:dynamic/turso:Database::app1-db"
+# The same resource in a stack deployed before resources named their type (not upgraded yet).
+WRAPPED = (
     "urn:pulumi:app1::oneclick::oneclick:app:App$oneclick:turso:Database"
     "$pulumi-python:dynamic:Resource::app1-db"
 )
 
 
-def test_a_resource_belongs_to_the_step_of_its_nearest_component() -> None:
+def test_a_resource_belongs_to_the_step_of_its_type() -> None:
     assert step_for_urn(URN) == "database"
-    pages = URN.replace("oneclick:turso:Database", "oneclick:cloudflare:PagesProject")
+    pages = URN.replace("turso:Database", "cloudflare:PagesProject")
     assert step_for_urn(pages) == "site"
     assert step_for_urn("urn:pulumi:app1::oneclick::pulumi:pulumi:Stack::oneclick-app1") is None
     assert step_for_urn("garbage") is None
+    secret = "urn:pulumi:app1::oneclick::oneclick:app:App$pulumi-python:dynamic/app:GeneratedSecret::s"
+    assert step_for_urn(secret) is None
+
+
+def test_a_wrapped_resource_of_an_old_stack_belongs_to_the_same_step_but_its_wrapper_to_none() -> None:
+    assert step_for_urn(WRAPPED) == "database"
+    assert (
+        step_for_urn(WRAPPED.replace("oneclick:turso:Database", "oneclick:cloudflare:CustomDomain"))
+        == "domain"
+    )
     component = "urn:pulumi:app1::oneclick::oneclick:app:App$oneclick:turso:Database::app1-db"
-    assert step_for_urn(component) is None, "only the component's children move its step"
+    assert step_for_urn(component) is None, "the wrapper registers at once, long before its resource"
 
 
 def test_steps_keep_the_plans_order_and_close_cleanly() -> None:

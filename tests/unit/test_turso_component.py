@@ -15,7 +15,7 @@ from tests.unit.pulumi_mocks import RecordingMocks
 class Mocks(RecordingMocks):
     def outputs_of(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
-        if args.typ == "pulumi-python:dynamic:Resource":
+        if args.typ == TursoDatabase.TYPE:
             name = args.inputs["name"]
             outputs.update(
                 hostname=f"{name}-o.turso.io",
@@ -42,7 +42,8 @@ def test_database_outputs_url_and_a_secret_token(mocks: Mocks) -> Any:
         url, hostname = values
         assert url == "libsql://shop-o.turso.io"
         assert hostname == "shop-o.turso.io"
-        dynamic = [r for r in mocks.created if r.typ == "pulumi-python:dynamic:Resource"][-1]
+        [dynamic] = [r for r in mocks.created if r.name == "shop-db"]
+        assert dynamic.typ == "pulumi-python:dynamic/turso:Database"
         assert dynamic.inputs["group"] == "default"
         assert dynamic.inputs["org"] == "o"
 
@@ -52,8 +53,8 @@ def test_database_outputs_url_and_a_secret_token(mocks: Mocks) -> Any:
 @pulumi.runtime.test
 def test_token_outputs_are_secret() -> Any:
     db = TursoDatabase("shop2-db", args("shop2"))
-    # The raw resource's secrecy comes from additional_secret_outputs, which only the real engine
-    # applies; tests/integration checks the state file for it.
+    # The engine makes it secret through additional_secret_outputs (tests/integration checks the
+    # state file); the resource marks it secret itself too, which is what the mocks see.
     return pulumi.Output.from_input(db.auth_token.is_secret()).apply(
         lambda secret: None if secret else pytest.fail("token is not secret")
     )
