@@ -173,42 +173,40 @@ class UnsupportedMediaType(GatewayError):
     retryable = False
 
 
-class InternalError(GatewayError):
-    """A fault of ours; the traceback is in our log, never in the answer."""
+class ServerFault(GatewayError):
+    """A 5xx: ours or an upstream's, never the caller's; both vendors' SDKs read it as a server error."""
 
     status = 500
-    code = "internal_error"
     openai_type = "server_error"
     anthropic_type = "api_error"
 
 
-class ServiceNotOffered(GatewayError):
+class InternalError(ServerFault):
+    """A fault of ours; the traceback is in our log, never in the answer."""
+
+    code = "internal_error"
+
+
+class ServiceNotOffered(ServerFault):
     status = 503
     code = "service_not_offered"
-    openai_type = "server_error"
-    anthropic_type = "api_error"
     retryable = False
 
 
-class DatabaseUnavailable(GatewayError):
+class DatabaseUnavailable(ServerFault):
     status = 503
     code = "service_unavailable"
-    openai_type = "server_error"
-    anthropic_type = "api_error"
 
     def headers(self, style: Style = "gateway") -> dict[str, str]:
         return {"retry-after": "5"}
 
 
-class UpstreamFailed(GatewayError):
+class UpstreamFailed(ServerFault):
     status = 502
     code = "upstream_error"
-    openai_type = "server_error"
-    anthropic_type = "api_error"
 
 
-class UpstreamTimeout(GatewayError):
+class UpstreamTimeout(ServerFault):
     status = 504
     code = "upstream_timeout"
-    openai_type = "server_error"
     anthropic_type = "timeout_error"

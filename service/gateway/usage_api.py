@@ -64,25 +64,40 @@ async def _user(request: Request) -> str:
     return (await authenticate(request)).user_id
 
 
-async def _services(gateway: Gateway, user_id: str, period: date) -> list[tuple[str, str, int, int, Decimal]]:
+async def _rows(gateway: Gateway, sql: str, params: list[Any]) -> list[Any]:
     async with gateway.pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT service, unit_type, sum(calls)::bigint, sum(units)::bigint, sum(cost_cents) "
-            "FROM api_usage_app_monthly WHERE user_id = %s AND period = %s GROUP BY service, unit_type "
-            "ORDER BY sum(cost_cents) DESC, service",
-            [user_id, period],
-        )
+        cursor = await conn.execute(sql, params)
         return list(await cursor.fetchall())
+
+
+async def _services(gateway: Gateway, user_id: str, period: date) -> list[tuple[str, str, int, int, Decimal]]:
+    return await _rows(
+        gateway,
+        "SELECT service, unit_type, sum(calls)::bigint, sum(units)::bigint, sum(cost_cents) "
+        "FROM api_usage_app_monthly WHERE user_id = %s AND period = %s GROUP BY service, unit_type "
+        "ORDER BY sum(cost_cents) DESC, service",
+        [user_id, period],
+    )
 
 
 async def _apps(gateway: Gateway, user_id: str, period: date) -> list[tuple[str, int, Decimal]]:
-    async with gateway.pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT app_id, sum(calls)::bigint, sum(cost_cents) FROM api_usage_app_monthly "
-            "WHERE user_id = %s AND period = %s GROUP BY app_id ORDER BY sum(cost_cents) DESC, app_id",
-            [user_id, period],
-        )
-        return list(await cursor.fetchall())
+    return await _rows(
+        gateway,
+        "SELECT app_id, sum(calls)::bigint, sum(cost_cents) FROM api_usage_app_monthly "
+        "WHERE user_id = %s AND period = %s GROUP BY app_id ORDER BY sum(cost_cents) DESC, app_id",
+        [user_id, period],
+    )
+
+
+def _service_row(service: str, unit_type: str, calls: int, units: int, cost: Decimal) -> dict[str, Any]:
+    """One service's usage in a period, as every usage route shows it."""
+    return {
+        "service": service,
+        "unit_type": unit_type,
+        "calls": calls,
+        "units": units,
+        "cost_cents": whole_cents(cost),
+    }
 
 
 def _app_rows(apps: list[tuple[str, int, Decimal]]) -> list[dict[str, Any]]:
@@ -123,16 +138,7 @@ async def current(request: Request) -> Response:
     for service, unit_type, calls, units, cost in services:
         before = previous.get((service, unit_type))
         trend = float(((cost - before) * 100 / before).quantize(Decimal("0.1"))) if before else None
-        service_rows.append(
-            {
-                "service": service,
-                "unit_type": unit_type,
-                "calls": calls,
-                "units": units,
-                "cost_cents": whole_cents(cost),
-                "trend_percent": trend,
-            }
-        )
+        service_rows.append({**_service_row(service, unit_type, calls, units, cost), "trend_percent": trend})
     return _json(
         {
             "user_id": user_id,
@@ -166,29 +172,20 @@ async def history(request: Request) -> Response:
     ):
         raise BadRequest("months: a whole number from 1 to 36", field="months")
     first = _shift(_period(None), 1 - int(raw_months))
-    async with gateway.pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT period, service, unit_type, sum(calls)::bigint, sum(units)::bigint, sum(cost_cents) "
-            "FROM api_usage_app_monthly WHERE user_id = %s AND period >= %s "
-            "GROUP BY period, service, unit_type ORDER BY period DESC, service",
-            [user_id, first],
-        )
-        rows = await cursor.fetchall()
+    rows = await _rows(
+        gateway,
+        "SELECT period, service, unit_type, sum(calls)::bigint, sum(units)::bigint, sum(cost_cents) "
+        "FROM api_usage_app_monthly WHERE user_id = %s AND period >= %s "
+        "GROUP BY period, service, unit_type ORDER BY period DESC, service",
+        [user_id, first],
+    )
     months: dict[date, dict[str, Any]] = {}
     for period, service, unit_type, calls, units, cost in rows:
         month = months.setdefault(
             period, {"period": period.strftime("%Y-%m"), "total": Decimal(0), "services": []}
         )
         month["total"] += cost
-        month["services"].append(
-            {
-                "service": service,
-                "unit_type": unit_type,
-                "calls": calls,
-                "units": units,
-                "cost_cents": whole_cents(cost),
-            }
-        )
+        month["services"].append(_service_row(service, unit_type, calls, units, cost))
     result = [
         {"period": m["period"], "total_cost_cents": whole_cents(m["total"]), "services": m["services"]}
         for m in months.values()
@@ -200,24 +197,15 @@ async def apps(request: Request) -> Response:
     gateway = gateway_of(request)
     user_id = await _user(request)
     period = _period(request.query_params.get("period"))
-    async with gateway.pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT app_id, service, unit_type, calls, units, cost_cents FROM api_usage_app_monthly "
-            "WHERE user_id = %s AND period = %s ORDER BY app_id, service",
-            [user_id, period],
-        )
-        rows = await cursor.fetchall()
+    rows = await _rows(
+        gateway,
+        "SELECT app_id, service, unit_type, calls, units, cost_cents FROM api_usage_app_monthly "
+        "WHERE user_id = %s AND period = %s ORDER BY app_id, service",
+        [user_id, period],
+    )
     breakdown: dict[str, list[dict[str, Any]]] = {}
-    for app_id, service, unit_type, calls, units, cost in rows:
-        breakdown.setdefault(app_id, []).append(
-            {
-                "service": service,
-                "unit_type": unit_type,
-                "calls": calls,
-                "units": units,
-                "cost_cents": whole_cents(cost),
-            }
-        )
+    for app_id, *usage in rows:
+        breakdown.setdefault(app_id, []).append(_service_row(*usage))
     totals = _app_rows(await _apps(gateway, user_id, period))
     for app in totals:
         app["services"] = breakdown.get(app["app_id"], [])
