@@ -4,12 +4,16 @@ resources named their own type (Turso + schema + preview data + site + custom do
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pulumi import automation as auto
 
+from automation import state_upgrade
 from automation.state_upgrade import _OLD_SHAPE, StateUpgradeRefused, upgrade_deployment
 from components.byo.database import ByoDatabase
 from components.cloudflare.domain import CustomDomain
@@ -151,3 +155,60 @@ def test_the_legacy_table_names_each_typed_resource_that_had_a_wrapper() -> None
         CustomDomain,
     }
     assert {kind.TYPE for kind in typed} == set(WRAPPED.values())
+
+
+class FakeStack:
+    """What upgrade_stack uses of an auto.Stack: its name, workspace env, export and import."""
+
+    def __init__(self, backend: Path, exported: dict[str, Any]) -> None:
+        self.name = "fx-shop"
+        self.workspace = SimpleNamespace(env_vars={"PULUMI_BACKEND_URL": f"file://{backend}"})
+        self.exported = exported
+        self.imported: list[auto.Deployment] = []
+
+    def export_stack(self) -> auto.Deployment:
+        return auto.Deployment(version=3, deployment=self.exported)
+
+    def import_stack(self, state: auto.Deployment) -> None:
+        self.imported.append(state)
+
+
+def checkpoint(backend: Path, deployment: dict[str, Any], gz: bool = False) -> None:
+    folder = backend / ".pulumi" / "stacks" / "oneclick"
+    folder.mkdir(parents=True)
+    data = json.dumps({"version": 3, "checkpoint": {"latest": deployment}}).encode()
+    (folder / ("fx-shop.json.gz" if gz else "fx-shop.json")).write_bytes(gzip.compress(data) if gz else data)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_an_old_checkpoint_is_exported_upgraded_and_imported(
+    old: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gz: bool
+) -> None:
+    monkeypatch.setattr(state_upgrade, "stack_locks", lambda _app: [])
+    checkpoint(tmp_path, old, gz)
+    stack = FakeStack(tmp_path, old)
+    assert state_upgrade.upgrade_stack(stack)  # type: ignore[arg-type]
+    [imported] = stack.imported
+    assert imported.version == 3
+    assert imported.deployment == upgrade_deployment(old, "fx-shop")
+
+
+def test_a_current_checkpoint_is_not_even_exported(
+    old: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_upgrade, "stack_locks", lambda _app: [])
+    new = upgrade_deployment(old, "fx-shop")
+    checkpoint(tmp_path, new)
+    stack = FakeStack(tmp_path, old)  # an export would still find work: it must not be asked
+    assert not state_upgrade.upgrade_stack(stack)  # type: ignore[arg-type]
+    assert stack.imported == []
+
+
+def test_a_locked_stack_is_left_to_the_update_holding_the_lock(
+    old: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_upgrade, "stack_locks", lambda _app: ["a lock"])
+    checkpoint(tmp_path, old)
+    stack = FakeStack(tmp_path, old)
+    assert not state_upgrade.upgrade_stack(stack)  # type: ignore[arg-type]
+    assert stack.imported == []
