@@ -89,6 +89,9 @@ def pulumi_env(target_is_sandbox: bool) -> dict[str, str]:
         "PULUMI_BACKEND_URL": url,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+        # An update's metadata runs `git status` in the project's repository, which would take
+        # .git/index.lock to refresh the index (and fail a concurrent `git commit` there).
+        "GIT_OPTIONAL_LOCKS": "0",
         **passphrase_env(target_is_sandbox),
     }
     if is_postgres(url):
