@@ -42,6 +42,8 @@ class TypedResource(Resource):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)  # `module=`, `name=`: the SDK sets the type name
         cls.TYPE = f"pulumi-python:{cls._resource_type_name}"
+        if cls.TYPE == DYNAMIC:  # the SDK's default: a subclass does not inherit its parent's type
+            raise TypeError(f"{cls.__name__}: name its type, `class {cls.__name__}(…, module=…, name=…)`")
         found: dict[str, None] = {}
         for klass in reversed(cls.__mro__):
             if issubclass(klass, TypedResource) and klass is not TypedResource:

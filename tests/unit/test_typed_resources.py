@@ -62,11 +62,19 @@ def test_outputs_are_the_annotated_attributes_in_their_order() -> None:
     assert TursoDatabase.OUTPUTS == ("name", "db_id", "hostname", "url", "auth_token", "primary_region")
     assert ByoDatabase.OUTPUTS == ("host", "database_name", "url")
 
-    class Sub(ByoDatabase):  # a subclass adds to what it inherits
+    class Sub(ByoDatabase, module="byo", name="Sub"):  # a subclass adds to what it inherits
         extra: pulumi.Output[str]
         plain: int  # not an output
 
     assert Sub.OUTPUTS == ("host", "database_name", "url", "extra")
+
+
+def test_a_subclass_that_names_no_type_is_refused_when_defined() -> None:
+    # The SDK would give it `pulumi-python:dynamic:Resource`: a silent change of identity.
+    with pytest.raises(TypeError, match="Untyped: name its type"):
+
+        class Untyped(ByoDatabase):
+            pass
 
 
 @pytest.mark.parametrize(
