@@ -103,14 +103,15 @@ def checkpoint(db: str, app: str) -> dict[str, Any]:
     return latest
 
 
-def vendor_names(latest: dict[str, Any]) -> set[str]:
-    """The vendor-side names the stack's resources hold (a database's, a Pages project's)."""
+def vendor_names(latest: dict[str, Any]) -> set[tuple[str, str]]:
+    """The vendor-side names the stack's resources hold: ("name", a Turso database's) and
+    ("project_name", a Pages project's or its domain's)."""
     names = set()
     for resource in latest.get("resources") or []:
         outputs = resource.get("outputs") or {}
         for key in ("name", "project_name"):
             if isinstance(outputs.get(key), str):
-                names.add(outputs[key])
+                names.add((key, outputs[key]))
     return names
 
 
@@ -209,7 +210,9 @@ def test_twenty_apps_between_two_hosts_one_killed_mid_deploy(
     for app in apps:
         latest = checkpoint(service_db, app)
         assert not latest.get("pending_operations"), (app, latest.get("pending_operations"))
-        assert app in vendor_names(latest), app  # its database (and Pages project) is the stack's
+        owned = vendor_names(latest)
+        assert ("name", app) in owned, (app, owned)  # the sandbox's database of that name is the stack's
+        assert (("project_name", app) in owned) == (app in web), (app, owned)  # and so is its Pages project
         assert stack_locks(app) == []
     assert set(apps) <= set(fleet.all_app_ids())
 
