@@ -1,24 +1,64 @@
-"""What the benchmarks that drive the deploy service share: the example spec, uploads, and the
-`oneclick service` processes they start and stop. Import it after bench.private.private_state()."""
+"""What the benchmarks that drive the deploy service share: its environment and database, the example
+spec and its uploads, and the `oneclick service` processes they start and stop. Import it after
+bench.private.private_state()."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
-from bench.private import REPO
+from bench.private import REPO, tools_on_path
 from service.archives import pack_folder
+from service.auth import create_token
+from service.store import migrate
+from service.vault import generate_key
 
 SHOP = REPO / "examples" / "shop"
 STATIC_SITE = REPO / "tests" / "fixtures" / "static-site"
 ONECLICK = [sys.executable, "-c", "from cli.main import main; main()"]
+
+
+def service_environment() -> None:
+    """The tools on PATH, a fresh encryption key, and a Pulumi passphrase of the run's own (service
+    workers encrypt their stacks with their own passphrase, never the sandbox one)."""
+    tools_on_path()
+    os.environ["CREDENTIALS_ENCRYPTION_KEY"] = generate_key(f"bench-{uuid.uuid4().hex[:6]}")
+    os.environ["PULUMI_CONFIG_PASSPHRASE"] = secrets.token_urlsafe(32)
+
+
+def service_database(server_url: str, name: str, user: str) -> tuple[str, str]:
+    """Database `name` on the server at `server_url`, migrated, with `user` on the enterprise tier:
+    (its URL, an API token of `user`)."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    database = server_url.rsplit("/", 1)[0] + f"/{name}"
+    migrate(database)
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO user_subscriptions (user_id, tier, status) VALUES (%s, 'enterprise', 'active')",
+            [user],
+        )
+        return database, create_token(conn, user, "bench")
+
+
+def upload_example(http: httpx.Client) -> dict[str, str]:
+    """The example's schema, migrations, preview data and static site as uploads, for spec()."""
+    return {
+        "schema": upload(http, SHOP / "prisma" / "schema.prisma"),
+        "migrations": upload(http, SHOP / "prisma" / "migrations"),
+        "preview": upload(http, SHOP / "prisma" / "preview.sql"),
+        "site": upload(http, STATIC_SITE),
+    }
 
 
 def upload(http: httpx.Client, path: Path) -> str:

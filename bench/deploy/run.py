@@ -13,24 +13,20 @@ Run: .venv/bin/python bench/deploy/run.py [--runs N]
 
 from __future__ import annotations
 
-import argparse
-import os
+import functools
 import secrets
 import shutil
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.private import REPO, private_state
+from bench.private import REPO, arguments, forget_stacks, private_state, timed, tools_on_path
 
 STATE = private_state("deploy")
 
 from automation import operations  # noqa: E402
-from automation.environment import TOOLS_BIN  # noqa: E402
 from automation.health import check_health  # noqa: E402
 from components.cloudflare.client import CloudflareClient  # noqa: E402
 from components.cloudflare.models import EnvVar  # noqa: E402
@@ -46,18 +42,13 @@ from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint, 
 SPEC = REPO / "stacks" / "static-example.yaml"  # the static site: no build in the measured deploy
 
 
-def timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
-
-
 def direct(sandbox: SandboxEndpoint, spec: AppSpec, name: str) -> None:
     """What the stack makes, done with the clients alone."""
     database = spec.database
     assert database.prisma_schema is not None
     assert database.preview_data is not None
     assert spec.web is not None
+    assert spec.web.build_dir is not None  # the static example: a built site, no source
     with TursoClient(sandbox.api_token, TURSO_ORG, base_url=sandbox.url) as turso:
         db = turso.create_database(name, "default")
         token = turso.create_database_token(name)
@@ -99,12 +90,10 @@ def cleanup_direct(sandbox: SandboxEndpoint, name: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each measurement")
     args = parser.parse_args()
-    os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"
+    tools_on_path()
     sandbox = server.start(sandbox_dir(), port=0)
     template = AppSpec.load(SPEC)
     full: list[float] = []
@@ -114,12 +103,12 @@ def main() -> None:
         for run in range(args.runs):
             app = f"bench-{run}-{secrets.token_hex(3)}"
             spec = template.model_copy(update={"id": app})
-            full.append(timed(lambda spec=spec: operations.deploy(spec)))
-            noop.append(timed(lambda spec=spec: operations.deploy(spec)))
+            full.append(timed(functools.partial(operations.deploy, spec)))
+            noop.append(timed(functools.partial(operations.deploy, spec)))
             operations.destroy(app)
-            (REPO / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
+            forget_stacks([app])
             name = f"direct-{run}-{secrets.token_hex(3)}"
-            manual.append(timed(lambda name=name: direct(sandbox, template, name)))
+            manual.append(timed(functools.partial(direct, sandbox, template, name)))
             cleanup_direct(sandbox, name)
             print(
                 f"run {run + 1}: full {full[-1]:.2f}s  noop {noop[-1]:.2f}s  direct {manual[-1]:.2f}s",

@@ -14,7 +14,7 @@ Run: .venv/bin/python bench/drift/run.py [--stacks N]
 
 from __future__ import annotations
 
-import argparse
+import functools
 import json
 import os
 import resource
@@ -23,18 +23,16 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.private import REPO, private_state
+from bench.private import REPO, arguments, forget_stacks, private_state, timed, tools_on_path
 
 STATE = private_state("drift")
 
 from pulumi.automation import events  # noqa: E402
 
 from automation import operations  # noqa: E402
-from automation.environment import TOOLS_BIN  # noqa: E402
 from automation.fleet import all_app_ids  # noqa: E402
 from automation.listed_stacks import open_listed_stack  # noqa: E402
 from automation.parallel import run_bounded  # noqa: E402
@@ -86,12 +84,6 @@ def drift_all(parallel: int, expected: int) -> tuple[float, float]:
     return seconds, cpu
 
 
-def timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
-
-
 def python_run(code: str) -> float:
     return timed(
         lambda: subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, check=True)
@@ -121,7 +113,7 @@ def profile(apps: list[str], sandbox: SandboxEndpoint) -> dict[str, float]:
         stack.preview_refresh(on_event=on_event, color="never", suppress_progress=True)
         t2 = time.perf_counter()
         with TursoClient(sandbox.api_token, TURSO_ORG, base_url=sandbox.url) as turso:
-            parts["api"].append(timed(lambda turso=turso, app=app: turso.get_database(app)))
+            parts["api"].append(timed(functools.partial(turso.get_database, app)))
         parts["open"].append(t1 - t0)
         parts["engine_start"].append(marks["first_event"] - t1)
         parts["until_read"].append(marks["read_start"] - marks["first_event"])
@@ -142,13 +134,11 @@ def once_per_run() -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--stacks", type=int, default=60, help="app stacks to deploy and check")
     parser.add_argument("--deploy-parallel", type=int, default=4, help="stacks deployed at once")
     args = parser.parse_args()
-    os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"
+    tools_on_path()
     sandbox = server.start(sandbox_dir(), port=0)
     apps = [f"bench-drift-{i:03d}" for i in range(args.stacks)]
     rates: dict[int, float] = {}
@@ -172,8 +162,7 @@ def main() -> None:
         )
     finally:
         server.stop(sandbox_dir())
-        for app in apps:
-            (REPO / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
+        forget_stacks(apps)
         shutil.rmtree(STATE, ignore_errors=True)
     print(f"drift: stacks={len(apps)} " + " ".join(f"p{p}_stacks_per_min={rates[p]:.0f}" for p in SETTINGS))
 

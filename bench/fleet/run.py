@@ -18,7 +18,6 @@ Run: .venv/bin/python bench/fleet/run.py [--apps 20] [--workers 2]   (the plan's
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import secrets
@@ -27,25 +26,27 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.private import REPO, free_port, private_state
+from bench.private import REPO, arguments, forget_stacks, free_port, private_state
 
 STATE = private_state("fleet")
 
 import httpx  # noqa: E402
-import psycopg  # noqa: E402
 
-from automation.environment import TOOLS_BIN  # noqa: E402
 from automation.localpg import LocalPostgres  # noqa: E402
-from bench.service_driver import ONECLICK, SHOP, STATIC_SITE, spec, start, upload, wait_until_up  # noqa: E402
+from bench.service_driver import (  # noqa: E402
+    ONECLICK,
+    service_database,
+    service_environment,
+    spec,
+    start,
+    upload_example,
+    wait_until_up,
+)
 from sandbox import server  # noqa: E402
 from sandbox.endpoint import sandbox_dir  # noqa: E402
-from service.auth import create_token  # noqa: E402
-from service.store import migrate  # noqa: E402
-from service.vault import generate_key  # noqa: E402
 
 
 def stop_counting_cpu(process: subprocess.Popen[bytes]) -> float:
@@ -67,12 +68,7 @@ def stop_counting_cpu(process: subprocess.Popen[bytes]) -> float:
 
 
 def deploy_all(http: httpx.Client, apps: list[str]) -> tuple[float, int]:
-    files = {
-        "schema": upload(http, SHOP / "prisma" / "schema.prisma"),
-        "migrations": upload(http, SHOP / "prisma" / "migrations"),
-        "preview": upload(http, SHOP / "prisma" / "preview.sql"),
-        "site": upload(http, STATIC_SITE),
-    }
+    files = upload_example(http)
     began = time.monotonic()
     pending: set[str] = set()
     for n, app in enumerate(apps):
@@ -99,15 +95,7 @@ def deploy_all(http: httpx.Client, apps: list[str]) -> tuple[float, int]:
 def run(count: int, workers: int, drift_concurrency: int) -> dict[str, float]:
     postgres = LocalPostgres.default()
     base = postgres.start()
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(b"CREATE DATABASE bench_fleet")
-    database = base.rsplit("/", 1)[0] + "/bench_fleet"
-    migrate(database)
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO user_subscriptions (user_id, tier, status) VALUES ('bench', 'enterprise', 'active')"
-        )
-        token = create_token(conn, "bench", "bench")
+    database, token = service_database(base, "bench_fleet", "bench")
     server.start(sandbox_dir(), port=0, postgres_url=base)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -149,14 +137,11 @@ def run(count: int, workers: int, drift_concurrency: int) -> dict[str, float]:
             stop_counting_cpu(process)
         server.stop(sandbox_dir())
         postgres.stop()
-        for app in apps:
-            (REPO / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
+        forget_stacks(apps)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument(
         "--apps", type=int, default=20, help="distinct apps to deploy (the plan's scale: 500)"
     )
@@ -165,9 +150,7 @@ def main() -> None:
         "--drift-concurrency", type=int, default=1, help="drift jobs each worker runs at once"
     )
     args = parser.parse_args()
-    os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"
-    os.environ["CREDENTIALS_ENCRYPTION_KEY"] = generate_key(f"bench-{uuid.uuid4().hex[:6]}")
-    os.environ["PULUMI_CONFIG_PASSPHRASE"] = secrets.token_urlsafe(32)
+    service_environment()
     try:
         figures = run(args.apps, args.workers, args.drift_concurrency)
     finally:

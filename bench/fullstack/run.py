@@ -15,54 +15,39 @@ Run: .venv/bin/python bench/fullstack/run.py [--samples N] [--clients N] [--seco
 
 from __future__ import annotations
 
-import argparse
-import os
 import secrets
 import shutil
 import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.private import REPO, private_state
+from bench.private import arguments, forget_stacks, private_state, timed, tools_on_path
 
 STATE = private_state("fullstack")
 
 import httpx  # noqa: E402
 
 from automation import operations  # noqa: E402
-from automation.environment import TOOLS_BIN  # noqa: E402
 from components.spec import AppSpec  # noqa: E402
 from core.localhost import LoopbackTransport  # noqa: E402
 from sandbox import server  # noqa: E402
 from sandbox.endpoint import sandbox_dir  # noqa: E402
+from tests.helpers import SHOP, shop_database  # noqa: E402
 
-SHOP = REPO / "examples" / "shop"
 # Never copied into the bench's source: installs and build output of a developer's own runs.
 LEFT_OUT = shutil.ignore_patterns("node_modules", ".next", ".open-next", ".wrangler", "generated")
 HEALTH_ROUTE = Path("app") / "api" / "health" / "route.ts"
-
-
-def timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
 
 
 def bench_spec(app: str, source: Path) -> AppSpec:
     return AppSpec.parse(
         {
             "id": app,
-            "database": {
-                "provider": "turso",
-                "prismaSchema": str(SHOP / "prisma" / "schema.prisma"),
-                "migrations": str(SHOP / "prisma" / "migrations"),
-                "previewData": str(SHOP / "prisma" / "preview.sql"),
-            },
+            "database": shop_database(),
             "web": {
                 "source": str(source),
                 "framework": "nextjs",
@@ -127,14 +112,12 @@ def rows_from_app(http: httpx.Client, url: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--samples", type=int, default=200, help="sequential requests per latency figure")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients for the load")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the load")
     args = parser.parse_args()
-    os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"
+    tools_on_path()
     server.start(sandbox_dir(), port=0)
     app = f"bench-fs-{secrets.token_hex(3)}"
     source = Path(shutil.copytree(SHOP, STATE / "shop", ignore=LEFT_OUT))
@@ -167,7 +150,7 @@ def main() -> None:
             raise SystemExit(f"{errors} of {requests} requests failed under {args.clients} clients")
         operations.destroy(app)
     finally:
-        (REPO / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
+        forget_stacks([app])
         server.stop(sandbox_dir())
         shutil.rmtree(STATE, ignore_errors=True)
     print(

@@ -13,33 +13,33 @@ Run: .venv/bin/python bench/service/run.py [--apps 40] [--workers 2]
 
 from __future__ import annotations
 
-import argparse
-import os
 import secrets
 import shutil
 import statistics
 import sys
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.private import REPO, free_port, private_state
+from bench.private import arguments, forget_stacks, free_port, private_state
 
 STATE = private_state("service")
 
 import httpx  # noqa: E402
-import psycopg  # noqa: E402
 
-from automation.environment import TOOLS_BIN  # noqa: E402
 from automation.localpg import LocalPostgres  # noqa: E402
-from bench.service_driver import SHOP, STATIC_SITE, spec, start, stop, upload, wait_until_up  # noqa: E402
+from bench.service_driver import (  # noqa: E402
+    service_database,
+    service_environment,
+    spec,
+    start,
+    stop,
+    upload_example,
+    wait_until_up,
+)
 from sandbox import server  # noqa: E402
 from sandbox.endpoint import sandbox_dir  # noqa: E402
-from service.auth import create_token  # noqa: E402
-from service.store import migrate  # noqa: E402
-from service.vault import generate_key  # noqa: E402
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -50,17 +50,7 @@ def percentile(values: list[float], share: float) -> float:
 def run(apps: int, workers: int) -> tuple[float, float, float, int]:
     postgres = LocalPostgres.default()
     base = postgres.start()
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(b"CREATE DATABASE bench_service")
-    database = base.rsplit("/", 1)[0] + "/bench_service"
-    migrate(database)
-    user = "bench-user"
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO user_subscriptions (user_id, tier, status) VALUES (%s, 'enterprise', 'active')",
-            [user],
-        )
-        token = create_token(conn, user, "bench")
+    database, token = service_database(base, "bench_service", "bench-user")
     server.start(sandbox_dir(), port=0, postgres_url=base)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -79,12 +69,7 @@ def run(apps: int, workers: int) -> tuple[float, float, float, int]:
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
             submitted: dict[str, float] = {}
-            files = {
-                "schema": upload(http, SHOP / "prisma" / "schema.prisma"),
-                "migrations": upload(http, SHOP / "prisma" / "migrations"),
-                "preview": upload(http, SHOP / "prisma" / "preview.sql"),
-                "site": upload(http, STATIC_SITE),
-            }
+            files = upload_example(http)
             began = time.monotonic()
             for n in range(apps):
                 app = f"bench-{n}-{secrets.token_hex(3)}"
@@ -124,21 +109,15 @@ def run(apps: int, workers: int) -> tuple[float, float, float, int]:
             stop(process)
         server.stop(sandbox_dir())
         postgres.stop()
-        for app in app_ids:
-            (REPO / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
+        forget_stacks(app_ids)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--apps", type=int, default=40, help="deploys of distinct apps to submit")
     parser.add_argument("--workers", type=int, default=2, help="`oneclick service worker` processes")
     args = parser.parse_args()
-    os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"
-    os.environ["CREDENTIALS_ENCRYPTION_KEY"] = generate_key(f"bench-{uuid.uuid4().hex[:6]}")
-    # Service workers encrypt their stacks with a passphrase of their own, never the sandbox one.
-    os.environ["PULUMI_CONFIG_PASSPHRASE"] = secrets.token_urlsafe(32)
+    service_environment()
     try:
         per_min, p50, p95, failed = run(args.apps, args.workers)
     finally:
