@@ -67,6 +67,23 @@ class Host:
         ]  # fmt: skip
 
 
+def check(host: Host, others: Sequence[Host], empty: Path) -> None:
+    """The jail holds: the host writes its own tree only, and sees no other host's files."""
+    mark = "jail-probe"
+    script = (
+        f'hostname; touch "$1/{mark}" && rm "$1/{mark}" || exit 3; '
+        f'touch "$2/{mark}" 2>/dev/null && exit 4; '
+        'shift 2; for other in "$@"; do [ -z "$(ls -A "$other")" ] || exit 5; done'
+    )
+    command = [*host.wrapper(others, empty), "sh", "-c", script, "probe", str(host.root), str(REPO_ROOT)]
+    done = subprocess.run(
+        [*command, *(str(o.root) for o in others)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"the jail of {host.name} leaks (exit {done.returncode}): {done.stderr}"
+    assert done.stdout.strip() == host.name
+    assert not (REPO_ROOT / mark).exists()
+
+
 def hosts(base: Path, names: Sequence[str]) -> list[Host]:
     """Hosts with trees under `base`; skips the test where bubblewrap cannot make namespaces."""
     found = shutil.which(BWRAP)

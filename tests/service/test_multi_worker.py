@@ -62,14 +62,16 @@ def hosts(tmp_path: Path) -> list[jail.Host]:
 
 
 def start_jailed(workers: Workers, hosts: list[jail.Host], logs: Path) -> dict[str, subprocess.Popen[bytes]]:
-    """One worker per host, each in its jail; by host name."""
+    """One worker per host, each in its jail (checked first); by host name."""
     empty = logs / "empty"
     empty.mkdir(exist_ok=True)
+    envs = {host.name: host.env() for host in hosts}  # every tree exists before any jail hides it
     started = {}
     for host in hosts:
         others = [h for h in hosts if h is not host]
+        jail.check(host, others, empty)
         started[host.name] = workers.start(
-            logs, heartbeat=0.5, stalled_after=3, env=host.env(), wrapper=host.wrapper(others, empty)
+            logs, heartbeat=0.5, stalled_after=3, env=envs[host.name], wrapper=host.wrapper(others, empty)
         )
     return started
 
