@@ -19,6 +19,7 @@ import pytest
 
 from core.localca import ca_dir
 from sandbox.endpoint import REPO_ROOT
+from tests.service.conftest import Workers
 
 BWRAP = "bwrap"
 
@@ -98,3 +99,18 @@ def hosts(base: Path, names: Sequence[str]) -> list[Host]:
         detail = probe.stderr.decode(errors="replace").strip() if probe is not None else "not installed"
         pytest.skip(f"needs bubblewrap with namespaces (apt-get install bubblewrap): {detail}")
     return [Host(name, base / name) for name in names]
+
+
+def start_workers(workers: Workers, hosts: Sequence[Host], logs: Path) -> dict[str, subprocess.Popen[bytes]]:
+    """One worker per host, each in its jail (checked first); by host name."""
+    empty = logs / "empty"
+    empty.mkdir(exist_ok=True)
+    envs = {host.name: host.env() for host in hosts}  # every tree exists before any jail hides it
+    started = {}
+    for host in hosts:
+        others = [h for h in hosts if h is not host]
+        check(host, others, empty)
+        started[host.name] = workers.start(
+            logs, heartbeat=0.5, stalled_after=3, env=envs[host.name], wrapper=host.wrapper(others, empty)
+        )
+    return started

@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
@@ -59,21 +58,6 @@ PROJECT = "oneclick"
 @pytest.fixture
 def hosts(tmp_path: Path) -> list[jail.Host]:
     return jail.hosts(tmp_path / "hosts", ["host-a", "host-b"])
-
-
-def start_jailed(workers: Workers, hosts: list[jail.Host], logs: Path) -> dict[str, subprocess.Popen[bytes]]:
-    """One worker per host, each in its jail (checked first); by host name."""
-    empty = logs / "empty"
-    empty.mkdir(exist_ok=True)
-    envs = {host.name: host.env() for host in hosts}  # every tree exists before any jail hides it
-    started = {}
-    for host in hosts:
-        others = [h for h in hosts if h is not host]
-        jail.check(host, others, empty)
-        started[host.name] = workers.start(
-            logs, heartbeat=0.5, stalled_after=3, env=envs[host.name], wrapper=host.wrapper(others, empty)
-        )
-    return started
 
 
 def host_of(recorded: str) -> str:
@@ -165,7 +149,7 @@ def test_twenty_apps_between_two_hosts_one_killed_mid_deploy(
     web = {app for i, app in enumerate(apps) if i % WEB_EVERY == WEB_EVERY - 1}
     held = apps[0]
     hold(sandbox, held, 40)
-    processes = start_jailed(workers, hosts, tmp_path)
+    processes = jail.start_workers(workers, hosts, tmp_path)
     with client(api, token) as http:
         ids = []
         for app in apps:
@@ -271,7 +255,7 @@ def test_two_hosts_never_run_one_stack_at_once(
     _, token = make_user(service_db, "pro", max_apps=1)
     app = new_app(app_ids, prefix="lk")
     hold(sandbox, app, 30)
-    start_jailed(workers, hosts, tmp_path)
+    jail.start_workers(workers, hosts, tmp_path)
     with client(api, token) as http:
 
         def submit() -> str:

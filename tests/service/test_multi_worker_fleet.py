@@ -24,7 +24,6 @@ from tests.service.conftest import (
     new_app,
     wait_finished,
 )
-from tests.service.test_multi_worker import start_jailed
 
 pytestmark = pytest.mark.engine
 
@@ -40,7 +39,7 @@ def test_drift_and_refresh_as_jobs_cover_every_stack_once(
     tmp_path: Path,
 ) -> None:
     hosts = jail.hosts(tmp_path / "hosts", ["host-a", "host-b"])
-    start_jailed(workers, hosts, tmp_path)
+    jail.start_workers(workers, hosts, tmp_path)
     _, token = make_user(service_db, "pro", max_apps=STACKS)
     stacks = sorted(new_app(app_ids, prefix="fj") for _ in range(STACKS))
     began = time.monotonic()
