@@ -130,6 +130,20 @@ def _owned_app(
     return row
 
 
+def _insert_deployment(
+    conn: psycopg.Connection, vault: Vault, user_id: str, spec: AppSpec, kind: Kind, secrets: dict[str, str]
+) -> str:
+    """Record a deployment of `spec` (its public part; `secrets` sealed to the new row): its id."""
+    deployment_id = str(uuid.uuid4())
+    envelope = _sealed(vault, deployment_id, secrets)
+    conn.execute(
+        "INSERT INTO deployments (id, app_id, user_id, kind, spec, secrets_encrypted) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        [deployment_id, spec.id, user_id, kind, Jsonb(spec.public_dict()), envelope],
+    )
+    return deployment_id
+
+
 def submit(
     conn: psycopg.Connection, vault: Vault, sub: Subscription, spec: AppSpec, kind: Kind
 ) -> Deployment:
@@ -165,14 +179,7 @@ def submit(
                     field="customDomain",
                     fix="choose another domain, or remove it from the other app first",
                 )
-        deployment_id = str(uuid.uuid4())
-        secrets = spec.secret_values()
-        envelope = _sealed(vault, deployment_id, secrets)
-        conn.execute(
-            "INSERT INTO deployments (id, app_id, user_id, kind, spec, secrets_encrypted) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            [deployment_id, spec.id, sub.user_id, kind, Jsonb(spec.public_dict()), envelope],
-        )
+        deployment_id = _insert_deployment(conn, vault, sub.user_id, spec, kind, spec.secret_values())
         platform = "web" if spec.web is not None else "database"
         conn.execute(
             "INSERT INTO deployed_apps (app_id, user_id, name, platform, status, custom_domain, "
@@ -239,15 +246,9 @@ def submit_native(
                 field="id",
                 fix="deploy the site with POST /api/deploy/web and wait for it to succeed",
             )
-        deployment_id = str(uuid.uuid4())
         # The store credentials ride with the spec's secrets, under names no spec reference uses.
         secrets = {**spec.secret_values(), **{NATIVE_SECRET + k: v for k, v in credentials.items()}}
-        envelope = _sealed(vault, deployment_id, secrets)
-        conn.execute(
-            "INSERT INTO deployments (id, app_id, user_id, kind, spec, secrets_encrypted) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            [deployment_id, spec.id, user_id, kind, Jsonb(spec.public_dict()), envelope],
-        )
+        deployment_id = _insert_deployment(conn, vault, user_id, spec, kind, secrets)
         _queue_steps(conn, deployment_id, kind, spec.id, steps)
     return _recorded(conn, deployment_id)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port  # stdlib only: imports nothing of the project yet
+from tests.helpers import forget_stack, free_port  # stdlib only: imports nothing of the project yet
 
 # Isolate before any project module reads the environment; subprocesses inherit this too.
 _SESSION_STATE = Path(tempfile.mkdtemp(prefix="oneclick-test-"))
@@ -31,7 +31,7 @@ for _var in (
 from automation.localpg import LocalPostgres  # noqa: E402
 from core.settings import reset_settings  # noqa: E402
 from sandbox import server as sandbox_server  # noqa: E402
-from sandbox.endpoint import REPO_ROOT, SandboxEndpoint, sandbox_dir  # noqa: E402
+from sandbox.endpoint import SandboxEndpoint, sandbox_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +62,17 @@ def app_id() -> Iterator[str]:
     """A fresh app id; its stack config file in stacks/ is removed afterwards."""
     value = f"t-{uuid.uuid4().hex[:10]}"
     yield value
-    (REPO_ROOT / "stacks" / f"Pulumi.{value}.yaml").unlink(missing_ok=True)
+    forget_stack(value)
+
+
+@pytest.fixture
+def app_ids() -> Iterator[list[str]]:
+    """App ids a test deploys (tests.helpers.new_app adds them); their stack config files are removed
+    afterwards."""
+    made: list[str] = []
+    yield made
+    for app in made:
+        forget_stack(app)
 
 
 @pytest.fixture

@@ -1,15 +1,24 @@
-"""Helpers the tests and benchmarks share: free loopback ports, polling, stack state, signed Stripe events."""
+"""Helpers the tests and benchmarks share: free loopback ports, polling, app ids and their stack files,
+the example shop's database, stack state, signed Stripe events. Standard library only at import: the
+conftest and the benchmarks import it before any project module reads the environment."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import socket
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+
+REPO = Path(__file__).resolve().parents[1]
+SHOP = REPO / "examples" / "shop"
+STATIC_SITE = REPO / "tests" / "fixtures" / "static-site"
 
 
 def free_port() -> int:
@@ -29,6 +38,40 @@ def wait_for(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def forget_stack(app_id: str) -> None:
+    """Remove the stack config file a deploy of `app_id` wrote into stacks/ (there or not)."""
+    (REPO / "stacks" / f"Pulumi.{app_id}.yaml").unlink(missing_ok=True)
+
+
+def new_app(app_ids: list[str], prefix: str = "t") -> str:
+    """A fresh app id, added to `app_ids` (the conftest's fixture forgets their stacks afterwards)."""
+    app = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    app_ids.append(app)
+    return app
+
+
+@contextlib.contextmanager
+def destroyed_afterwards(prefix: str) -> Iterator[str]:
+    """A fresh app id; afterwards its app is destroyed (if it was deployed) and its stack file removed."""
+    from automation import operations  # here: the conftest imports this module before setting the environment
+
+    app = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    yield app
+    with contextlib.suppress(operations.DeployError):
+        operations.destroy(app)
+    forget_stack(app)
+
+
+def shop_database(provider: str = "turso") -> dict[str, str]:
+    """The example shop's `database` section: its Prisma schema, migrations and preview data."""
+    return {
+        "provider": provider,
+        "prismaSchema": str(SHOP / "prisma" / "schema.prisma"),
+        "migrations": str(SHOP / "prisma" / "migrations"),
+        "previewData": str(SHOP / "prisma" / "preview.sql"),
+    }
 
 
 def checkpoint_text(app_id: str) -> str:

@@ -47,6 +47,7 @@ from dbtools.layout import Table, build_layout
 from dbtools.migrations import generated_migration
 from dbtools.postgres_url import AUTHENTICATION, MALFORMED, NO_DATABASE, NOT_EMPTY, UNREACHABLE
 from dbtools.preview_data import open_preview
+from dbtools.prisma_schema import PrismaSchema
 from dbtools.sql_split import split_statements
 from sandbox.endpoint import SandboxEndpoint
 from tests.helpers import free_port
@@ -106,14 +107,25 @@ def turso_target(turso: TursoClient) -> Iterator[Target]:
     turso.delete_database(name)
 
 
-@pytest.fixture(params=["postgresql", "turso", "sqlite"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+def _target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
     if request.param == "postgresql":
         return Target("postgresql", request.getfixturevalue("pg_url"))
     if request.param == "turso":
         result: Target = request.getfixturevalue("turso_target")
         return result
     return Target("sqlite", f"file:{tmp_path / 'app.db'}")
+
+
+@pytest.fixture(params=["postgresql", "turso", "sqlite"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+    """Each test that takes it runs on a fresh PostgreSQL database, Turso database and SQLite file."""
+    return _target(request, tmp_path)
+
+
+@pytest.fixture(params=["postgresql", "turso"])
+def server_target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+    """Each test that takes it runs on a fresh PostgreSQL database and Turso database."""
+    return _target(request, tmp_path)
 
 
 # --- comparing rows -----------------------------------------------------------------------------
@@ -267,16 +279,10 @@ def _broken_migrations(tmp_path: Path, dialect: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("kind", ["postgresql", "turso"])
 def test_a_broken_migration_names_itself_and_leaves_the_database_as_it_was(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+    server_target: Target, tmp_path: Path
 ) -> None:
-    target = (
-        Target("postgresql", request.getfixturevalue("pg_url"))
-        if kind == "postgresql"
-        else request.getfixturevalue("turso_target")
-    )
-    executor = target.connect()
+    executor = server_target.connect()
     try:
         folder = _broken_migrations(tmp_path, executor.dialect)
         schema = load_schema(SCHEMA)
@@ -364,17 +370,11 @@ def test_a_sqlite_file_preview_and_a_data_only_dump_import_the_same(pg_url: str,
         target.close()
 
 
-@pytest.mark.parametrize("kind", ["postgresql", "turso"])
 def test_export_writes_a_dump_that_imports_back_to_the_same_rows(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+    server_target: Target, tmp_path: Path
 ) -> None:
-    target = (
-        Target("postgresql", request.getfixturevalue("pg_url"))
-        if kind == "postgresql"
-        else request.getfixturevalue("turso_target")
-    )
     schema = load_schema(SCHEMA)
-    executor = target.connect()
+    executor = server_target.connect()
     try:
         migrate(executor, schema)
         import_preview(executor, schema, PREVIEW)
@@ -408,13 +408,13 @@ def test_export_writes_a_dump_that_imports_back_to_the_same_rows(
         executor.close()
 
 
-PROPERTY_SCHEMA = parse_schema(
-    """
-datasource db {
-  provider = "sqlite"
-  url      = "file:dev.db"
-}
+def sqlite_schema(models: str) -> PrismaSchema:
+    """A Prisma schema of `models` on SQLite (its datasource block is the same for every test's)."""
+    return parse_schema('datasource db {\n  provider = "sqlite"\n  url      = "file:dev.db"\n}\n' + models)
 
+
+PROPERTY_SCHEMA = sqlite_schema(
+    """
 model Sample {
   id      Int      @id @default(autoincrement())
   flag    Boolean
@@ -584,16 +584,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, st
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("kind", ["postgresql", "turso"])
-def test_cli_migrate_import_export_end_to_end(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    target = (
-        Target("postgresql", request.getfixturevalue("pg_url"))
-        if kind == "postgresql"
-        else request.getfixturevalue("turso_target")
-    )
-    env = {"TURSO_DB_AUTH_TOKEN": target.token} if target.token else {}
+def test_cli_migrate_import_export_end_to_end(server_target: Target, tmp_path: Path) -> None:
+    env = {"TURSO_DB_AUTH_TOKEN": server_target.token} if server_target.token else {}
     code, out, err = run_cli(
         "db",
         "migrate",
@@ -602,13 +594,13 @@ def test_cli_migrate_import_export_end_to_end(
         "--migrations",
         str(MIGRATIONS),
         "--url",
-        target.url,
+        server_target.url,
         env=env,
     )
     assert code == 0, err
     assert out.startswith("schema migrated: 8 tables")
     code, out, err = run_cli(
-        "db", "import", "--schema", str(SCHEMA), "--data", str(PREVIEW), "--url", target.url, env=env
+        "db", "import", "--schema", str(SCHEMA), "--data", str(PREVIEW), "--url", server_target.url, env=env
     )
     assert (code, out) == (0, "54 rows transferred from preview\n"), err
     assert "  Product: 8 rows" in err
@@ -620,19 +612,19 @@ def test_cli_migrate_import_export_end_to_end(
         "--data",
         str(PREVIEW),
         "--url",
-        target.url,
+        server_target.url,
         "--json",
         env=env,
     )
     assert code == 0
     assert json.loads(out)["already_imported"] is True
     dump = tmp_path / "out.sql"
-    code, out, _ = run_cli("db", "export", "--url", target.url, "--out", str(dump), "--json", env=env)
+    code, out, _ = run_cli("db", "export", "--url", server_target.url, "--out", str(dump), "--json", env=env)
     assert code == 0
     assert json.loads(out)["rows"] == 54
     assert dump.read_text().count("INSERT INTO") == 54
-    if target.token:
-        assert target.token not in out + err
+    if server_target.token:
+        assert server_target.token not in out + err
 
 
 def test_cli_transform_and_help() -> None:
@@ -778,13 +770,8 @@ def test_a_large_turso_import_streams_in_one_transaction(
         executor.close()
 
 
-CYCLE_SCHEMA = parse_schema(
+CYCLE_SCHEMA = sqlite_schema(
     """
-datasource db {
-  provider = "sqlite"
-  url      = "file:dev.db"
-}
-
 model Person {
   id           Int      @id @default(autoincrement())
   name         String
@@ -806,9 +793,8 @@ model Note {
 )
 
 
-@pytest.mark.parametrize("kind", ["postgresql", "turso"])
 def test_tables_referring_to_each_other_and_to_themselves_import(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+    server_target: Target, tmp_path: Path
 ) -> None:
     """Person → Note (favorite) and Note → Person (author) form a cycle; mentors refer to people
     imported after them."""
@@ -820,12 +806,7 @@ def test_tables_referring_to_each_other_and_to_themselves_import(
         'INSERT INTO "Note" VALUES (1, 2);\n'
         'INSERT INTO "Note" VALUES (2, 3);\n'
     )
-    target = (
-        Target("postgresql", request.getfixturevalue("pg_url"))
-        if kind == "postgresql"
-        else request.getfixturevalue("turso_target")
-    )
-    executor = target.connect()
+    executor = server_target.connect()
     try:
         migrate(executor, CYCLE_SCHEMA)
         report = import_preview(executor, CYCLE_SCHEMA, preview)

@@ -10,7 +10,6 @@ Set ONECLICK_BUILD_CACHE to a folder kept between runs to reuse both."""
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import shutil
 import uuid
@@ -28,11 +27,11 @@ from automation.localpg import LocalPostgres
 from components.spec import AppSpec
 from core.localhost import LoopbackTransport
 from libsql.client import LibsqlClient
-from sandbox.endpoint import REPO_ROOT, SandboxEndpoint
+from sandbox.endpoint import SandboxEndpoint
+from tests.helpers import SHOP, destroyed_afterwards, shop_database
 
 pytestmark = [pytest.mark.engine, pytest.mark.skipif(shutil.which("npm") is None, reason="needs npm")]
 
-SHOP = REPO_ROOT / "examples" / "shop"
 LEFT_OUT = shutil.ignore_patterns("node_modules", ".next", ".open-next", ".wrangler", "generated")
 HEALTH_ROUTE = Path("app") / "api" / "health" / "route.ts"
 PASSWORD = secrets.token_urlsafe(12)
@@ -49,23 +48,15 @@ def source(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app_id() -> Iterator[str]:
-    app = f"shop-{uuid.uuid4().hex[:8]}"
-    yield app
-    with contextlib.suppress(operations.DeployError):
-        operations.destroy(app)
-    (REPO_ROOT / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
+    with destroyed_afterwards("shop") as app:
+        yield app
 
 
 def shop_spec(app: str, source: Path, provider: str = "turso") -> AppSpec:
     return AppSpec.parse(
         {
             "id": app,
-            "database": {
-                "provider": provider,
-                "prismaSchema": str(SHOP / "prisma" / "schema.prisma"),
-                "migrations": str(SHOP / "prisma" / "migrations"),
-                "previewData": str(SHOP / "prisma" / "preview.sql"),
-            },
+            "database": shop_database(provider),
             "web": {
                 "source": str(source),
                 "framework": "nextjs",

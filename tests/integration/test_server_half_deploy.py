@@ -9,10 +9,8 @@ Next.js app takes the same path in test_fullstack_example.py."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +23,10 @@ from components.spec import AppSpec
 from core.localhost import LoopbackTransport
 from libsql.client import LibsqlClient
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint
+from tests.helpers import destroyed_afterwards, shop_database
 
 pytestmark = pytest.mark.engine
 
-SHOP = REPO_ROOT / "examples" / "shop"
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "worker_site"
 
 
@@ -44,22 +42,14 @@ def site(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app_id() -> Iterator[str]:
-    app = f"half-{uuid.uuid4().hex[:8]}"
-    yield app
-    with contextlib.suppress(operations.DeployError):
-        operations.destroy(app)
-    (REPO_ROOT / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
+    with destroyed_afterwards("half") as app:
+        yield app
 
 
 def spec(app: str, site: Path) -> dict[str, Any]:
     return {
         "id": app,
-        "database": {
-            "provider": "turso",
-            "prismaSchema": str(SHOP / "prisma" / "schema.prisma"),
-            "migrations": str(SHOP / "prisma" / "migrations"),
-            "previewData": str(SHOP / "prisma" / "preview.sql"),
-        },
+        "database": shop_database(),
         "web": {"buildDir": str(site)},
     }
 

@@ -38,14 +38,6 @@ def backends(local_postgres: LocalPostgres) -> Iterator[tuple[str, str, str]]:
         yield source, service_backend_url(database), database
 
 
-@pytest.fixture
-def apps() -> Iterator[list[str]]:
-    made: list[str] = []
-    yield made
-    for app in made:
-        (REPO_ROOT / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
-
-
 def history(app: str) -> list[dict[str, Any]]:
     done = subprocess.run(
         [str(TOOLS_BIN / "pulumi"), "stack", "history", "--json", "--stack", app],
@@ -59,11 +51,14 @@ def history(app: str) -> list[dict[str, Any]]:
 
 
 def test_stacks_move_with_history_and_preview_shows_no_change(
-    sandbox: SandboxEndpoint, backends: tuple[str, str, str], apps: list[str], monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxEndpoint,
+    backends: tuple[str, str, str],
+    app_ids: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     source, destination, database = backends
     app = f"mig-{uuid.uuid4().hex[:8]}"
-    apps.append(app)
+    app_ids.append(app)
     spec = AppSpec.parse({"id": app, "database": {"provider": "turso"}})
     operations.deploy(spec)
     operations.deploy(spec)  # two updates of history

@@ -4,15 +4,10 @@ file gets back from the backend."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
@@ -24,10 +19,10 @@ from automation.state_blobs import PostgresBlobs
 from automation.workspace import DeployError
 from components.spec import AppSpec
 from components.turso.client import TursoClient
-from sandbox.endpoint import REPO_ROOT, TURSO_ORG, SandboxEndpoint
+from sandbox.endpoint import TURSO_ORG, SandboxEndpoint
 from tests.databases import query, scratch_database
-from tests.helpers import wait_for
-from tests.integration.test_recover import hold, kill_session
+from tests.helpers import new_app
+from tests.integration.killed_deploys import deploy_and_kill, hold
 
 pytestmark = pytest.mark.engine
 
@@ -40,20 +35,6 @@ def state_db(local_postgres: LocalPostgres) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def apps() -> Iterator[list[str]]:
-    made: list[str] = []
-    yield made
-    for app in made:
-        (REPO_ROOT / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
-
-
-def new_app(apps: list[str]) -> str:
-    app = f"pg-{uuid.uuid4().hex[:8]}"
-    apps.append(app)
-    return app
-
-
 def spec(app: str) -> dict[str, Any]:
     return {"id": app, "database": {"provider": "turso"}}
 
@@ -62,8 +43,8 @@ def salt(config: bytes) -> str:
     return str(yaml.safe_load(config)["encryptionsalt"])
 
 
-def test_stacks_live_in_postgres(sandbox: SandboxEndpoint, state_db: str, apps: list[str]) -> None:
-    first, second = new_app(apps), new_app(apps)
+def test_stacks_live_in_postgres(sandbox: SandboxEndpoint, state_db: str, app_ids: list[str]) -> None:
+    first, second = new_app(app_ids, "pg"), new_app(app_ids, "pg")
     for app in (first, second):
         assert operations.deploy(AppSpec.parse(spec(app))).outputs["databaseName"] == app
     keys = [row[0] for row in query(state_db, "SELECT key FROM pulumi.pulumi_state")]
@@ -96,27 +77,12 @@ def test_stacks_live_in_postgres(sandbox: SandboxEndpoint, state_db: str, apps: 
 
 
 def test_a_killed_update_is_recovered_from_postgres_without_force(
-    sandbox: SandboxEndpoint, state_db: str, apps: list[str], tmp_path: Path
+    sandbox: SandboxEndpoint, state_db: str, app_ids: list[str], tmp_path: Path
 ) -> None:
-    app = new_app(apps)
+    app = new_app(app_ids, "pg")
     # The database exists in the vendor; its token call hangs when the update is killed.
     hold(sandbox, f"/v1/organizations/{TURSO_ORG}/databases/{app}/auth/tokens")
-    spec_file = tmp_path / f"{app}.json"
-    spec_file.write_text(json.dumps(spec(app)))
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from cli.main import main; main()", "deploy", str(spec_file)],
-        cwd=REPO_ROOT,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_for(lambda: not httpx.get(f"{sandbox.url}/_admin/faults").json(), timeout=90)
-        assert process.poll() is None, "the deploy ended before reaching the held call"
-        with pytest.raises(recover.UpdateStillRunning, match="still runs; wait for it to finish"):
-            recover.recover(app)  # a live lock is never taken
-    finally:
-        kill_session(process)
+    deploy_and_kill(sandbox, spec(app), tmp_path)
     locks = stack_locks(app)
     assert locks, "the lock is a row every host can read"
     assert all(lock.pid > 0 for lock in locks)

@@ -6,7 +6,6 @@ import json
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,10 @@ from components.spec import AppSpec
 from components.turso.client import TursoClient
 from core.http import VendorNotFound
 from core.localhost import LoopbackTransport
-from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint
-from tests.helpers import checkpoint_text
+from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, TURSO_ORG, SandboxEndpoint
+from tests.helpers import SHOP, STATIC_SITE, checkpoint_text, new_app, shop_database
 
 pytestmark = pytest.mark.engine
-
-SHOP = REPO_ROOT / "examples" / "shop"
-STATIC_SITE = REPO_ROOT / "tests" / "fixtures" / "static-site"
 
 
 def get(url: str) -> httpx.Response:
@@ -68,29 +64,10 @@ def site(tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.fixture
-def app_ids() -> Iterator[list[str]]:
-    made: list[str] = []
-    yield made
-    for app in made:
-        (REPO_ROOT / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
-
-
-def new_app(app_ids: list[str], prefix: str = "w") -> str:
-    app = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    app_ids.append(app)
-    return app
-
-
 def web_spec(app: str, site: Path, **extra: Any) -> dict[str, Any]:
     return {
         "id": app,
-        "database": {
-            "provider": "turso",
-            "prismaSchema": str(SHOP / "prisma" / "schema.prisma"),
-            "migrations": str(SHOP / "prisma" / "migrations"),
-            "previewData": str(SHOP / "prisma" / "preview.sql"),
-        },
+        "database": shop_database(),
         "web": {
             "buildDir": str(site),
             "env": {"PUBLIC_MODE": "one"},

@@ -7,5 +7,6 @@ from __future__ import annotations
 from tests.gateway.conftest import gateway_db, running_gateway, stripe_mock, upstream  # noqa: F401
 from tests.security.gateway_fixtures import hostile_gateway  # noqa: F401
 
-# Fixtures shared with tests/service: a migrated database, the API server, worker processes, app ids.
-from tests.service.conftest import api, app_ids, service_db, vault, workers  # noqa: F401
+# Fixtures shared with tests/service: a migrated database, the API server, worker processes, and
+# `deploys`, the three together.
+from tests.service.conftest import api, deploys, service_db, vault, workers  # noqa: F401

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,12 +25,8 @@ from tests.databases import query
 from tests.service.conftest import (
     SERVICE_PASSPHRASE,
     STATIC_SITE,
-    ApiServer,
-    Workers,
-    client,
+    Deploys,
     database_spec,
-    make_user,
-    new_app,
     wait_finished,
 )
 
@@ -39,15 +34,10 @@ pytestmark = pytest.mark.engine
 
 
 def test_a_hung_deploy_is_stopped_at_its_limit_and_the_queue_moves_on(
-    sandbox: SandboxEndpoint,
-    api: ApiServer,
-    workers: Workers,
-    service_db: str,
-    app_ids: list[str],
-    tmp_path: Path,
+    sandbox: SandboxEndpoint, deploys: Deploys
 ) -> None:
-    _, token = make_user(service_db, "pro", max_apps=5)
-    stuck, next_app = new_app(app_ids), new_app(app_ids)
+    _, token = deploys.user("pro", max_apps=5)
+    stuck, next_app = deploys.new_app(), deploys.new_app()
     # The vendor never answers in time for the first app: every try at its database token hangs
     # (the client gives up after 30 s and retries), while the other app's calls are answered.
     httpx.post(
@@ -60,10 +50,10 @@ def test_a_hung_deploy_is_stopped_at_its_limit_and_the_queue_moves_on(
         },
     ).raise_for_status()
     # Long enough for an ordinary deploy on a busy machine, far shorter than the hang.
-    workers.env["ONECLICK_DEPLOY_TIMEOUT_SECONDS"] = "25"
-    workers.start(tmp_path)
+    deploys.workers.env["ONECLICK_DEPLOY_TIMEOUT_SECONDS"] = "25"
+    deploys.start_worker()
     started = time.monotonic()
-    with client(api, token) as http:
+    with deploys.client(token) as http:
         first = http.post("/api/deploy/database", json=database_spec(stuck)).json()["deploymentId"]
         time.sleep(1.0)
         second = http.post("/api/deploy/database", json=database_spec(next_app)).json()["deploymentId"]
@@ -72,7 +62,7 @@ def test_a_hung_deploy_is_stopped_at_its_limit_and_the_queue_moves_on(
     assert failed["status"] == "failed", failed
     assert "longer than its limit of 25 s" in failed["error"]
     assert failed["appStatus"] == "failed"
-    assert done["status"] == "succeeded", (done, workers.output())
+    assert done["status"] == "succeeded", (done, deploys.workers.output())
     assert time.monotonic() - started < 140
 
 
@@ -113,22 +103,16 @@ def _plain_env() -> dict[str, str]:
 
 
 def test_service_state_is_not_readable_with_the_fixed_passphrase_and_deploys_heal_drift(
-    sandbox: SandboxEndpoint,
-    api: ApiServer,
-    workers: Workers,
-    service_db: str,
-    app_ids: list[str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    sandbox: SandboxEndpoint, deploys: Deploys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, token = make_user(service_db, "pro", max_apps=3)
-    app = new_app(app_ids)
-    workers.start(tmp_path)
-    with client(api, token) as http:
+    _, token = deploys.user("pro", max_apps=3)
+    app = deploys.new_app()
+    deploys.start_worker()
+    with deploys.client(token) as http:
         done = wait_finished(
             http, http.post("/api/deploy/database", json=database_spec(app)).json()["deploymentId"]
         )
-        assert done["status"] == "succeeded", (done, workers.output())
+        assert done["status"] == "succeeded", (done, deploys.workers.output())
 
         # Someone holding the repository's fixed passphrase cannot decrypt the stack's secrets.
         monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", SANDBOX_PASSPHRASE)
@@ -143,34 +127,27 @@ def test_service_state_is_not_readable_with_the_fixed_passphrase_and_deploys_hea
             again = wait_finished(
                 http, http.post("/api/deploy/database", json=database_spec(app)).json()["deploymentId"]
             )
-            assert again["status"] == "succeeded", (again, workers.output())
+            assert again["status"] == "succeeded", (again, deploys.workers.output())
             assert again["appStatus"] == "active"
             assert turso.get_database(app).name == app
 
 
-def test_a_failed_deploy_leaves_nothing_public(
-    sandbox: SandboxEndpoint,
-    api: ApiServer,
-    workers: Workers,
-    service_db: str,
-    app_ids: list[str],
-    tmp_path: Path,
-) -> None:
+def test_a_failed_deploy_leaves_nothing_public(sandbox: SandboxEndpoint, deploys: Deploys) -> None:
     """The site is uploaded, then the health check fails: the failed site is not served; after a
     good deploy, a failing one puts the good deployment back; destroy still works."""
-    _, token = make_user(service_db, "pro", max_apps=3)
-    app = new_app(app_ids)
+    _, token = deploys.user("pro", max_apps=3)
+    app = deploys.new_app()
     spec: dict[str, Any] = {"id": app, "web": {"buildDir": str(STATIC_SITE)}}
     broken_database = {"path_prefix": "/v3/pipeline", "status": 500, "count": 200}
-    workers.start(tmp_path)
-    with client(api, token) as http, httpx.Client(transport=LoopbackTransport(), timeout=10) as web:
+    deploys.start_worker()
+    with deploys.client(token) as http, httpx.Client(transport=LoopbackTransport(), timeout=10) as web:
         httpx.post(f"{sandbox.url}/_admin/faults", json=broken_database).raise_for_status()
         failed = wait_finished(http, http.post("/api/deploy/web", json=spec).json()["deploymentId"])
         httpx.delete(f"{sandbox.url}/_admin/faults").raise_for_status()
         assert failed["status"] == "failed", failed
         assert "not healthy" in failed["error"], failed["error"]
         withdrawn = query(
-            service_db,
+            deploys.db,
             "SELECT payload FROM deployment_events WHERE kind = 'withdrawn' AND deployment_id = %s",
             [failed["deploymentId"]],
         )
@@ -179,7 +156,7 @@ def test_a_failed_deploy_leaves_nothing_public(
         assert "Welcome to Shop" not in web.get(site).text
 
         good = wait_finished(http, http.post("/api/deploy/web", json=spec).json()["deploymentId"])
-        assert good["status"] == "succeeded", (good, workers.output())
+        assert good["status"] == "succeeded", (good, deploys.workers.output())
         assert "Welcome to Shop" in web.get(good["url"]).text
 
         changed = {**spec, "web": {**spec["web"], "env": {"RELEASE": "2"}}}

@@ -12,13 +12,12 @@ import pytest
 from core.localhost import LoopbackTransport
 from sandbox.endpoint import REPO_ROOT, SandboxEndpoint
 from tests.databases import query
+from tests.helpers import SHOP
 from tests.service.conftest import (
-    SHOP,
     ApiServer,
-    Workers,
+    Deploys,
     client,
     make_user,
-    new_app,
     wait_finished,
     web_spec,
 )
@@ -88,22 +87,15 @@ def test_a_tenant_cannot_deploy_another_tenants_upload(
 
 
 @pytest.mark.engine
-def test_a_deploy_serves_only_the_uploaded_files(
-    sandbox: SandboxEndpoint,
-    api: ApiServer,
-    workers: Workers,
-    service_db: str,
-    app_ids: list[str],
-    tmp_path: Path,
-) -> None:
+def test_a_deploy_serves_only_the_uploaded_files(sandbox: SandboxEndpoint, deploys: Deploys) -> None:
     """End to end: the site holds exactly the uploaded build (none of the worker's own files)."""
-    _, token = make_user(service_db, "pro", max_apps=3)
-    app = new_app(app_ids)
-    workers.start(tmp_path)
-    with client(api, token) as http:
+    _, token = deploys.user("pro", max_apps=3)
+    app = deploys.new_app()
+    deploys.start_worker()
+    with deploys.client(token) as http:
         deployment = http.post("/api/deploy/web", json=web_spec(app)).json()["deploymentId"]
         done = wait_finished(http, deployment, timeout=180)
-    assert done["status"] == "succeeded", (done, workers.output())
+    assert done["status"] == "succeeded", (done, deploys.workers.output())
     with httpx.Client(transport=LoopbackTransport(), timeout=10) as web:
         assert "Welcome to Shop" in web.get(done["url"]).text
         for probe in (

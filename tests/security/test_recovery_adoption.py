@@ -10,14 +10,10 @@ destroy), and `recover` adopts nothing else, however the stack got it.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -27,17 +23,12 @@ from automation.workspace import DeployError
 from components.spec import AppSpec
 from components.turso.client import TursoClient
 from libsql.client import LibsqlClient
-from sandbox.endpoint import REPO_ROOT, TURSO_ORG, SandboxEndpoint
+from sandbox.endpoint import TURSO_ORG, SandboxEndpoint
 from tests.databases import query
-from tests.integration.test_recover import kill_session, pending_operations
+from tests.integration.killed_deploys import held_deploy, pending_operations
 from tests.service.conftest import (
-    ApiServer,
-    Workers,
-    client,
+    Deploys,
     database_spec,
-    make_user,
-    new_app,
-    wait_finished,
     web_spec,
 )
 
@@ -84,24 +75,33 @@ def recorded(service_db: str, app: str) -> tuple[int, int]:
 # -- through the service -------------------------------------------------------------------------
 
 
-def test_a_tenant_cannot_name_its_database_or_site_like_another_tenants(
-    sandbox: SandboxEndpoint,
-    api: ApiServer,
-    workers: Workers,
-    service_db: str,
-    app_ids: list[str],
-    tmp_path: Path,
-) -> None:
-    victim_user, victim_token = make_user(service_db, "pro")
-    _, thief_token = make_user(service_db, "pro")
-    victim, thief = new_app(app_ids, "victim"), new_app(app_ids, "thief")
-    workers.start(tmp_path)
-    with client(api, victim_token) as http:
+class Tenants(NamedTuple):
+    victim_user: str
+    victim_token: str
+    thief_token: str
+    victim: str  # A's app, its database deployed
+    thief: str  # B's app id, nothing deployed
+
+
+def victim_and_thief(deploys: Deploys) -> Tenants:
+    """Two pro tenants: A (the victim) with a deployed database, and B (the thief)."""
+    victim_user, victim_token = deploys.user("pro")
+    _, thief_token = deploys.user("pro")
+    victim, thief = deploys.new_app("victim"), deploys.new_app("thief")
+    deploys.start_worker()
+    with deploys.client(victim_token) as http:
         deployed = http.post("/api/deploy/database", json=database_spec(victim)).json()
-        assert wait_finished(http, deployed["deploymentId"])["status"] == "succeeded", workers.output()
+        deploys.succeeded(http, deployed["deploymentId"])
+    return Tenants(victim_user, victim_token, thief_token, victim, thief)
+
+
+def test_a_tenant_cannot_name_its_database_or_site_like_another_tenants(
+    sandbox: SandboxEndpoint, deploys: Deploys
+) -> None:
+    victim_user, _, thief_token, victim, thief = victim_and_thief(deploys)
     fill(sandbox, victim)
 
-    with client(api, thief_token) as http:
+    with deploys.client(thief_token) as http:
         # B asks for a database named like A's (the precondition of the recovery attack).
         squat = database_spec(thief)
         squat["database"]["name"] = victim
@@ -120,35 +120,22 @@ def test_a_tenant_cannot_name_its_database_or_site_like_another_tenants(
         assert refused_site.json()["error"]["field"] == "web.projectName"
 
     # Refused before anything was recorded or queued; A's database and rows are as they were.
-    assert recorded(service_db, thief) == (0, 0)
+    assert recorded(deploys.db, thief) == (0, 0)
     assert victim in database_names(sandbox)
     assert rows(sandbox, victim) == ROWS
-    assert query(service_db, "SELECT user_id, status FROM deployed_apps WHERE app_id = %s", [victim]) == [
+    assert query(deploys.db, "SELECT user_id, status FROM deployed_apps WHERE app_id = %s", [victim]) == [
         (victim_user, "active")
     ]
 
 
-def test_a_destroyed_tenants_names_stay_its_own(
-    sandbox: SandboxEndpoint,
-    api: ApiServer,
-    workers: Workers,
-    service_db: str,
-    app_ids: list[str],
-    tmp_path: Path,
-) -> None:
-    victim_user, victim_token = make_user(service_db, "pro")
-    _, thief_token = make_user(service_db, "pro")
-    victim, thief = new_app(app_ids, "victim"), new_app(app_ids, "thief")
-    workers.start(tmp_path)
-    with client(api, victim_token) as http:
-        deployed = http.post("/api/deploy/database", json=database_spec(victim)).json()
-        assert wait_finished(http, deployed["deploymentId"])["status"] == "succeeded", workers.output()
-        destroyed = http.delete(f"/api/apps/{victim}").json()
-        assert wait_finished(http, destroyed["deploymentId"])["status"] == "succeeded", workers.output()
+def test_a_destroyed_tenants_names_stay_its_own(sandbox: SandboxEndpoint, deploys: Deploys) -> None:
+    victim_user, victim_token, thief_token, victim, thief = victim_and_thief(deploys)
+    with deploys.client(victim_token) as http:
+        deploys.succeeded(http, http.delete(f"/api/apps/{victim}").json()["deploymentId"])
     assert victim not in database_names(sandbox)
-    before = recorded(service_db, victim)
+    before = recorded(deploys.db, victim)
 
-    with client(api, thief_token) as http:
+    with deploys.client(thief_token) as http:
         # The destroyed app's id stays A's: B cannot deploy under it ...
         taken = http.post("/api/deploy/database", json=database_spec(victim))
         assert taken.status_code == 403, taken.text
@@ -160,24 +147,15 @@ def test_a_destroyed_tenants_names_stay_its_own(
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"]["field"] == "database.name"
 
-    assert recorded(service_db, thief) == (0, 0)
-    assert recorded(service_db, victim) == before
+    assert recorded(deploys.db, thief) == (0, 0)
+    assert recorded(deploys.db, victim) == before
     assert victim not in database_names(sandbox)
-    assert query(service_db, "SELECT user_id FROM deployed_apps WHERE app_id = %s", [victim]) == [
+    assert query(deploys.db, "SELECT user_id FROM deployed_apps WHERE app_id = %s", [victim]) == [
         (victim_user,)
     ]
 
 
 # -- recovery itself -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def stacks() -> Iterator[list[str]]:
-    """Apps deployed straight through the engine; their stack config files are removed afterwards."""
-    made: list[str] = []
-    yield made
-    for app in made:
-        (REPO_ROOT / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
 
 
 def deploy_killed_while_creating(sandbox: SandboxEndpoint, spec: dict[str, Any], tmp_path: Path) -> None:
@@ -191,36 +169,22 @@ def deploy_killed_while_creating(sandbox: SandboxEndpoint, spec: dict[str, Any],
         "delay_seconds": 45,
     }
     httpx.post(f"{sandbox.url}/_admin/faults", json=fault).raise_for_status()
-    spec_file = tmp_path / "spec.json"
-    spec_file.write_text(json.dumps(spec))
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from cli.main import main; main()", "deploy", str(spec_file)],
-        cwd=REPO_ROOT,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + 90
-        while httpx.get(f"{sandbox.url}/_admin/faults").json():  # the create has reached the vendor
-            assert process.poll() is None, "the deploy ended before its create was held"
-            assert time.monotonic() < deadline, "the deploy never reached the Turso create"
-            time.sleep(0.2)
-        time.sleep(0.5)
+        with held_deploy(sandbox, spec, tmp_path):
+            time.sleep(0.5)
     finally:
-        kill_session(process)
         httpx.delete(f"{sandbox.url}/_admin/faults")
 
 
 def test_recovery_never_adopts_a_same_named_database_of_another_app(
-    sandbox: SandboxEndpoint, stacks: list[str], tmp_path: Path
+    sandbox: SandboxEndpoint, app_ids: list[str], tmp_path: Path
 ) -> None:
     """Below the service (the CLI, the Automation API, a stack from before names were checked), a
     stack may still ask for any name: recovery must not take the same-named database of another
     tenant, so that a destroy of the stack cannot delete it."""
     victim = f"victim-{uuid.uuid4().hex[:8]}"
     thief = f"thief-{uuid.uuid4().hex[:8]}"
-    stacks.append(thief)
+    app_ids.append(thief)
     with turso(sandbox) as api:
         api.create_database(victim, "default")  # another tenant's production database
     fill(sandbox, victim)

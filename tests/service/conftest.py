@@ -29,10 +29,9 @@ from service.auth import create_token
 from service.store import migrate
 from service.vault import Vault, generate_key
 from tests.databases import scratch_database
-from tests.helpers import free_port, wait_for
+from tests.helpers import STATIC_SITE, free_port, shop_database, wait_for
+from tests.helpers import new_app as new_app  # the service tests import it from here
 
-SHOP = REPO_ROOT / "examples" / "shop"
-STATIC_SITE = REPO_ROOT / "tests" / "fixtures" / "static-site"
 KEY_V1 = generate_key("v1")
 # The workers' own secrets passphrase: service stacks never use the fixed sandbox one.
 SERVICE_PASSPHRASE = f"service-{uuid.uuid4().hex}"
@@ -253,12 +252,7 @@ def client(api: ApiServer, token: str | None) -> ServiceClient:
 def web_spec(app: str, site: Path | None = None, **extra: Any) -> dict[str, Any]:
     return {
         "id": app,
-        "database": {
-            "provider": "turso",
-            "prismaSchema": str(SHOP / "prisma" / "schema.prisma"),
-            "migrations": str(SHOP / "prisma" / "migrations"),
-            "previewData": str(SHOP / "prisma" / "preview.sql"),
-        },
+        "database": shop_database(),
         "web": {
             "buildDir": str(site or STATIC_SITE),
             "env": {"PUBLIC_MODE": "one"},
@@ -272,21 +266,6 @@ def database_spec(app: str, **extra: Any) -> dict[str, Any]:
     return {"id": app, "database": {"provider": "turso"}, **extra}
 
 
-@pytest.fixture
-def app_ids() -> Iterator[list[str]]:
-    """App ids a test deploys; their stack config files are removed afterwards."""
-    made: list[str] = []
-    yield made
-    for app in made:
-        (REPO_ROOT / "stacks" / f"Pulumi.{app}.yaml").unlink(missing_ok=True)
-
-
-def new_app(app_ids: list[str], prefix: str = "s") -> str:
-    app = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    app_ids.append(app)
-    return app
-
-
 def wait_finished(http: httpx.Client, deployment_id: str, timeout: float = 120.0) -> dict[str, Any]:
     def done() -> dict[str, Any] | None:
         body: dict[str, Any] = http.get(f"/api/deploy/status/{deployment_id}").json()
@@ -295,3 +274,40 @@ def wait_finished(http: httpx.Client, deployment_id: str, timeout: float = 120.0
     result = wait_for(done, timeout=timeout, interval=0.2)
     assert result is not None, f"deployment {deployment_id} did not finish in {timeout}s"
     return result
+
+
+@dataclass
+class Deploys:
+    """What a deploy test drives: the API, its workers (started when the test says), the service's
+    database, and the app ids the test deploys (their stack files are removed afterwards)."""
+
+    api: ApiServer
+    workers: Workers
+    db: str
+    app_ids: list[str]
+    logs: Path
+
+    def user(self, tier: str = "starter", **limits: int) -> tuple[str, str]:
+        """A user of `tier` (see make_user): (user_id, token)."""
+        return make_user(self.db, tier, **limits)
+
+    def client(self, token: str | None) -> ServiceClient:
+        return client(self.api, token)
+
+    def new_app(self, prefix: str = "t") -> str:
+        return new_app(self.app_ids, prefix)
+
+    def succeeded(self, http: httpx.Client, deployment_id: str, timeout: float = 120.0) -> dict[str, Any]:
+        """The finished deployment, which must have succeeded (else the workers' logs say why)."""
+        done = wait_finished(http, deployment_id, timeout)
+        assert done["status"] == "succeeded", (done, self.workers.output())
+        return done
+
+    def start_worker(self, **options: Any) -> subprocess.Popen[bytes]:
+        """One more worker process (options as Workers.start), its log beside the test's files."""
+        return self.workers.start(self.logs, **options)
+
+
+@pytest.fixture
+def deploys(api: ApiServer, workers: Workers, service_db: str, app_ids: list[str], tmp_path: Path) -> Deploys:
+    return Deploys(api, workers, service_db, app_ids, tmp_path)

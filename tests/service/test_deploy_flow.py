@@ -14,14 +14,10 @@ from core.localhost import LoopbackTransport
 from sandbox.endpoint import SandboxEndpoint
 from service.vault import Binding, Vault
 from tests.databases import query
+from tests.helpers import SHOP
 from tests.service.conftest import (
-    SHOP,
-    ApiServer,
-    Workers,
-    client,
+    Deploys,
     database_spec,
-    make_user,
-    new_app,
     wait_finished,
     web_spec,
 )
@@ -47,18 +43,12 @@ def read_events(http: httpx.Client, deployment_id: str, **headers: str) -> list[
 
 
 def test_web_deploy_streams_every_step_and_survives_restarts(
-    sandbox: SandboxEndpoint,
-    api: ApiServer,
-    workers: Workers,
-    service_db: str,
-    vault: Vault,
-    app_ids: list[str],
-    tmp_path: Path,
+    sandbox: SandboxEndpoint, deploys: Deploys, vault: Vault
 ) -> None:
-    _user, token = make_user(service_db, "starter")
-    app = new_app(app_ids)
-    workers.start(tmp_path)
-    with client(api, token) as http:
+    _user, token = deploys.user("starter")
+    app = deploys.new_app()
+    deploys.start_worker()
+    with deploys.client(token) as http:
         accepted = http.post("/api/deploy/web", json=web_spec(app))
         assert accepted.status_code == 202, accepted.text
         body = accepted.json()
@@ -69,7 +59,9 @@ def test_web_deploy_streams_every_step_and_survives_restarts(
         # The stream, read while the deploy runs: every step is seen running and then done.
         events = read_events(http, deployment_id)
         kinds = [kind for kind, _ in events]
-        assert (kinds[0], "started" in kinds, kinds[-1]) == ("queued", True, "finished"), workers.output()
+        assert (kinds[0], "started" in kinds, kinds[-1]) == ("queued", True, "finished"), (
+            deploys.workers.output()
+        )
         assert events[-1][1]["status"] == "succeeded", events[-1]
         seen: dict[str, list[str]] = {}
         for kind, data in events:
@@ -119,10 +111,10 @@ def test_web_deploy_streams_every_step_and_survives_restarts(
         assert [a["appId"] for a in http.get("/api/apps").json()["apps"]] == [app]
 
     # The status is the database's: a restarted API (and a restarted worker) shows the same.
-    api.stop()
-    workers.stop_all()
-    api.start()
-    with client(api, token) as http:
+    deploys.api.stop()
+    deploys.workers.stop_all()
+    deploys.api.start()
+    with deploys.client(token) as http:
         after = http.get(f"/api/deploy/status/{deployment_id}").json()
     assert after["steps"] == status["steps"]
     assert after["status"] == "succeeded"
@@ -130,7 +122,7 @@ def test_web_deploy_streams_every_step_and_survives_restarts(
 
     # At rest: the database URL and the spec's secrets are ciphertext, bound to their rows.
     row_id, envelope = query(
-        service_db, "SELECT id::text, database_url_encrypted FROM deployed_apps WHERE app_id = %s", [app]
+        deploys.db, "SELECT id::text, database_url_encrypted FROM deployed_apps WHERE app_id = %s", [app]
     )[0]
     assert b"libsql://" not in bytes(envelope)
     assert app.encode() not in bytes(envelope)
@@ -138,31 +130,26 @@ def test_web_deploy_streams_every_step_and_survives_restarts(
         bytes(envelope), Binding("deployed_apps", row_id, "database_url_encrypted")
     ).startswith("libsql://")
     (secrets,) = query(
-        service_db, "SELECT secrets_encrypted FROM deployments WHERE id = %s", [deployment_id]
+        deploys.db, "SELECT secrets_encrypted FROM deployments WHERE id = %s", [deployment_id]
     )[0]
     assert b"key-s3cr3t-svc" not in bytes(secrets)
     dump = json.dumps(
-        query(service_db, "SELECT spec, outputs FROM deployments WHERE id = %s", [deployment_id])
+        query(deploys.db, "SELECT spec, outputs FROM deployments WHERE id = %s", [deployment_id])
     )
     assert "key-s3cr3t-svc" not in dump
 
 
 def test_database_only_deploy_and_delete_through_the_stack(
-    sandbox: SandboxEndpoint,
-    api: ApiServer,
-    workers: Workers,
-    service_db: str,
-    app_ids: list[str],
-    tmp_path: Path,
+    sandbox: SandboxEndpoint, deploys: Deploys
 ) -> None:
-    _, token = make_user(service_db, "starter")
-    app = new_app(app_ids)
-    workers.start(tmp_path)
-    with client(api, token) as http:
+    _, token = deploys.user("starter")
+    app = deploys.new_app()
+    deploys.start_worker()
+    with deploys.client(token) as http:
         accepted = http.post("/api/deploy/database", json=database_spec(app))
         assert accepted.status_code == 202, accepted.text
         done = wait_finished(http, accepted.json()["deploymentId"])
-        assert done["status"] == "succeeded", (done, workers.output())
+        assert done["status"] == "succeeded", (done, deploys.workers.output())
         assert [s["key"] for s in done["steps"]] == ["database", "health"]
 
         # A site deploy is refused on the database route, and the database of a web app cannot be
@@ -183,20 +170,15 @@ def test_database_only_deploy_and_delete_through_the_stack(
 
 
 def test_domains_and_data_migration_redeploy_the_app(
-    sandbox: SandboxEndpoint,
-    api: ApiServer,
-    workers: Workers,
-    service_db: str,
-    app_ids: list[str],
-    tmp_path: Path,
+    sandbox: SandboxEndpoint, deploys: Deploys, tmp_path: Path
 ) -> None:
-    _, token = make_user(service_db, "pro")
-    app = new_app(app_ids)
+    _, token = deploys.user("pro")
+    app = deploys.new_app()
     domain = f"{app}.example.com"
-    workers.start(tmp_path)
-    with client(api, token) as http:
+    deploys.start_worker()
+    with deploys.client(token) as http:
         first = http.post("/api/deploy/web", json=web_spec(app)).json()["deploymentId"]
-        assert wait_finished(http, first)["status"] == "succeeded", workers.output()
+        assert wait_finished(http, first)["status"] == "succeeded", deploys.workers.output()
 
         check = http.post("/api/domains/check", json={"domain": domain}).json()
         assert check == {
@@ -213,7 +195,7 @@ def test_domains_and_data_migration_redeploy_the_app(
         configured = http.post("/api/domains/configure", json={"appId": app, "domain": domain})
         assert configured.status_code == 202, configured.text
         done = wait_finished(http, configured.json()["deploymentId"])
-        assert (done["status"], done["kind"]) == ("succeeded", "domain"), (done, workers.output())
+        assert (done["status"], done["kind"]) == ("succeeded", "domain"), (done, deploys.workers.output())
         assert done["outputs"]["customDomain"] == domain
         assert "domain" in [s["key"] for s in done["steps"]]
         taken = http.post("/api/domains/check", json={"domain": domain}).json()
@@ -225,7 +207,10 @@ def test_domains_and_data_migration_redeploy_the_app(
         migrated = http.post("/api/deploy/migrate-data", json={"appId": app, "previewData": str(preview)})
         assert migrated.status_code == 202, migrated.text
         done = wait_finished(http, migrated.json()["deploymentId"])
-        assert (done["status"], done["kind"]) == ("succeeded", "migrate-data"), (done, workers.output())
+        assert (done["status"], done["kind"]) == ("succeeded", "migrate-data"), (
+            done,
+            deploys.workers.output(),
+        )
         data_step = next(s for s in done["steps"] if s["key"] == "data")
         assert data_step["state"] == "done"
         assert done["outputs"]["customDomain"] == domain  # the rest of the app as it was

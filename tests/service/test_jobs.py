@@ -4,7 +4,6 @@ SIGKILL mid-deploy leaves a job that is retried and converges with nothing orpha
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -22,12 +21,8 @@ from service.vault import Vault
 from tests.databases import query
 from tests.helpers import wait_for
 from tests.service.conftest import (
-    ApiServer,
-    Workers,
-    client,
+    Deploys,
     database_spec,
-    make_user,
-    new_app,
     wait_finished,
     web_spec,
 )
@@ -46,42 +41,35 @@ def sandbox_resources(sandbox: SandboxEndpoint, app: str) -> tuple[list[str], li
     return databases, projects
 
 
-def test_two_deploys_of_one_app_run_one_after_the_other(
-    sandbox: SandboxEndpoint,
-    api: ApiServer,
-    workers: Workers,
-    service_db: str,
-    app_ids: list[str],
-    tmp_path: Path,
-) -> None:
-    _, token = make_user(service_db, "starter")
-    app = new_app(app_ids)
-    other = new_app(app_ids)
-    workers.start(tmp_path)
-    workers.start(tmp_path)
+def test_two_deploys_of_one_app_run_one_after_the_other(sandbox: SandboxEndpoint, deploys: Deploys) -> None:
+    _, token = deploys.user("starter")
+    app = deploys.new_app()
+    other = deploys.new_app()
+    deploys.start_worker()
+    deploys.start_worker()
     first_spec = web_spec(app)
     second_spec = web_spec(app)
     second_spec["web"]["env"]["PUBLIC_MODE"] = "two"
-    with client(api, token) as http:
+    with deploys.client(token) as http:
         first = http.post("/api/deploy/web", json=first_spec).json()["deploymentId"]
         second = http.post("/api/deploy/web", json=second_spec).json()["deploymentId"]
         # Another app is not held up: it may run beside them.
         third = http.post("/api/deploy/web", json=web_spec(other)).json()["deploymentId"]
         results = [wait_finished(http, d) for d in (first, second, third)]
-    assert [r["status"] for r in results] == ["succeeded"] * 3, (results, workers.output())
+    assert [r["status"] for r in results] == ["succeeded"] * 3, (results, deploys.workers.output())
     rows = dict(
         query(
-            service_db,
+            deploys.db,
             "SELECT id::text, tstzrange(started_at, finished_at) FROM deployments WHERE id = ANY(%s::uuid[])",
             [[first, second]],
         )
     )
     # The second waited: it started only once the first had finished (attempt windows are disjoint).
-    (overlap,) = query(service_db, "SELECT %s::tstzrange && %s::tstzrange", [rows[first], rows[second]])[0]
+    (overlap,) = query(deploys.db, "SELECT %s::tstzrange && %s::tstzrange", [rows[first], rows[second]])[0]
     assert overlap is False, rows
     assert rows[second].lower >= rows[first].upper
     locks = query(
-        service_db,
+        deploys.db,
         "SELECT DISTINCT lock FROM procrastinate_jobs WHERE args->>'deployment_id' = ANY(%s)",
         [[first, second]],
     )
@@ -96,15 +84,10 @@ def test_two_deploys_of_one_app_run_one_after_the_other(
 
 
 def test_worker_killed_mid_deploy_is_retried_and_converges(
-    sandbox: SandboxEndpoint,
-    api: ApiServer,
-    workers: Workers,
-    service_db: str,
-    app_ids: list[str],
-    tmp_path: Path,
+    sandbox: SandboxEndpoint, deploys: Deploys
 ) -> None:
-    _, token = make_user(service_db, "starter")
-    app = new_app(app_ids)
+    _, token = deploys.user("starter")
+    app = deploys.new_app()
     # Hold the deploy open right after the Turso database is made: its token is answered slowly.
     httpx.post(
         f"{sandbox.url}/_admin/faults",
@@ -115,31 +98,31 @@ def test_worker_killed_mid_deploy_is_retried_and_converges(
             "count": 1,
         },
     ).raise_for_status()
-    doomed = workers.start(tmp_path, heartbeat=0.5, stalled_after=3)
-    with client(api, token) as http:
+    doomed = deploys.start_worker(heartbeat=0.5, stalled_after=3)
+    with deploys.client(token) as http:
         deployment_id = http.post("/api/deploy/web", json=web_spec(app)).json()["deploymentId"]
 
         def database_running() -> bool:
             steps = http.get(f"/api/deploy/status/{deployment_id}").json()["steps"]
             return any(s["key"] == "database" and s["state"] == "running" for s in steps)
 
-        assert wait_for(database_running, timeout=60), workers.output()
+        assert wait_for(database_running, timeout=60), deploys.workers.output()
         with TursoClient(sandbox.api_token, TURSO_ORG, base_url=sandbox.url) as turso:
             assert wait_for(lambda: app in {db.name for db in turso.list_databases()}, timeout=10)
         time.sleep(0.5)
-        workers.kill_hard(doomed)  # the worker, its engine and plugins: nothing finishes the update
+        deploys.workers.kill_hard(doomed)  # the worker, its engine and plugins: nothing finishes the update
         stuck = http.get(f"/api/deploy/status/{deployment_id}").json()
         assert stuck["status"] == "running"
         assert stack_locks(app), "the killed update leaves its lock behind"
 
-        workers.start(tmp_path, heartbeat=0.5, stalled_after=3)
+        deploys.start_worker(heartbeat=0.5, stalled_after=3)
         done = wait_finished(http, deployment_id, timeout=180)
-    assert done["status"] == "succeeded", (done, workers.output())
+    assert done["status"] == "succeeded", (done, deploys.workers.output())
     assert done["appStatus"] == "active"
     assert done["attempts"] == 2
     assert all(s["state"] == "done" for s in done["steps"]), done["steps"]
     recovered = query(
-        service_db,
+        deploys.db,
         "SELECT payload FROM deployment_events WHERE deployment_id = %s AND kind = 'recovered'",
         [deployment_id],
     )
@@ -154,30 +137,25 @@ def test_worker_killed_mid_deploy_is_retried_and_converges(
 
 
 def test_a_deployment_recorded_without_its_job_is_queued_by_a_worker(
-    sandbox: SandboxEndpoint,
-    workers: Workers,
-    service_db: str,
-    vault: Vault,
-    app_ids: list[str],
-    tmp_path: Path,
+    sandbox: SandboxEndpoint, deploys: Deploys, vault: Vault
 ) -> None:
     """The API records a deployment, then defers its job; should it stop in between, a worker's
     janitor finds the deployment without a job and queues it."""
-    user, _ = make_user(service_db, "starter")
-    app = new_app(app_ids)
-    with psycopg.connect(service_db, autocommit=True) as conn:
+    user, _ = deploys.user("starter")
+    app = deploys.new_app()
+    with psycopg.connect(deploys.db, autocommit=True) as conn:
         recorded = deployments.submit(
             conn, vault, load_subscription(conn, user), AppSpec.parse(database_spec(app)), "database"
         )
-    workers.start(tmp_path, requeue_after=1)
+    deploys.start_worker(requeue_after=1)
 
     def finished() -> str | None:
-        (status,) = query(service_db, "SELECT status FROM deployments WHERE id = %s", [recorded.id])[0]
+        (status,) = query(deploys.db, "SELECT status FROM deployments WHERE id = %s", [recorded.id])[0]
         return status if status in ("succeeded", "failed") else None
 
-    assert wait_for(finished, timeout=120) == "succeeded", workers.output()
-    (job_id,) = query(service_db, "SELECT job_id FROM deployments WHERE id = %s", [recorded.id])[0]
+    assert wait_for(finished, timeout=120) == "succeeded", deploys.workers.output()
+    (job_id,) = query(deploys.db, "SELECT job_id FROM deployments WHERE id = %s", [recorded.id])[0]
     assert job_id is not None
-    assert query(service_db, "SELECT lock FROM procrastinate_jobs WHERE id = %s", [job_id]) == [
+    assert query(deploys.db, "SELECT lock FROM procrastinate_jobs WHERE id = %s", [job_id]) == [
         (f"app:{app}",)
     ]
