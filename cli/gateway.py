@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import psycopg
 
 from cli.extras import require_extra
 from cli.options import database_url_option, listen_options, no_migrate_option
+from cli.server_errors import said_plainly
 from core.errors import UserError
 from core.settings import Gateway, settings
 from service import database_url
@@ -28,18 +28,9 @@ class GatewayCommandError(UserError, RuntimeError):
     """What a gateway command could not do, said for the person who ran it."""
 
 
-@contextlib.contextmanager
-def _user_errors() -> Iterator[None]:
-    try:
-        yield
-    except (GatewayConfigError, PricingError, ServiceMigrationError, JournalBusy, BillingError) as exc:
-        raise GatewayCommandError(str(exc)) from None
-    except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GatewayCommandError(
-            f"cannot reach the gateway's database ({first_line}); check --database-url, "
-            "or start the local one with `oneclick postgres start`"
-        ) from None
+def _user_errors() -> contextlib.AbstractContextManager[None]:
+    known = (GatewayConfigError, PricingError, ServiceMigrationError, JournalBusy, BillingError)
+    return said_plainly(GatewayCommandError, "the gateway's database", known)
 
 
 def resolve_database_url(given: str | None) -> str:

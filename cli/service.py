@@ -13,6 +13,7 @@ import psycopg
 
 from cli.extras import require_extra
 from cli.options import database_url_option, listen_options, no_migrate_option
+from cli.server_errors import said_plainly
 from core.errors import UserError
 from core.settings import Service, settings
 from service.migrate import ServiceMigrationError
@@ -31,16 +32,9 @@ def _user_errors() -> Iterator[None]:
     # Imported here: the vault needs the service extra, which the group checks before any command.
     from service.vault import DecryptionError, VaultConfigError
 
-    try:
+    known = (VaultConfigError, ServiceMigrationError, DecryptionError)
+    with said_plainly(ServiceCommandError, "the service's database", known):
         yield
-    except (VaultConfigError, ServiceMigrationError, DecryptionError) as exc:
-        raise ServiceCommandError(str(exc)) from None
-    except psycopg.OperationalError as exc:  # psycopg_pool.PoolTimeout is one too
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ServiceCommandError(
-            f"cannot reach the service's database ({first_line}); check --database-url, "
-            "or start the local one with `oneclick postgres start`"
-        ) from None
 
 
 def _database(given: str | None) -> str:
