@@ -584,6 +584,11 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, st
     return result.exit_code, result.stdout, result.stderr
 
 
+def import_argv(url: str, *extra: str) -> list[str]:
+    """`oneclick db import` of the example's preview data into `url`."""
+    return ["db", "import", "--schema", str(SCHEMA), "--data", str(PREVIEW), "--url", url, *extra]
+
+
 def test_cli_migrate_import_export_end_to_end(server_target: Target, tmp_path: Path) -> None:
     env = {"TURSO_DB_AUTH_TOKEN": server_target.token} if server_target.token else {}
     code, out, err = run_cli(
@@ -599,23 +604,10 @@ def test_cli_migrate_import_export_end_to_end(server_target: Target, tmp_path: P
     )
     assert code == 0, err
     assert out.startswith("schema migrated: 8 tables")
-    code, out, err = run_cli(
-        "db", "import", "--schema", str(SCHEMA), "--data", str(PREVIEW), "--url", server_target.url, env=env
-    )
+    code, out, err = run_cli(*import_argv(server_target.url), env=env)
     assert (code, out) == (0, "54 rows transferred from preview\n"), err
     assert "  Product: 8 rows" in err
-    code, out, _ = run_cli(
-        "db",
-        "import",
-        "--schema",
-        str(SCHEMA),
-        "--data",
-        str(PREVIEW),
-        "--url",
-        server_target.url,
-        "--json",
-        env=env,
-    )
+    code, out, _ = run_cli(*import_argv(server_target.url, "--json"), env=env)
     assert code == 0
     assert json.loads(out)["already_imported"] is True
     dump = tmp_path / "out.sql"
@@ -674,21 +666,7 @@ def test_cli_errors_are_one_line_without_secrets(
             ],
             "give a valid database token",
         ),
-        (
-            [
-                "db",
-                "import",
-                "--schema",
-                str(SCHEMA),
-                "--data",
-                str(PREVIEW),
-                "--url",
-                turso_target.url,
-                "--auth-token",
-                str(turso_target.token),
-            ],
-            "migrate it first",
-        ),
+        (import_argv(turso_target.url, "--auth-token", str(turso_target.token)), "migrate it first"),
     ]
     broken = tmp_path / "broken.prisma"
     broken.write_text("model A {\n  id Int @id\n  b Strin\n}\n")
