@@ -95,6 +95,16 @@ def victim_and_thief(deploys: Deploys) -> Tenants:
     return Tenants(victim_user, victim_token, thief_token, victim, thief)
 
 
+def squat_database(http: httpx.Client, thief: str, victim: str) -> httpx.Response:
+    """B's deploy of a database named like A's: refused, naming the field."""
+    squat = database_spec(thief)
+    squat["database"]["name"] = victim
+    refused = http.post("/api/deploy/database", json=squat)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "database.name"
+    return refused
+
+
 def test_a_tenant_cannot_name_its_database_or_site_like_another_tenants(
     sandbox: SandboxEndpoint, deploys: Deploys
 ) -> None:
@@ -103,13 +113,8 @@ def test_a_tenant_cannot_name_its_database_or_site_like_another_tenants(
 
     with deploys.client(thief_token) as http:
         # B asks for a database named like A's (the precondition of the recovery attack).
-        squat = database_spec(thief)
-        squat["database"]["name"] = victim
-        refused = http.post("/api/deploy/database", json=squat)
-        assert refused.status_code == 422, refused.text
-        error = refused.json()["error"]
-        assert error["field"] == "database.name"
-        assert f"omit database.name (the name is {thief!r})" in error["fix"]
+        refused = squat_database(http, thief, victim)
+        assert f"omit database.name (the name is {thief!r})" in refused.json()["error"]["fix"]
         assert "Traceback" not in refused.text
 
         # ... and a Pages project named like A's app (its site's name, were it a web app).
@@ -141,11 +146,7 @@ def test_a_destroyed_tenants_names_stay_its_own(sandbox: SandboxEndpoint, deploy
         assert taken.status_code == 403, taken.text
         assert taken.json()["error"]["field"] == "id"
         # ... nor name its own database after it.
-        squat = database_spec(thief)
-        squat["database"]["name"] = victim
-        refused = http.post("/api/deploy/database", json=squat)
-        assert refused.status_code == 422, refused.text
-        assert refused.json()["error"]["field"] == "database.name"
+        squat_database(http, thief, victim)
 
     assert recorded(deploys.db, thief) == (0, 0)
     assert recorded(deploys.db, victim) == before
