@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from pulumi import automation as auto
@@ -31,6 +33,19 @@ def _check_line(result: drift.StackDrift) -> None:
     click.echo(f"  {mark} {result.app_id}: {what} ({result.seconds:.1f}s)", err=True)
 
 
+@dataclass(frozen=True)
+class DriftRun:
+    """What `oneclick drift` was asked to do."""
+
+    app_ids: tuple[str, ...]
+    every: bool
+    parallel: int
+    as_json: bool
+    junit_file: Path | None
+    fix: bool
+    yes: bool
+
+
 @click.command("drift")
 @stacks_options
 @json_option
@@ -45,16 +60,7 @@ def _check_line(result: drift.StackDrift) -> None:
 )
 @click.option("--yes", is_flag=True, help="Fix without asking for confirmation.")
 @jobs_options
-def drift_command(
-    app_ids: tuple[str, ...],
-    every: bool,
-    parallel: int,
-    as_json: bool,
-    junit_file: Path | None,
-    fix: bool,
-    yes: bool,
-    jobs: JobsArgs,
-) -> None:
+def drift_command(jobs: JobsArgs, **asked: Any) -> None:
     """Check that each app's real resources still match its stack, writing nothing.
 
     Reports every resource changed or deleted outside the stack, with the properties that differ
@@ -63,74 +69,60 @@ def drift_command(
     --fix re-applies the program of every drifted app, so the cloud matches the app's spec again
     (changes made by hand are undone; a deleted resource is created anew), then checks again.
     """
+    run = DriftRun(**asked)
     try:
-        if jobs.enabled:
-            code = _drift_jobs(app_ids, every, as_json, junit_file, fix, jobs)
-        else:
-            code = _drift(app_ids, every, parallel, as_json, junit_file, fix, yes)
+        code = _drift_jobs(run, jobs) if jobs.enabled else _drift(run)
     except DRIFT_ERRORS as exc:
         click.secho(f"error: {exc}", fg="red", err=True)
         code = 2
     sys.exit(code)
 
 
-def _drift_jobs(
-    app_ids: tuple[str, ...],
-    every: bool,
-    as_json: bool,
-    junit_file: Path | None,
-    fix: bool,
-    jobs: JobsArgs,
-) -> int:
+def _write_junit(run: DriftRun, results: list[drift.StackDrift]) -> None:
+    if run.junit_file is not None:
+        run.junit_file.write_text(drift_report.junit(results))
+
+
+def _drift_jobs(run: DriftRun, jobs: JobsArgs) -> int:
     """One drift check per stack as jobs on the service's workers; the same report from their results."""
-    if fix:
+    if run.fix:
         raise click.UsageError("--fix re-applies programs from this process; run it without --jobs")
     found = run_as_jobs(
-        "drift", app_ids, every, jobs, on_done=lambda r: _check_line(drift.StackDrift.from_dict(r))
+        "drift", run.app_ids, run.every, jobs, on_done=lambda r: _check_line(drift.StackDrift.from_dict(r))
     )
     results = [drift.StackDrift.from_dict(r) for r in found]
-    if junit_file is not None:
-        junit_file.write_text(drift_report.junit(results))
-    click.echo(drift_report.as_json(results) if as_json else drift_report.table(results), nl=False)
+    _write_junit(run, results)
+    click.echo(drift_report.as_json(results) if run.as_json else drift_report.table(results), nl=False)
     return drift.exit_code(results)
 
 
-def _drift(
-    app_ids: tuple[str, ...],
-    every: bool,
-    parallel: int,
-    as_json: bool,
-    junit_file: Path | None,
-    fix: bool,
-    yes: bool,
-) -> int:
-    if fix and not yes and not sys.stdin.isatty():
+def _drift(run: DriftRun) -> int:
+    if run.fix and not run.yes and not sys.stdin.isatty():
         raise click.UsageError("--fix asks before changing anything; pass --yes in non-interactive runs")
-    apps = fleet.select_apps(app_ids, every)
-    click.echo(f"checking {len(apps)} stack(s) for drift, {parallel} at a time …", err=True)
-    results = drift.check_many(apps, parallel, _check_line)
-    if junit_file is not None:
-        junit_file.write_text(drift_report.junit(results))
+    apps = fleet.select_apps(run.app_ids, run.every)
+    click.echo(f"checking {len(apps)} stack(s) for drift, {run.parallel} at a time …", err=True)
+    results = drift.check_many(apps, run.parallel, _check_line)
+    _write_junit(run, results)
     code = drift.exit_code(results)
     drifted = [r.app_id for r in results if r.status == "drift"]
-    if not (fix and drifted):
-        click.echo(drift_report.as_json(results) if as_json else drift_report.table(results), nl=False)
+    if not (run.fix and drifted):
+        click.echo(drift_report.as_json(results) if run.as_json else drift_report.table(results), nl=False)
         return code
-    if not as_json:
+    if not run.as_json:
         click.echo(drift_report.table(results), nl=False)
-    if not yes and not click.confirm(f"Re-apply the program of {len(drifted)} drifted app(s)?", err=True):
+    if not run.yes and not click.confirm(f"Re-apply the program of {len(drifted)} drifted app(s)?", err=True):
         click.echo("nothing fixed", err=True)
         return code
     fixed = fleet.run_fleet(
         "up",
         drifted,
-        parallel=parallel,
+        parallel=run.parallel,
         refresh=True,
         on_change=FleetRenderer(sys.stderr.write, sys.stderr.isatty()),
     )
-    after = {r.app_id: r for r in drift.check_many(drifted, parallel, _check_line)}
+    after = {r.app_id: r for r in drift.check_many(drifted, run.parallel, _check_line)}
     final = [after.get(r.app_id, r) for r in results]
-    if as_json:
+    if run.as_json:
         click.echo(drift_report.as_json(final, fixed=[r.as_dict() for r in fixed.runs]), nl=False)
     else:
         click.echo(fleet_summary(fixed), nl=False)
