@@ -17,6 +17,7 @@ from pulumi import automation as auto
 from pulumi.automation import events
 
 from automation.health import HealthReport, check_health
+from automation.stack_secrets import StackCrypter, write_config
 from automation.steps import DeployStatus, EngineStepTracker
 from automation.workspace import (
     DeployError,
@@ -82,16 +83,17 @@ class OperationResult:
 
 
 def _configure(stack: auto.Stack, spec: AppSpec, targets: Targets) -> None:
-    stack.set_all_config(
-        {
-            "oneclick:app": auto.ConfigValue(json.dumps(spec.public_dict(), sort_keys=True)),
-            "oneclick:secrets": auto.ConfigValue(
-                json.dumps(spec.secret_values(), sort_keys=True), secret=True
-            ),
-            "oneclick:targets": auto.ConfigValue(json.dumps(targets.public(), sort_keys=True)),
-            "oneclick:tokens": auto.ConfigValue(json.dumps(targets.tokens(), sort_keys=True), secret=True),
-        }
-    )
+    values = {
+        "oneclick:app": (json.dumps(spec.public_dict(), sort_keys=True), False),
+        "oneclick:secrets": (json.dumps(spec.secret_values(), sort_keys=True), True),
+        "oneclick:targets": (json.dumps(targets.public(), sort_keys=True), False),
+        "oneclick:tokens": (json.dumps(targets.tokens(), sort_keys=True), True),
+    }
+    # Written here when this process can encrypt for the stack (a CLI run less per deploy).
+    if (crypter := StackCrypter.for_stack(stack.name, stack.workspace.env_vars)) is not None:
+        write_config(stack.name, values, crypter)
+        return
+    stack.set_all_config({key: auto.ConfigValue(v, secret=secret) for key, (v, secret) in values.items()})
 
 
 def init_stack(spec: AppSpec, targets: Targets | None = None) -> auto.Stack:
