@@ -25,7 +25,7 @@ import yaml
 
 from automation import stack_config
 from automation.environment import stack_config_path
-from automation.state_blobs import blobs_for
+from automation.state_blobs import Blobs, blobs_for
 
 ROUNDS = 1_000_000  # Pulumi's passphrase key derivation
 # A secret in a checkpoint: Pulumi's secret signature and the encrypted JSON of the value.
@@ -146,3 +146,39 @@ def stack_outputs(
     if root is None:
         return None
     return {name: _reveal(value, crypter) for name, value in (root.get("outputs") or {}).items()}
+
+
+SALT_KEY = ".oneclick/stack-salt"  # in the backend: the salt new passphrase stacks share
+
+
+def _installation_salt(blobs: Blobs) -> bytes:
+    """The backend's shared salt, made on first use. Two processes making it at once may each use
+    their own for a moment: a stack keeps whichever it was created with, so that costs a key
+    derivation, never a secret."""
+    if (saved := blobs.read(SALT_KEY)) is None:
+        blobs.write(SALT_KEY, base64.b64encode(os.urandom(8)))
+        saved = blobs.read(SALT_KEY) or b""
+    return base64.b64decode(saved)
+
+
+@cache
+def _salt_state(passphrase: str, salt: bytes) -> str:
+    check = StackCrypter(_key(passphrase, salt)).encrypt("pulumi")
+    return f"v1:{base64.b64encode(salt).decode()}:{check}"
+
+
+def shared_salt_state(env: Mapping[str, str]) -> str | None:
+    """The `encryptionsalt` a new passphrase stack gets: the backend's one salt, so a process that
+    checks many stacks (drift, fleet) derives the key once instead of once per stack (1,000,000
+    PBKDF2 rounds each). The passphrase alone still guards every secret. None when this process
+    cannot make it (no cryptography, a backend it cannot read, no passphrase): Pulumi then makes a
+    salt of the stack's own."""
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        return None
+    passphrase = _passphrase(env)
+    blobs = blobs_for(env.get("PULUMI_BACKEND_URL", ""))
+    if passphrase is None or blobs is None:
+        return None
+    return _salt_state(passphrase, _installation_salt(blobs))

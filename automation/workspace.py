@@ -12,6 +12,7 @@ written back to disk before a stack is opened, saved after every command that ch
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import version as package_version
 from typing import Any
@@ -23,6 +24,7 @@ from semver import VersionInfo
 from automation import stack_config
 from automation.app_stack import AppStack
 from automation.environment import TOOLS_DIR, project_dir, pulumi_env, stack_config_path
+from automation.stack_secrets import shared_salt_state
 from automation.state_blobs import blobs_for, has_stack
 from automation.state_upgrade import upgrade_stack
 from components.errors import SpecError
@@ -57,6 +59,8 @@ class NoSelectWorkspace(auto.LocalWorkspace):
         args = ["stack", "init", stack_name, "--no-select"]
         if self.secrets_provider:
             args.extend(["--secrets-provider", self.secrets_provider])
+        else:
+            _share_salt(stack_name, self.env_vars)
         try:
             self._run_pulumi_cmd_sync(args)
         except auto.StackAlreadyExistsError:
@@ -97,6 +101,16 @@ class NoSelectWorkspace(auto.LocalWorkspace):
             raise auto.StackNotFoundError(
                 auto.CommandResult(stdout="", stderr=f"no stack named '{stack_name}' found", code=255)
             )
+
+
+def _share_salt(stack_name: str, env: Mapping[str, str]) -> None:
+    """A new stack's config file starts with the backend's shared salt (`stack init` keeps a salt
+    it finds there): see automation/stack_secrets.py."""
+    path = stack_config_path(stack_name)
+    if path.exists() or (salt := shared_salt_state(env)) is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"encryptionsalt": salt}))
 
 
 def check_app_id(app_id: str) -> None:

@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import pytest
+import yaml
 
 from automation import operations
 from automation.app_stack import AppStack
@@ -14,6 +15,7 @@ from automation.stack_secrets import StackCrypter
 from automation.workspace import workspace
 from components.spec import AppSpec
 from sandbox.endpoint import SandboxEndpoint
+from tests.helpers import new_app
 
 pytestmark = pytest.mark.engine
 
@@ -59,3 +61,16 @@ def test_a_wrong_passphrase_leaves_it_to_the_cli(sandbox: SandboxEndpoint, app_i
     env = {**workspace(True).env_vars, "PULUMI_CONFIG_PASSPHRASE": "not-the-one"}
     env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
     assert StackCrypter.for_stack(app_id, env) is None
+
+
+def test_new_stacks_share_the_backends_salt(sandbox: SandboxEndpoint, app_ids: list[str]) -> None:
+    first, second = new_app(app_ids), new_app(app_ids)
+    for app in (first, second):
+        operations.deploy(AppSpec.parse({"id": app}))
+    salts = {
+        app: yaml.safe_load((project_dir() / "stacks" / f"Pulumi.{app}.yaml").read_text())["encryptionsalt"]
+        for app in (first, second)
+    }
+    assert salts[first] == salts[second], "one key derivation serves both"
+    for app in (first, second):  # and the CLI opens both with it
+        assert json.loads(_pulumi("stack", "output", "--json", "--show-secrets", "--stack", app))["target"]
