@@ -12,7 +12,6 @@ and the caller asks the CLI as before (which gives the user Pulumi's own error).
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import json
 import os
@@ -25,7 +24,7 @@ import yaml
 
 from automation import stack_config
 from automation.environment import stack_config_path
-from automation.state_blobs import Blobs, blobs_for
+from automation.state_blobs import Blobs, blobs_for, read_checkpoint
 
 ROUNDS = 1_000_000  # Pulumi's passphrase key derivation
 # A secret in a checkpoint: Pulumi's secret signature and the encrypted JSON of the value.
@@ -130,10 +129,7 @@ def stack_outputs(
     blobs = blobs_for(backend_url)
     if blobs is None:
         return None
-    key = f".pulumi/stacks/{project}/{app_id}.json"
-    data = blobs.read(key)
-    if data is None and (data := blobs.read(f"{key}.gz")) is not None:
-        data = gzip.decompress(data)
+    data = read_checkpoint(blobs, project, app_id)
     if data is None:
         return None
     latest = json.loads(data).get("checkpoint", {}).get("latest") or {}

@@ -10,6 +10,7 @@ locks from any host and move a stack with its whole history between backends wit
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import re
 from collections.abc import Iterator
@@ -185,6 +186,15 @@ def has_stack(blobs: Blobs, project: str, name: str) -> bool:
     """Whether the stack's checkpoint is in the backend (one lookup, no CLI run)."""
     folder = f".pulumi/stacks/{project}/{name}"
     return blobs.exists(f"{folder}.json") or blobs.exists(f"{folder}.json.gz")
+
+
+def read_checkpoint(blobs: Blobs, project: str, name: str) -> bytes | None:
+    """The stack's checkpoint JSON as stored (plain or gzipped); None when there is none."""
+    key = f".pulumi/stacks/{project}/{name}.json"
+    data = blobs.read(key)
+    if data is None and (data := blobs.read(f"{key}.gz")) is not None:
+        data = gzip.decompress(data)
+    return data
 
 
 def lock_keys(blobs: Blobs, stack: str) -> list[str]:

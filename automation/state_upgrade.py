@@ -17,7 +17,6 @@ update holding the lock writes the state, and the operation itself reports the l
 from __future__ import annotations
 
 import copy
-import gzip
 import re
 from typing import Any
 
@@ -25,7 +24,7 @@ from pulumi import automation as auto
 
 from automation import stack_config
 from automation.stack_locks import stack_locks
-from automation.state_blobs import blobs_for
+from automation.state_blobs import blobs_for, read_checkpoint
 from components.legacy_types import DYNAMIC, WRAPPED
 from core.errors import UserError
 
@@ -134,10 +133,7 @@ def _may_be_old(stack: auto.Stack) -> bool:
     blobs = blobs_for(stack.workspace.env_vars.get("PULUMI_BACKEND_URL", ""))
     if blobs is None:
         return True
-    key = f".pulumi/stacks/{stack_config.project_name()}/{stack.name}.json"
-    data = blobs.read(key)
-    if data is None and (data := blobs.read(f"{key}.gz")) is not None:
-        data = gzip.decompress(data)
+    data = read_checkpoint(blobs, stack_config.project_name(), stack.name)
     return data is not None and _OLD_SHAPE.search(data) is not None
 
 
