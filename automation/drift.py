@@ -1,7 +1,9 @@
 """Drift detection: do an app's real resources still match its stack?
 
 Each check is a refresh *preview* (`pulumi refresh --preview-only`): every provider's `read` looks
-at the vendor, the engine compares what it sees with the state, and nothing is written. The engine
+at the vendor, the engine compares what it sees with the state, and nothing is written. For
+oneclick's own stacks (Python dynamic resources only) automation/drift_direct.py does exactly that
+in this process, without starting the engine; the engine runs whenever it cannot be sure. The engine
 does not compute property diffs for a refresh, so they are computed here from the old and new
 state that each resource's outputs event carries, with three rules that keep the report to real
 differences:
@@ -16,6 +18,7 @@ differences:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +35,8 @@ from automation.pulumi_state import is_secret
 from automation.urns import CUSTOM_DOMAIN, resource_name, resource_type
 from automation.workspace import DeployError, StackLocked
 
+log = logging.getLogger(__name__)
+
 # Outputs that change without anyone touching the resource: status the vendor moves on its own.
 OBSERVED: dict[str, frozenset[str]] = {
     CUSTOM_DOMAIN: frozenset({"status", "verification_status", "ssl_status", "error_message"}),
@@ -39,6 +44,7 @@ OBSERVED: dict[str, frozenset[str]] = {
 IGNORED = frozenset({"__provider"})  # the pickled provider: code, not cloud state
 
 CheckStatus = Literal["clean", "drift", "error"]
+CheckPath = Literal["direct", "engine"]  # read in this process (automation/drift_direct.py) or by the engine
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class StackDrift:
     resources: list[ResourceDrift] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    via: CheckPath = "engine"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +96,7 @@ class StackDrift:
             "status": self.status,
             "seconds": round(self.seconds, 2),
             "error": self.error,
+            "via": self.via,
             "resources": [r.as_dict() for r in self.resources],
         }
 
@@ -106,7 +114,12 @@ class StackDrift:
             for r in data.get("resources") or []
         ]
         return cls(
-            str(data["app"]), data["status"], resources, data.get("error"), float(data.get("seconds") or 0)
+            str(data["app"]),
+            data["status"],
+            resources,
+            data.get("error"),
+            float(data.get("seconds") or 0),
+            data.get("via") or "engine",
         )
 
 
@@ -170,9 +183,25 @@ class DriftCollector:
                 self.resources[meta.urn] = ResourceDrift(meta.urn, "changed", tuple(changes))
 
 
-def check(app_id: str) -> StackDrift:
+def check(app_id: str, engine: bool = False) -> StackDrift:
     """Compare one app's stack with its real resources, writing nothing. Never raises: a stack that
-    cannot be checked (missing, locked, unreadable state, vendor down) is an "error" result."""
+    cannot be checked (missing, locked, unreadable state, vendor down) is an "error" result.
+
+    The providers' reads run in this process when that gives the engine's answer (drift_direct.py:
+    no CLI, engine or provider host started); otherwise, or with `engine`, a refresh preview runs them."""
+    if not engine:
+        from automation import drift_direct  # it imports this module
+
+        try:
+            return drift_direct.check(app_id)
+        except drift_direct.Unfaithful as exc:
+            log.debug("drift check of %s through the engine: %s", app_id, exc)
+        except Exception as exc:  # anything unforeseen: the engine's answer is the reference
+            log.debug("drift check of %s through the engine: %s", app_id, describe_failure(exc))
+    return _check_with_engine(app_id)
+
+
+def _check_with_engine(app_id: str) -> StackDrift:
     started = time.monotonic()
     result = StackDrift(app_id)
     collector = DriftCollector()
@@ -197,10 +226,13 @@ def check(app_id: str) -> StackDrift:
 
 
 def check_many(
-    app_ids: Sequence[str], parallel: int, on_done: Callable[[StackDrift], None] | None = None
+    app_ids: Sequence[str],
+    parallel: int,
+    on_done: Callable[[StackDrift], None] | None = None,
+    engine: bool = False,
 ) -> list[StackDrift]:
     """`check` each app, at most `parallel` at once; results in the order of `app_ids`."""
-    return run_bounded(app_ids, check, parallel, on_done)
+    return run_bounded(app_ids, lambda app_id: check(app_id, engine), parallel, on_done)
 
 
 def exit_code(results: Sequence[StackDrift]) -> int:

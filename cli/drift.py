@@ -44,6 +44,7 @@ class DriftRun:
     junit_file: Path | None
     fix: bool
     yes: bool
+    engine: bool
 
 
 @click.command("drift")
@@ -59,6 +60,11 @@ class DriftRun:
     "--fix", is_flag=True, help="Re-apply each drifted app's program (refresh, then up), then check again."
 )
 @click.option("--yes", is_flag=True, help="Fix without asking for confirmation.")
+@click.option(
+    "--engine",
+    is_flag=True,
+    help="Check every stack with a Pulumi refresh preview, even where oneclick can read it directly.",
+)
 @jobs_options
 def drift_command(jobs: JobsArgs, **asked: Any) -> None:
     """Check that each app's real resources still match its stack, writing nothing.
@@ -87,6 +93,8 @@ def _drift_jobs(run: DriftRun, jobs: JobsArgs) -> int:
     """One drift check per stack as jobs on the service's workers; the same report from their results."""
     if run.fix:
         raise click.UsageError("--fix re-applies programs from this process; run it without --jobs")
+    if run.engine:
+        raise click.UsageError("--engine chooses how this process checks; run it without --jobs")
     found = run_as_jobs(
         "drift", run.app_ids, run.every, jobs, on_done=lambda r: _check_line(drift.StackDrift.from_dict(r))
     )
@@ -101,7 +109,7 @@ def _drift(run: DriftRun) -> int:
         raise click.UsageError("--fix asks before changing anything; pass --yes in non-interactive runs")
     apps = fleet.select_apps(run.app_ids, run.every)
     click.echo(f"checking {len(apps)} stack(s) for drift, {run.parallel} at a time …", err=True)
-    results = drift.check_many(apps, run.parallel, _check_line)
+    results = drift.check_many(apps, run.parallel, _check_line, run.engine)
     _write_junit(run, results)
     code = drift.exit_code(results)
     drifted = [r.app_id for r in results if r.status == "drift"]
@@ -120,7 +128,7 @@ def _drift(run: DriftRun) -> int:
         refresh=True,
         on_change=FleetRenderer(sys.stderr.write, sys.stderr.isatty()),
     )
-    after = {r.app_id: r for r in drift.check_many(drifted, run.parallel, _check_line)}
+    after = {r.app_id: r for r in drift.check_many(drifted, run.parallel, _check_line, run.engine)}
     final = [after.get(r.app_id, r) for r in results]
     if run.as_json:
         click.echo(drift_report.as_json(final, fixed=[r.as_dict() for r in fixed.runs]), nl=False)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from automation import operations
+from automation import drift, operations
 from automation.fleet import run_fleet
 from automation.parallel import run_bounded
 from cli.main import main as cli
@@ -102,12 +102,26 @@ def found(report: dict[str, Any]) -> dict[str, set[tuple[str, str, frozenset[str
     }
 
 
+def assert_both_paths_agree(app_ids: list[str]) -> None:
+    """Each stack's drift read in this process is the engine's refresh preview's, to the property."""
+    for app in app_ids:
+        direct, engine = drift.check(app), drift.check(app, engine=True)
+        assert (direct.via, engine.via) == ("direct", "engine")
+        assert direct.status in ("clean", "drift")
+        assert strip(direct) == strip(engine)
+
+
+def strip(result: drift.StackDrift) -> dict[str, Any]:
+    return {k: v for k, v in result.as_dict().items() if k not in ("seconds", "via")}
+
+
 def test_drift_names_exactly_what_changed_and_fix_converges(
     sandbox: SandboxEndpoint, apps: dict[str, str], tmp_path: Path
 ) -> None:
     clean = oneclick("drift", "--all")
     assert clean.exit_code == 0, clean.output
     assert "3 stacks: 3 clean" in clean.stdout
+    assert_both_paths_agree(list(apps.values()))
 
     site, dns, domain = apps["site"], apps["dns"], apps["domain"]
     admin(sandbox, "PUT", f"/cloudflare/projects/{site}/env_vars/PUBLIC_MODE", {"value": "edited-by-hand"})
@@ -117,10 +131,12 @@ def test_drift_names_exactly_what_changed_and_fix_converges(
     admin(sandbox, "PATCH", record, {"content": "elsewhere.example.net"})
     admin(sandbox, "DELETE", f"/cloudflare/projects/{domain}/domains/{domain}.example.com")
 
+    assert_both_paths_agree(list(apps.values()))
     junit = tmp_path / "drift.xml"
     result = oneclick("drift", "--all", "--json", "--junit", str(junit), "--parallel", "2")
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
+    assert {s["via"] for s in report["stacks"]} == {"direct"}
     assert found(report) == {
         site: {(f"{site}-site", "changed", frozenset({"env_vars.PUBLIC_MODE"}))},
         dns: {
@@ -170,6 +186,9 @@ def test_drift_names_exactly_what_changed_and_fix_converges(
     again = oneclick("drift", "--all", "--json")
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["summary"] == {"stacks": 3, "clean": 3, "drifted": 0, "failed": 0}
+    engine = oneclick("drift", "--all", "--json", "--engine")
+    assert engine.exit_code == 0, engine.output
+    assert {s["via"] for s in json.loads(engine.stdout)["stacks"]} == {"engine"}
 
 
 def test_an_unreadable_stack_exits_2_and_the_others_are_still_checked(
@@ -188,7 +207,7 @@ def test_an_unreadable_stack_exits_2_and_the_others_are_still_checked(
         statuses = {s["app"]: s["status"] for s in report["stacks"]}
         assert statuses == {**dict.fromkeys(apps.values(), "clean"), broken: "error"}
         [error] = [s["error"] for s in report["stacks"] if s["app"] == broken]
-        assert "failed to load checkpoint" in error
+        assert "failed to load checkpoint" in error  # the engine's words: the direct check refused
         suite = ET.fromstring(junit.read_text())  # noqa: S314 (our own report)
         assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "0", "1")
         named = oneclick("drift", broken, apps["site"])
