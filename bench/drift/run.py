@@ -3,13 +3,14 @@
 In one run, on this machine, into a private sandbox and state directory:
   deploy   N small app stacks (a Turso database each), several at a time;
   drift    `oneclick drift --all --json` as a subprocess at --parallel 1, 2 and 4, timed end to end
-           (every stack must come back clean);
-  profile  where one stack's check spends its time, from the engine's event stream: starting the
+           (every stack must come back clean, each checked in the drift process: `"via": "direct"`;
+           with --engine, `drift --engine`: a Pulumi refresh preview per stack);
+  profile  where one engine check spends its time, from the engine's event stream: starting the
            CLI and engine (backend, config, state), starting the dynamic provider host and reading
            the resource (the vendor API call itself is timed directly), and finishing up.
 The last line is:
-  drift: stacks=<n> p1_stacks_per_min=<n> p2_stacks_per_min=<n> p4_stacks_per_min=<n>
-Run: .venv/bin/python bench/drift/run.py [--stacks N]
+  drift: stacks=<n> p1_stacks_per_min=<n> p2_stacks_per_min=<n> p4_stacks_per_min=<n> via=direct|engine
+Run: .venv/bin/python bench/drift/run.py [--stacks N] [--engine]
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from sandbox import server  # noqa: E402
 from sandbox.endpoint import TURSO_ORG, SandboxEndpoint, sandbox_dir  # noqa: E402
 
 SETTINGS = (1, 2, 4)
+VIA = {False: "direct", True: "engine"}  # how drift checks each stack, by --engine
 CLI = [sys.executable, "-c", "from cli.main import main; main()"]
 # What `python -m pulumi.dynamic` (the dynamic provider host) imports before it serves, and the
 # provider module it unpickles (importing pulumi.dynamic.__main__ itself would start serving).
@@ -62,13 +64,13 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def drift_all(parallel: int, expected: int) -> tuple[float, float]:
-    """Seconds for `oneclick drift --all` to check every stack (all must be clean), and the CPU
-    seconds it used (the CLI, the engines and the provider hosts)."""
+def drift_all(parallel: int, expected: int, engine: bool) -> tuple[float, float]:
+    """Seconds for `oneclick drift --all` to check every stack (all must be clean, each by the
+    path asked for), and the CPU seconds it used (the CLI, the engines and the provider hosts)."""
     cpu = children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
-        [*CLI, "drift", "--all", "--json", "--parallel", str(parallel)],
+        [*CLI, "drift", "--all", "--json", "--parallel", str(parallel), *(["--engine"] if engine else [])],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -76,10 +78,13 @@ def drift_all(parallel: int, expected: int) -> tuple[float, float]:
     )
     seconds = time.perf_counter() - started
     cpu = children_cpu() - cpu
-    summary = json.loads(done.stdout)["summary"] if done.stdout.strip() else {}
-    if done.returncode != 0 or summary.get("clean") != expected:
+    report = json.loads(done.stdout) if done.stdout.strip() else {}
+    summary = report.get("summary") or {}
+    paths = {s["via"] for s in report.get("stacks") or []}
+    if done.returncode != 0 or summary.get("clean") != expected or paths != {VIA[engine]}:
         raise SystemExit(
-            f"drift --parallel {parallel} failed ({done.returncode}): {summary} {done.stderr[-2000:]}"
+            f"drift --parallel {parallel} failed ({done.returncode}): {summary} via {sorted(paths)} "
+            f"{done.stderr[-2000:]}"
         )
     return seconds, cpu
 
@@ -137,6 +142,9 @@ def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--stacks", type=int, default=60, help="app stacks to deploy and check")
     parser.add_argument("--deploy-parallel", type=int, default=4, help="stacks deployed at once")
+    parser.add_argument(
+        "--engine", action="store_true", help="check through Pulumi refresh previews (drift --engine)"
+    )
     args = parser.parse_args()
     tools_on_path()
     sandbox = server.start(sandbox_dir(), port=0)
@@ -145,7 +153,7 @@ def main() -> None:
     try:
         deploy_all(apps, args.deploy_parallel)
         for parallel in SETTINGS:
-            seconds, cpu = drift_all(parallel, len(apps))
+            seconds, cpu = drift_all(parallel, len(apps), args.engine)
             rates[parallel] = len(apps) / seconds * 60
             print(
                 f"drift --all --parallel {parallel}: {seconds:.1f}s, {rates[parallel]:.0f} stacks/min, "
@@ -164,7 +172,8 @@ def main() -> None:
         server.stop(sandbox_dir())
         forget_stacks(apps)
         shutil.rmtree(STATE, ignore_errors=True)
-    print(f"drift: stacks={len(apps)} " + " ".join(f"p{p}_stacks_per_min={rates[p]:.0f}" for p in SETTINGS))
+    rated = " ".join(f"p{p}_stacks_per_min={rates[p]:.0f}" for p in SETTINGS)
+    print(f"drift: stacks={len(apps)} {rated} via={VIA[args.engine]}")
 
 
 if __name__ == "__main__":
