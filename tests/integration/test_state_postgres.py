@@ -56,6 +56,7 @@ def test_stacks_live_in_postgres(sandbox: SandboxEndpoint, state_db: str, app_id
     assert fleet._backend_stacks() == sorted([first, second])  # the fallback reads the same rows
     results = drift.check_many(fleet.all_app_ids(), parallel=2)
     assert [(r.app_id, r.status) for r in results] == [(a, "clean") for a in sorted([first, second])]
+    assert {r.via for r in results} == {"direct"}  # read from PostgreSQL in this process
     refreshed = fleet.run_fleet("refresh", [first, second], parallel=2)
     assert not refreshed.failed, [r.as_dict() for r in refreshed.runs]
 
