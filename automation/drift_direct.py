@@ -11,8 +11,9 @@ engine's provider plugin (`annotateSecrets`) do.
 
 Whenever that could differ from the engine's answer, `check` raises `Unfaithful` and the caller
 runs the engine instead: a backend or secrets provider this process cannot read, a wrong
-passphrase, a resource that is not a Python dynamic one, pending operations, a held lock (the
-engine's error for it is the one users know), or a read that fails (the engine's error names it).
+passphrase, a resource that is not a Python dynamic one, pending operations, a held lock (an
+update is under way; the engine's preview takes no lock, so its answer is the reference), or a
+read that fails (the engine's error names it).
 """
 
 from __future__ import annotations

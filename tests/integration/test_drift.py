@@ -254,12 +254,16 @@ def test_fleet_runs_recorded_programs_and_a_locked_stack_is_a_typed_error(
     while httpx.get(f"{sandbox.url}/_admin/faults").json() and time.monotonic() < deadline:
         time.sleep(0.2)
     try:
+        locked = drift.check(held)
         up = oneclick("fleet", "up", held, apps["dns"], "--parallel", "2")
     finally:
         holder.join()
     assert up.exit_code == 1, up.output
     assert "1 succeeded (0 changed), 1 failed" in up.stdout
     assert f"failed: {held}: app {held!r} is locked by another update" in up.stdout
+    # A refresh preview takes no lock and reads the checkpoint as it is; a held lock makes the
+    # in-process check hand the stack to the engine, so the answer stays the engine's.
+    assert (locked.status, locked.via) == ("clean", "engine")
 
     result = run_fleet("up", [held, apps["dns"]], parallel=2)
     assert [r.state for r in result.runs] == ["succeeded", "succeeded"]
