@@ -71,6 +71,7 @@ def test_drift_and_refresh_as_jobs_cover_every_stack_once(
     assert checked.exit_code == 0, (checked.output, workers.output())
     report = json.loads(checked.stdout)
     assert [(s["app"], s["status"]) for s in report["stacks"]] == [(app, "clean") for app in stacks]
+    assert {s["via"] for s in report["stacks"]} == {"direct"}  # each worker read its stacks itself
     assert junit.read_text().count("<testcase") == STACKS
     (run_id,) = query(service_db, "SELECT id::text FROM fleet_runs WHERE operation = 'drift'")[0]
     rows = query(
