@@ -19,13 +19,12 @@ from pulumi import automation as auto
 from pulumi.automation import events
 from pulumi.automation._stack import StackInitMode
 
+from automation.pulumi_state import is_secret
 from automation.stack_config import project_name
 from automation.stack_secrets import StackCrypter, stack_outputs
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 SECRET_SENTINEL = "[secret]"  # noqa: S105 - how `stack output` shows a secret
-# How the engine's events show one: Pulumi's secret signature around a masked ciphertext.
-SECRET_SIGNATURE = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 
 
 def holds_secret(masked: Any) -> bool:
@@ -34,8 +33,7 @@ def holds_secret(masked: Any) -> bool:
     if masked == SECRET_SENTINEL:
         return True
     if isinstance(masked, dict):
-        key, signature = SECRET_SIGNATURE
-        return masked.get(key) == signature or any(holds_secret(v) for v in masked.values())
+        return is_secret(masked) or any(holds_secret(v) for v in masked.values())
     if isinstance(masked, list):
         return any(holds_secret(v) for v in masked)
     return False

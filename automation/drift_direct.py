@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import gzip
 import json
 import threading
 import time
@@ -34,20 +33,21 @@ from pulumi.runtime import rpc
 from pulumi.runtime._serialization import _deserialize
 
 from automation import stack_config
-from automation.drift import ResourceDrift, StackDrift, property_changes
+from automation.drift_result import ResourceDrift, StackDrift, property_changes
 from automation.environment import pulumi_env
 from automation.pulumi_state import SECRET_SIG, SIG_KEY, is_secret
-from automation.stack_secrets import StackCrypter, _reveal
-from automation.state_blobs import Blobs, blobs_for, lock_keys
+from automation.stack_secrets import StackCrypter, reveal
+from automation.state_blobs import Blobs, blobs_for, lock_keys, read_checkpoint
 from automation.urns import resource_type
 from automation.workspace import check_app_id, recorded_target_is_sandbox
+from core.errors import OneclickError
 
 PROVIDER_KEY = "__provider"  # the pickled provider among a dynamic resource's outputs
 DYNAMIC_TYPE = "pulumi-python:dynamic"
 SKIPPED_TYPES = ("pulumi:pulumi:Stack", "pulumi:providers:")  # refresh reads neither
 
 
-class Unfaithful(Exception):
+class Unfaithful(OneclickError):
     """This process cannot be sure to answer as the engine would; the message says why."""
 
 
@@ -84,10 +84,7 @@ def _latest(blobs: Blobs, project: str, app_id: str) -> dict[str, Any]:
     """The checkpoint's latest deployment, if nothing (lock, pending operation) stands in the way."""
     if lock_keys(blobs, app_id):
         raise Unfaithful("the stack is locked")
-    key = f".pulumi/stacks/{project}/{app_id}.json"
-    data = blobs.read(key)
-    if data is None and (data := blobs.read(f"{key}.gz")) is not None:
-        data = gzip.decompress(data)
+    data = read_checkpoint(blobs, project, app_id)
     if data is None:
         raise Unfaithful("no checkpoint under the project's stacks")
     try:
@@ -124,7 +121,7 @@ def _check_resource(resource: Mapping[str, Any], crypter: StackCrypter) -> Resou
     if resource.get("delete") or resource.get("pendingReplacement"):
         raise Unfaithful(f"{urn} is pending deletion")
     stored = resource.get("outputs") or {}
-    plain, _ = _reveal(stored, crypter)
+    plain, _ = reveal(stored, crypter)
     props = _wire(plain)
     if not isinstance(props.get(PROVIDER_KEY), str):
         raise Unfaithful(f"{urn} has no pickled provider")

@@ -9,7 +9,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
-from automation.drift import ResourceDrift, StackDrift, exit_code
+from automation.drift import exit_code
+from automation.drift_result import ResourceDrift, StackDrift
 from automation.urns import short_type
 
 VALUE_WIDTH = 40

@@ -24,11 +24,10 @@ import yaml
 
 from automation import stack_config
 from automation.environment import stack_config_path
+from automation.pulumi_state import is_secret
 from automation.state_blobs import Blobs, blobs_for, read_checkpoint
 
 ROUNDS = 1_000_000  # Pulumi's passphrase key derivation
-# A secret in a checkpoint: Pulumi's secret signature and the encrypted JSON of the value.
-SIG_KEY, SIG_SECRET = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -106,17 +105,17 @@ def write_config(app_id: str, values: dict[str, tuple[str, bool]], crypter: Stac
     stack_config.save(app_id)
 
 
-def _reveal(value: Any, crypter: StackCrypter) -> tuple[Any, bool]:
+def reveal(value: Any, crypter: StackCrypter) -> tuple[Any, bool]:
     """A checkpoint value with its secrets decrypted, and whether it held any."""
     if isinstance(value, dict):
-        if value.get(SIG_KEY) == SIG_SECRET:
+        if is_secret(value):  # the encrypted JSON of the value
             if "ciphertext" in value:
                 return json.loads(crypter.decrypt(value["ciphertext"])), True
             return value.get("plaintext"), True
-        pairs = {k: _reveal(v, crypter) for k, v in value.items()}
+        pairs = {k: reveal(v, crypter) for k, v in value.items()}
         return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
     if isinstance(value, list):
-        items = [_reveal(v, crypter) for v in value]
+        items = [reveal(v, crypter) for v in value]
         return [v for v, _ in items], any(s for _, s in items)
     return value, False
 
@@ -141,7 +140,7 @@ def stack_outputs(
     root = next((r for r in resources if r.get("type") == STACK_TYPE), None)
     if root is None:
         return None
-    return {name: _reveal(value, crypter) for name, value in (root.get("outputs") or {}).items()}
+    return {name: reveal(value, crypter) for name, value in (root.get("outputs") or {}).items()}
 
 
 SALT_KEY = ".oneclick/stack-salt"  # in the backend: the salt new passphrase stacks share

@@ -24,7 +24,8 @@ per surface: the CLI prints `error: …` (cli/main.py), the deploy API answers J
     ├── ApiError                   a deploy-API answer other than success (service/errors.py)
     ├── GatewayError               a gateway answer other than success (service/gateway/errors.py)
     └── signals between parts of the service: RetryLater, DeploymentFailed, AuthError,
-        TierRefusal, BodyTooLarge, InvalidUsage, UpstreamConnectionError
+        TierRefusal, BodyTooLarge, InvalidUsage, UpstreamConnectionError; Unfaithful (a drift check
+        the engine must answer, automation/drift_direct.py)
 
 Classes that were builtin errors keep that base too (`class SpecError(UserError, ValueError)`), so a
 pydantic validator or an older `except ValueError` still sees them.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from automation.app_stack import SECRET_SIGNATURE, holds_secret
+from automation.app_stack import holds_secret
+from automation.pulumi_state import SECRET_SIG, SIG_KEY
 
-KEY, SIGNATURE = SECRET_SIGNATURE
-MASKED = {KEY: SIGNATURE, "ciphertext": "[secret]"}  # a secret as the engine's events show it
+KEY = SIG_KEY
+MASKED = {SIG_KEY: SECRET_SIG, "ciphertext": "[secret]"}  # a secret as the engine's events show it
 
 
 def test_a_whole_secret_is_secret() -> None:

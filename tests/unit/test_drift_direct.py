@@ -142,5 +142,5 @@ def test_a_read_is_compared_as_the_engine_compares_it() -> None:
 
 def test_the_provider_sees_the_outputs_decrypted_as_the_provider_host_would() -> None:
     stored = {"name": "a", "token": secret("t"), "gone": None, "nested": {"x": None, "n": 3}}
-    props = drift_direct._wire(json.loads(json.dumps(stack_secrets._reveal(stored, CRYPTER)[0])))
+    props = drift_direct._wire(json.loads(json.dumps(stack_secrets.reveal(stored, CRYPTER)[0])))
     assert props == {"name": "a", "token": "t", "nested": {"n": 3}}
