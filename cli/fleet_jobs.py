@@ -15,6 +15,7 @@ import click
 
 from cli.extras import require_extra
 from cli.options import database_url_option
+from core.errors import UserError
 
 DEFAULT_TIMEOUT = 1800.0
 
@@ -66,15 +67,22 @@ def run_as_jobs(
 
     from automation import fleet
     from automation.environment import default_to_service_backend
+    from cli.server_errors import said_plainly
     from service.fleet_jobs import start_run, wait_run
     from service.jobs import app_lock, build_queue
     from service.store import resolve_database_url
 
     url = resolve_database_url(jobs.database_url)
-    default_to_service_backend(url)  # the stacks listed are the ones the workers operate on
-    apps = fleet.select_apps(app_ids, every)
-    click.echo(f"queueing {operation} of {len(apps)} stack(s) as jobs for the service's workers …", err=True)
-    queue = build_queue(url)
-    with queue.open(), psycopg.connect(url, autocommit=True) as conn:
-        run = start_run(conn, queue, operation, apps, app_lock, refresh)  # type: ignore[arg-type]
-        return wait_run(conn, run, jobs.timeout, on_done)
+    # One plain connection first: a wrong URL fails in seconds, not after the pool's retries.
+    with (
+        said_plainly(UserError, "the deploy service's database", ()),
+        psycopg.connect(url, autocommit=True, connect_timeout=10) as conn,
+    ):
+        default_to_service_backend(url)  # the stacks listed are the ones the workers operate on
+        apps = fleet.select_apps(app_ids, every)
+        say = f"queueing {operation} of {len(apps)} stack(s) as jobs for the service's workers …"
+        click.echo(say, err=True)
+        queue = build_queue(url)
+        with queue.open():
+            run = start_run(conn, queue, operation, apps, app_lock, refresh)  # type: ignore[arg-type]
+            return wait_run(conn, run, jobs.timeout, on_done)

@@ -145,3 +145,13 @@ def test_deploy_without_a_running_sandbox_says_how_to_start_it(tmp_path: Path, s
     assert result.returncode == 1
     assert "start it with `oneclick sandbox start`" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [("drift", "--all"), ("fleet", "refresh", "--all")])
+def test_jobs_with_an_unreachable_service_database_is_one_plain_error(command: tuple[str, ...]) -> None:
+    url = f"postgresql://u:p@127.0.0.1:{free_port()}/db"  # nothing listens there
+    result = run(*command, "--jobs", "--database-url", url)
+    assert result.returncode != 0
+    assert "cannot reach the deploy service's database" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "pool" not in result.stderr
