@@ -36,6 +36,8 @@ from tests.integration.engine_program import inline_stack
 pytestmark = [
     pytest.mark.engine,
     pytest.mark.skipif(shutil.which("cargo") is None, reason="needs Rust (cargo); scripts/setup says how"),
+    # The first test builds a Tauri app cold (about 5 min on 2 quiet cores; past 10 when they are busy).
+    pytest.mark.timeout(1800),
 ]
 
 PAGE_COLOUR = (230, 20, 140)

@@ -15,6 +15,8 @@ from sandbox.endpoint import REPO_ROOT, SandboxEndpoint
 pytestmark = [
     pytest.mark.engine,
     pytest.mark.skipif(shutil.which("cargo") is None, reason="needs Rust (cargo); scripts/setup says how"),
+    # The first test builds a Tauri app cold (about 5 min on 2 quiet cores; past 10 when they are busy).
+    pytest.mark.timeout(1800),
 ]
 
 
