@@ -22,7 +22,9 @@ import uvicorn
 
 from automation.environment import service_backend_url
 from automation.localpg import LocalPostgres
-from sandbox.endpoint import REPO_ROOT
+from components.cloudflare.client import CloudflareClient
+from components.turso.client import TursoClient
+from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint
 from service.api import create_app
 from service.archives import pack_folder
 from service.auth import create_token
@@ -311,3 +313,14 @@ class Deploys:
 @pytest.fixture
 def deploys(api: ApiServer, workers: Workers, service_db: str, app_ids: list[str], tmp_path: Path) -> Deploys:
     return Deploys(api, workers, service_db, app_ids, tmp_path)
+
+
+def sandbox_names(sandbox: SandboxEndpoint, prefix: str) -> tuple[list[str], list[str]]:
+    """The sandbox's Turso databases and Pages projects whose names start with `prefix`."""
+    with TursoClient(sandbox.api_token, TURSO_ORG, base_url=sandbox.url) as turso:
+        databases = sorted(db.name for db in turso.list_databases() if db.name.startswith(prefix))
+    with CloudflareClient(
+        sandbox.api_token, CLOUDFLARE_ACCOUNT_ID, base_url=f"{sandbox.url}/client/v4"
+    ) as cf:
+        projects = sorted(p.name for p in cf.list_projects() if p.name.startswith(prefix))
+    return databases, projects

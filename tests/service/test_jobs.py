@@ -23,22 +23,12 @@ from tests.helpers import wait_for
 from tests.service.conftest import (
     Deploys,
     database_spec,
+    sandbox_names,
     wait_finished,
     web_spec,
 )
 
 pytestmark = pytest.mark.engine
-
-
-def sandbox_resources(sandbox: SandboxEndpoint, app: str) -> tuple[list[str], list[str]]:
-    """The Turso databases and Pages projects in the sandbox that belong to `app`."""
-    with TursoClient(sandbox.api_token, TURSO_ORG, base_url=sandbox.url) as turso:
-        databases = sorted(db.name for db in turso.list_databases() if db.name.startswith(app))
-    with CloudflareClient(
-        sandbox.api_token, CLOUDFLARE_ACCOUNT_ID, base_url=f"{sandbox.url}/client/v4"
-    ) as cf:
-        projects = sorted(p.name for p in cf.list_projects() if p.name.startswith(app))
-    return databases, projects
 
 
 def test_two_deploys_of_one_app_run_one_after_the_other(sandbox: SandboxEndpoint, deploys: Deploys) -> None:
@@ -130,7 +120,7 @@ def test_worker_killed_mid_deploy_is_retried_and_converges(
     assert recovered[0][0]["lockRemoved"] is True
     assert recovered[0][0]["adopted"], recovered  # the database the killed create made is kept
     # Nothing orphaned, nothing doubled, no lock left; the app works.
-    assert sandbox_resources(sandbox, app) == ([app], [app])
+    assert sandbox_names(sandbox, app) == ([app], [app])
     assert not stack_locks(app)
     with httpx.Client(transport=LoopbackTransport(), timeout=10) as web:
         assert "Welcome to Shop" in web.get(done["url"]).text

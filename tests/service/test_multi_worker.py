@@ -28,10 +28,9 @@ from automation.environment import service_backend_url
 from automation.stack_locks import stack_locks
 from automation.state_blobs import PostgresBlobs
 from automation.worker_project import prepare
-from components.cloudflare.client import CloudflareClient
 from components.spec import AppSpec
 from components.turso.client import TursoClient
-from sandbox.endpoint import CLOUDFLARE_ACCOUNT_ID, REPO_ROOT, TURSO_ORG, SandboxEndpoint
+from sandbox.endpoint import REPO_ROOT, TURSO_ORG, SandboxEndpoint
 from tests.databases import query
 from tests.helpers import wait_for
 from tests.service import jail
@@ -44,6 +43,7 @@ from tests.service.conftest import (
     database_spec,
     make_user,
     new_app,
+    sandbox_names,
     wait_finished,
     web_spec,
 )
@@ -99,17 +99,6 @@ def vendor_names(latest: dict[str, Any]) -> set[tuple[str, str]]:
             if isinstance(outputs.get(key), str):
                 names.add((key, outputs[key]))
     return names
-
-
-def sandbox_names(sandbox: SandboxEndpoint, prefix: str) -> tuple[list[str], list[str]]:
-    """The sandbox's Turso databases and Pages projects whose names start with `prefix`."""
-    with TursoClient(sandbox.api_token, TURSO_ORG, base_url=sandbox.url) as turso:
-        databases = sorted(db.name for db in turso.list_databases() if db.name.startswith(prefix))
-    with CloudflareClient(
-        sandbox.api_token, CLOUDFLARE_ACCOUNT_ID, base_url=f"{sandbox.url}/client/v4"
-    ) as cf:
-        projects = sorted(p.name for p in cf.list_projects() if p.name.startswith(prefix))
-    return databases, projects
 
 
 def hold(sandbox: SandboxEndpoint, app: str, seconds: float) -> None:
